@@ -1,0 +1,80 @@
+# pystack-dump: see README.md. `make` builds build/pystack-dump; `make test` runs every test.
+CXX      ?= g++
+BUILD    ?= build
+OPT      ?= -O2
+CXXFLAGS ?= $(OPT) -g
+CXXFLAGS += -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -Isrc -Ithird_party -MMD -MP
+ABSL     := absl_status absl_statusor absl_strings absl_str_format absl_flat_hash_map absl_time
+DEPS_OK  := $(BUILD)/.deps-ok
+
+LIB_SRCS  := $(sort $(wildcard src/common/*.cc src/target/*.cc src/symbols/*.cc src/cpython/*.cc src/format/*.cc src/snapshot/*.cc))
+CLI_SRCS  := $(sort $(wildcard src/cli/*.cc))
+UNIT_SRCS := $(sort $(wildcard tests/unit/*.cc))
+INTEG_SRCS:= $(sort $(wildcard tests/integration/*.cc))
+BENCH_SRCS:= $(sort $(wildcard tests/bench/*.cc))
+
+LIB_OBJS  := $(LIB_SRCS:%.cc=$(BUILD)/obj/%.o)
+CLI_OBJS  := $(CLI_SRCS:%.cc=$(BUILD)/obj/%.o)
+UNIT_OBJS := $(UNIT_SRCS:%.cc=$(BUILD)/obj/%.o)
+INTEG_OBJS:= $(INTEG_SRCS:%.cc=$(BUILD)/obj/%.o)
+BENCH_OBJS:= $(BENCH_SRCS:%.cc=$(BUILD)/obj/%.o)
+
+.PHONY: all deps test unit-test integration-test demo bench layouts check-layouts clean
+all: $(BUILD)/pystack-dump
+
+# Installs missing Debian packages once (scripts/install-deps), before anything compiles.
+$(DEPS_OK): scripts/install-deps
+	@scripts/install-deps
+	@mkdir -p $(@D) && touch $@
+deps: $(DEPS_OK)
+
+LIBS = $(shell pkg-config --libs libdw libelf $(ABSL) 2>/dev/null || echo -ldw -lelf)
+
+$(BUILD)/obj/%.o: %.cc | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/libpystack.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/pystack-dump: $(CLI_OBJS) $(BUILD)/libpystack.a
+	$(CXX) $(CXXFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libpystack.a
+	$(CXX) $(CXXFLAGS) -o $@ $^ -lgtest_main -lgtest -pthread $(LIBS)
+
+$(BUILD)/integration-tests: $(INTEG_OBJS) $(BUILD)/libpystack.a | $(BUILD)/pystack-dump
+	$(CXX) $(CXXFLAGS) -o $@ $^ -lgtest_main -lgtest -pthread $(LIBS)
+
+$(BUILD)/bench: $(BENCH_OBJS)
+	$(CXX) $(CXXFLAGS) -o $@ $^
+
+unit-test: $(BUILD)/unit-tests
+	$(BUILD)/unit-tests
+
+integration-test: $(BUILD)/integration-tests $(BUILD)/pystack-dump
+	@scripts/install-deps --test
+	PYSTACK_DUMP=$(BUILD)/pystack-dump $(BUILD)/integration-tests
+
+test: unit-test integration-test check-layouts
+
+demo: $(BUILD)/pystack-dump
+	@scripts/demo $(BUILD)/pystack-dump
+
+bench: $(BUILD)/pystack-dump $(BUILD)/bench
+	@scripts/install-deps --bench
+	$(BUILD)/bench $(BUILD)/pystack-dump
+
+# Regenerates third_party/cpython/ from the interpreters on this machine.
+layouts:
+	scripts/gen-layouts third_party/cpython
+
+# Fails when an interpreter present here disagrees with the committed layout tables.
+check-layouts:
+	scripts/gen-layouts --check third_party/cpython
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

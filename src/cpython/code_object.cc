@@ -1,0 +1,75 @@
+#include "cpython/code_object.h"
+
+#include <cstring>
+
+#include "cpython/line_table.h"
+
+namespace pystack {
+namespace {
+
+uint64_t load_u64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+int32_t load_i32(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// A name or filename that is not readable is shown like a missing one, not as an error.
+std::optional<PyText> text_or_none(const ObjectReader& objects, uint64_t address) {
+  absl::StatusOr<std::optional<PyText>> text = objects.read_text(address);
+  return text.ok() ? *text : std::nullopt;
+}
+
+}  // namespace
+
+int code_line_at(const CodeObject& code, const Layout& layout, int byte_offset) {
+  if (layout.code_adaptive >= 0) {
+    return line_from_location_table(code.line_table, code.first_line, byte_offset);
+  }
+  if (layout.major == 3 && layout.minor == 10) {
+    return line_from_line_table_310(code.line_table, code.first_line, byte_offset);
+  }
+  return line_from_lnotab(code.line_table, code.first_line, byte_offset,
+                          /*signed_deltas=*/layout.major >= 3);
+}
+
+absl::StatusOr<const CodeObject*> CodeCache::get(uint64_t address) {
+  auto it = codes_.find(address);
+  if (it != codes_.end()) return &it->second;
+  absl::StatusOr<CodeObject> code = read_code_object(address);
+  if (!code.ok()) return code.status();
+  return &codes_.emplace(address, *std::move(code)).first->second;
+}
+
+absl::StatusOr<CodeObject> CodeCache::read_code_object(uint64_t address) const {
+  const Layout& layout = objects_.layout();
+  uint8_t header[512];
+  const int64_t fields_end = std::max({layout.code_filename, layout.code_name, layout.code_qualname,
+                                       layout.code_linetable, layout.code_firstlineno}) + 8;
+  if (fields_end > static_cast<int64_t>(sizeof header)) {
+    return absl::InternalError("code object layout too large");
+  }
+  if (absl::Status s = objects_.memory().read(address, header, fields_end); !s.ok()) return s;
+
+  CodeObject code;
+  code.filename = text_or_none(objects_, load_u64(header + layout.code_filename));
+  code.name = text_or_none(objects_, load_u64(header + layout.code_name));
+  if (layout.code_qualname >= 0) {
+    code.qualname = text_or_none(objects_, load_u64(header + layout.code_qualname));
+  }
+  code.first_line = load_i32(header + layout.code_firstlineno);
+  if (layout.code_adaptive >= 0) code.first_instruction = address + layout.code_adaptive;
+  const uint64_t table = load_u64(header + layout.code_linetable);
+  if (table != 0) {
+    absl::StatusOr<std::string> bytes = objects_.read_bytes(table);
+    if (bytes.ok()) code.line_table = *std::move(bytes);
+  }
+  return code;
+}
+
+}  // namespace pystack

@@ -1,0 +1,33 @@
+#include "cpython/layout.h"
+
+namespace pystack {
+namespace {
+
+// One entry per generated file; see scripts/gen-layouts.
+const std::vector<Layout> kLayouts = {
+    Layout
+#include "cpython/layout_3_6.inc"
+    ,
+    Layout
+#include "cpython/layout_3_11.inc"
+    ,
+    Layout
+#include "cpython/layout_3_12.inc"
+    ,
+    Layout
+#include "cpython/layout_3_13.inc"
+    ,
+};
+
+}  // namespace
+
+const Layout* find_layout(int major, int minor) {
+  for (const Layout& layout : kLayouts) {
+    if (layout.major == major && layout.minor == minor) return &layout;
+  }
+  return nullptr;
+}
+
+const std::vector<Layout>& all_layouts() { return kLayouts; }
+
+}  // namespace pystack

@@ -1,0 +1,35 @@
+// Identifies the CPython runtime of a process: its version and the layout to read it with,
+// from the target's memory only (never by running its binary).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "cpython/layout.h"
+#include "snapshot/snapshot.h"
+#include "symbols/python_binary.h"
+#include "target/remote_memory.h"
+
+namespace pystack {
+
+struct PythonRuntime {
+  PythonVersion version;
+  Layout layout;
+  uint64_t runtime_address = 0;      // _PyRuntime
+  std::optional<uint64_t> code_type;  // PyCode_Type, to tell code objects from shims (3.13+)
+};
+
+// The versions this build reads, e.g. "3.11, 3.12, 3.13" (for messages and --help).
+std::string supported_versions();
+
+// Errors: kUnsupportedVersion naming the version found; kNotPython when the runtime's memory
+// does not look like a CPython runtime.
+absl::StatusOr<PythonRuntime> identify_runtime(const RemoteMemory& memory,
+                                               const PythonBinary& binary);
+
+// PY_VERSION_HEX -> version.
+PythonVersion version_from_hex(uint64_t hex);
+
+}  // namespace pystack

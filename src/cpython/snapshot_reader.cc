@@ -1,0 +1,205 @@
+#include "cpython/snapshot_reader.h"
+
+#include <limits>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_format.h"
+
+namespace pystack {
+namespace {
+
+// _PyInterpreterFrame.owner: FRAME_OWNED_BY_CSTACK, the shims of 3.12+ (3.14: and above).
+constexpr uint8_t kFrameOwnedByCStack = 3;
+
+std::string at(std::string_view what, uint64_t address) {
+  return absl::StrFormat("%s at 0x%x", what, address);
+}
+
+}  // namespace
+
+SnapshotReader::SnapshotReader(const RemoteMemory& memory, PythonRuntime runtime)
+    : runtime_(std::move(runtime)),
+      layout_(runtime_.layout),
+      pages_(memory),
+      objects_(pages_, layout_),
+      codes_(objects_) {}
+
+absl::StatusOr<Snapshot> SnapshotReader::read() {
+  pages_.clear();
+  Snapshot snapshot;
+  snapshot.version = runtime_.version;
+  absl::StatusOr<uint64_t> head =
+      objects_.read_pointer(runtime_.runtime_address + layout_.runtime_interpreters_head);
+  if (!head.ok()) return head.status();
+  absl::flat_hash_set<uint64_t> seen;
+  for (uint64_t interp = *head; interp != 0;) {
+    if (!seen.insert(interp).second || seen.size() > kMaxInterpreters) {
+      if (!snapshot.interpreters.empty()) {
+        snapshot.interpreters.back().walk_error = "interpreter list loops or is too long";
+      }
+      break;
+    }
+    absl::StatusOr<Interpreter> interpreter = read_interpreter(interp);
+    if (!interpreter.ok()) {
+      if (snapshot.interpreters.empty()) return interpreter.status();
+      snapshot.interpreters.back().walk_error = std::string(interpreter.status().message());
+      break;
+    }
+    snapshot.interpreters.push_back(*std::move(interpreter));
+    absl::StatusOr<uint64_t> next = objects_.read_pointer(interp + layout_.interp_next);
+    if (!next.ok()) {
+      snapshot.interpreters.back().walk_error = std::string(next.status().message());
+      break;
+    }
+    interp = *next;
+  }
+  return snapshot;
+}
+
+absl::StatusOr<Interpreter> SnapshotReader::read_interpreter(uint64_t address) {
+  Interpreter interpreter;
+  interpreter.address = address;
+  if (layout_.interp_id >= 0) {
+    absl::StatusOr<int64_t> id = read_value<int64_t>(pages_, address + layout_.interp_id);
+    if (!id.ok()) return absl::DataLossError(at("unreadable interpreter", address));
+    interpreter.id = *id;
+  }
+  absl::StatusOr<uint64_t> head = objects_.read_pointer(address + layout_.interp_threads_head);
+  if (!head.ok()) return absl::DataLossError(at("unreadable interpreter", address));
+  const GilState gil = read_gil(address);
+  const bool collecting = read_gc_collecting(address);
+
+  absl::flat_hash_set<uint64_t> seen;
+  for (uint64_t tstate = *head; tstate != 0;) {
+    if (!seen.insert(tstate).second || seen.size() > kMaxThreads) {
+      interpreter.walk_error = "thread list loops or is too long";
+      break;
+    }
+    interpreter.threads.push_back(read_thread(tstate, gil, collecting));
+    absl::StatusOr<uint64_t> next = objects_.read_pointer(tstate + layout_.tstate_next);
+    if (!next.ok()) {
+      interpreter.walk_error = at("unreadable thread state", tstate);
+      break;
+    }
+    tstate = *next;
+  }
+  return interpreter;
+}
+
+// 3.7-3.11 keep the GIL in _PyRuntime; 3.12+ in the interpreter (through ceval.gil).
+SnapshotReader::GilState SnapshotReader::read_gil(uint64_t interp) const {
+  uint64_t gil = 0;
+  int64_t locked_offset = -1, holder_offset = -1;
+  if (layout_.runtime_gil_locked >= 0) {
+    gil = runtime_.runtime_address;
+    locked_offset = layout_.runtime_gil_locked;
+    holder_offset = layout_.runtime_gil_last_holder;
+  } else if (layout_.interp_ceval_gil >= 0) {
+    absl::StatusOr<uint64_t> pointer = objects_.read_pointer(interp + layout_.interp_ceval_gil);
+    if (!pointer.ok() || *pointer == 0) return {};
+    gil = *pointer;
+    locked_offset = layout_.gil_locked;
+    holder_offset = layout_.gil_last_holder;
+  } else {
+    return {};
+  }
+  absl::StatusOr<int32_t> locked = read_value<int32_t>(pages_, gil + locked_offset);
+  absl::StatusOr<uint64_t> holder = objects_.read_pointer(gil + holder_offset);
+  if (!locked.ok() || !holder.ok()) return {};
+  return {*locked == 1, *holder};
+}
+
+bool SnapshotReader::read_gc_collecting(uint64_t interp) const {
+  uint64_t address = 0;
+  if (layout_.interp_gc_collecting >= 0) {
+    address = interp + layout_.interp_gc_collecting;
+  } else if (layout_.runtime_gc_collecting >= 0) {
+    address = runtime_.runtime_address + layout_.runtime_gc_collecting;
+  } else {
+    return false;
+  }
+  absl::StatusOr<int32_t> collecting = read_value<int32_t>(pages_, address);
+  return collecting.ok() && *collecting != 0;
+}
+
+Thread SnapshotReader::read_thread(uint64_t tstate, const GilState& gil, bool collecting) {
+  Thread thread;
+  thread.tstate_address = tstate;
+  thread.holds_gil = gil.locked && gil.holder == tstate;
+  thread.gc_collecting = thread.holds_gil && collecting;
+  absl::StatusOr<uint64_t> id = read_value<uint64_t>(pages_, tstate + layout_.tstate_thread_id);
+  if (!id.ok()) {
+    thread.walk_error = at("unreadable thread state", tstate);
+    return thread;
+  }
+  thread.thread_id = *id;
+  if (layout_.tstate_native_thread_id >= 0) {
+    absl::StatusOr<uint64_t> native =
+        read_value<uint64_t>(pages_, tstate + layout_.tstate_native_thread_id);
+    if (native.ok()) thread.native_thread_id = *native;
+  }
+  absl::StatusOr<uint64_t> frame = current_frame(tstate);
+  if (!frame.ok()) {
+    thread.walk_error = std::string(frame.status().message());
+    return thread;
+  }
+  read_frames(*frame, thread);
+  return thread;
+}
+
+// 3.11/3.12: tstate->cframe->current_frame; 3.13+: tstate->current_frame.
+absl::StatusOr<uint64_t> SnapshotReader::current_frame(uint64_t tstate) const {
+  absl::StatusOr<uint64_t> frame = objects_.read_pointer(tstate + layout_.tstate_frame);
+  if (!frame.ok()) return absl::DataLossError(at("unreadable thread state", tstate));
+  if (layout_.cframe_current_frame < 0 || *frame == 0) return *frame;
+  absl::StatusOr<uint64_t> current = objects_.read_pointer(*frame + layout_.cframe_current_frame);
+  if (!current.ok()) return absl::DataLossError(at("unreadable C frame", *frame));
+  return *current;
+}
+
+bool SnapshotReader::is_shim(uint8_t owner) const {
+  return runtime_.version.at_least(3, 12) && owner >= kFrameOwnedByCStack;
+}
+
+void SnapshotReader::read_frames(uint64_t frame, Thread& thread) {
+  absl::flat_hash_set<uint64_t> seen;
+  while (frame != 0) {
+    if (!seen.insert(frame).second) {
+      thread.walk_error = at("frame list loops", frame);
+      return;
+    }
+    if (seen.size() > kMaxFrames) {
+      thread.walk_error = "more frames than pystack-dump reads";
+      return;
+    }
+    absl::StatusOr<uint8_t> owner = read_value<uint8_t>(pages_, frame + layout_.iframe_owner);
+    absl::StatusOr<uint64_t> code = objects_.read_pointer(frame + layout_.iframe_code);
+    absl::StatusOr<uint64_t> previous = objects_.read_pointer(frame + layout_.iframe_previous);
+    if (!owner.ok() || !code.ok() || !previous.ok()) {
+      thread.walk_error = at("unreadable frame", frame);
+      return;
+    }
+    if (!is_shim(*owner)) thread.frames.push_back(read_frame(frame, *code));
+    frame = *previous;
+  }
+}
+
+Frame SnapshotReader::read_frame(uint64_t frame, uint64_t code_address) {
+  Frame out;
+  out.code_address = code_address;
+  absl::StatusOr<const CodeObject*> code = codes_.get(code_address);
+  if (!code.ok()) return out;  // printed as ??? throughout
+  out.filename = (*code)->filename;
+  out.name = (*code)->name;
+  out.qualname = (*code)->qualname;
+  absl::StatusOr<uint64_t> instr = objects_.read_pointer(frame + layout_.iframe_instr);
+  if (!instr.ok()) return out;
+  // _PyInterpreterFrame_LASTI: code units from the first instruction, in bytes.
+  const int64_t units =
+      (static_cast<int64_t>(*instr) - static_cast<int64_t>((*code)->first_instruction)) / 2;
+  if (units < -(1 << 28) || units > (1 << 28)) return out;
+  out.lineno = code_line_at(**code, layout_, static_cast<int>(units * 2));
+  return out;
+}
+
+}  // namespace pystack

@@ -1,0 +1,58 @@
+// The walk from _PyRuntime to interpreters, threads, frames and code objects, producing a
+// Snapshot. Reads only; the target must be stopped while read() runs.
+//
+// Built for repeated use (the coming sampler): code objects and type flags are cached across
+// reads, memory is read in pages through a per-read page cache.
+#pragma once
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "cpython/code_object.h"
+#include "cpython/objects.h"
+#include "cpython/runtime.h"
+#include "snapshot/snapshot.h"
+#include "target/page_cache.h"
+#include "target/remote_memory.h"
+
+namespace pystack {
+
+// Bounds that keep a walk over corrupt memory finite.
+inline constexpr int kMaxInterpreters = 1024;
+inline constexpr int kMaxThreads = 1 << 16;
+inline constexpr int kMaxFrames = 1 << 17;
+
+class SnapshotReader {
+ public:
+  // `memory` must outlive the reader.
+  SnapshotReader(const RemoteMemory& memory, PythonRuntime runtime);
+
+  // Every interpreter and thread of the process now. Fails only when the runtime itself cannot
+  // be read; damage below it gives a partial Snapshot with walk_error set where it happened.
+  absl::StatusOr<Snapshot> read();
+
+  const PythonRuntime& runtime() const { return runtime_; }
+
+ private:
+  struct GilState {
+    bool locked = false;
+    uint64_t holder = 0;
+  };
+
+  absl::StatusOr<Interpreter> read_interpreter(uint64_t address);
+  GilState read_gil(uint64_t interp) const;
+  bool read_gc_collecting(uint64_t interp) const;
+  Thread read_thread(uint64_t tstate, const GilState& gil, bool collecting);
+  absl::StatusOr<uint64_t> current_frame(uint64_t tstate) const;
+  void read_frames(uint64_t frame, Thread& thread);
+  Frame read_frame(uint64_t frame, uint64_t code_address);
+  bool is_shim(uint8_t owner) const;
+
+  PythonRuntime runtime_;
+  const Layout& layout_;
+  PageCache pages_;
+  ObjectReader objects_;
+  CodeCache codes_;
+};
+
+}  // namespace pystack

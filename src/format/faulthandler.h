@@ -1,0 +1,16 @@
+// CPython's faulthandler all-threads dump (Python/traceback.c, _Py_DumpTracebackThreads),
+// reimplemented as a pure function of a Snapshot, with each version's quirks.
+#pragma once
+
+#include <string>
+
+#include "snapshot/snapshot.h"
+
+namespace pystack {
+
+// The text faulthandler would write for every thread of every interpreter in `snapshot`, for
+// the snapshot's CPython version (2.7 uses the 3.6 format). The thread with holds_gil is the
+// "Current thread".
+std::string format_faulthandler(const Snapshot& snapshot);
+
+}  // namespace pystack

@@ -1,0 +1,66 @@
+// The plain value that readers produce and formatters consume: what every thread of a Python
+// process was doing at one moment. No pointers into the target, no I/O.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pystack {
+
+struct PythonVersion {
+  int major = 0;
+  int minor = 0;
+  int micro = 0;
+  uint32_t hex = 0;  // PY_VERSION_HEX when known (release level and serial included), else 0
+
+  bool at_least(int maj, int min) const { return major > maj || (major == maj && minor >= min); }
+  bool at_least(int maj, int min, int mic) const {
+    return major != maj || minor != min ? at_least(maj, min) : micro >= mic;
+  }
+};
+
+// A Python str (or Python 2 str/unicode) read from the target, as code points. Reads are bounded:
+// `length` is the length in the target, `code_points` may hold fewer (`length` > size()).
+struct PyText {
+  std::u32string code_points;
+  uint64_t length = 0;
+
+  bool complete() const { return code_points.size() == length; }
+};
+
+struct Frame {
+  std::optional<PyText> filename;  // nullopt: not a str (faulthandler prints ???)
+  std::optional<PyText> name;      // co_name
+  std::optional<PyText> qualname;  // co_qualname (3.11+)
+  int lineno = -1;                 // < 0: unknown (faulthandler prints ???)
+  uint64_t code_address = 0;       // the code object's address, for caches and JSON
+};
+
+struct Thread {
+  uint64_t thread_id = 0;                  // tstate->thread_id, the pthread_t value
+  std::optional<uint64_t> native_thread_id;  // the OS thread id, when known
+  uint64_t tstate_address = 0;
+  bool holds_gil = false;                  // printed as "Current thread"
+  bool gc_collecting = false;              // the collector runs (on the GIL holder)
+  std::vector<Frame> frames;               // most recent call first
+  // Set when the walk stopped early: unreadable memory, a cycle or the depth bound.
+  std::optional<std::string> walk_error;
+};
+
+struct Interpreter {
+  int64_t id = 0;
+  uint64_t address = 0;
+  std::vector<Thread> threads;  // CPython's own order: newest first
+  std::optional<std::string> walk_error;
+};
+
+struct Snapshot {
+  int pid = 0;
+  PythonVersion version;
+  std::string executable;  // the target's executable, as the tool found it
+  std::vector<Interpreter> interpreters;
+};
+
+}  // namespace pystack

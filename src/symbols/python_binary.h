@@ -1,0 +1,40 @@
+// Finds the ELF file of a process that holds the CPython runtime (a libpython, or the executable
+// when it is linked statically), and the run-time addresses of the symbols the walk starts from.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "target/proc_maps.h"
+
+namespace pystack {
+
+struct PythonBinary {
+  std::string path;        // the mapped path, as the target sees it
+  uint64_t load_bias = 0;  // run-time address minus link-time address
+  // Run-time addresses (load bias applied), when the file has them.
+  std::optional<uint64_t> runtime;             // _PyRuntime (3.7+), symbol or .PyRuntime section
+  std::optional<uint64_t> py_version;          // Py_Version (3.11+)
+  std::optional<uint64_t> thread_state_current;  // _PyThreadState_Current (3.6)
+  std::optional<uint64_t> interp_head;         // interp_head (3.6; only in .symtab)
+  std::optional<uint64_t> code_type;           // PyCode_Type
+  std::optional<uint64_t> unicode_type;        // PyUnicode_Type
+  // major, minor from the file name ("libpython3.11.so.1.0", "python3.11"), 0 when absent.
+  int name_major = 0;
+  int name_minor = 0;
+};
+
+// Maps a path from the target's point of view to one this process can open (for a live
+// process: /proc/PID/map_files/..., /proc/PID/root/...; for a core: --sysroot).
+using PathResolver = std::function<std::string(const MemoryMapping& mapping)>;
+
+// Looks at every file-backed mapping, libpython first, then the executable, then the rest, and
+// returns the first that holds a CPython runtime. kNotPython when none does.
+absl::StatusOr<PythonBinary> find_python_binary(const std::vector<MemoryMapping>& mappings,
+                                                const PathResolver& resolve);
+
+}  // namespace pystack

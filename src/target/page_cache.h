@@ -1,0 +1,37 @@
+// A RemoteMemory that reads whole pages and keeps them for the length of one snapshot, so that a
+// walk over thread states, frames (3.11+ frames share a thread's data-stack chunk) and code
+// objects costs few, large reads. Only valid while the target is stopped; clear() between
+// snapshots.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/container/flat_hash_map.h"
+#include "target/remote_memory.h"
+
+namespace pystack {
+
+class PageCache final : public RemoteMemory {
+ public:
+  static constexpr uint64_t kPageSize = 4096;
+  // `inner` must outlive the cache.
+  explicit PageCache(const RemoteMemory& inner, size_t max_pages = 16384)
+      : inner_(inner), max_pages_(max_pages) {}
+
+  absl::Status read(uint64_t address, void* out, size_t size) const override;
+  void clear() { pages_.clear(); }
+  size_t pages_read() const { return pages_read_; }
+
+ private:
+  using Page = std::unique_ptr<uint8_t[]>;
+  // The cached page at `page_address`, read on first use; nullptr when the page is unreadable.
+  const uint8_t* page(uint64_t page_address) const;
+
+  const RemoteMemory& inner_;
+  size_t max_pages_;
+  mutable absl::flat_hash_map<uint64_t, Page> pages_;  // nullptr value: known unreadable
+  mutable size_t pages_read_ = 0;
+};
+
+}  // namespace pystack

@@ -1,0 +1,218 @@
+// make bench: times `pystack-dump PID` on a target with 10 threads each 20 frames deep, for every
+// CPython on the machine that the tool supports, beside references measured in the same run:
+// starting a trivial process (/bin/true) and gdb's `thread apply all py-bt` (Debian's
+// python3.11 with python3.11-dbg). Reports medians; asserts nothing.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+struct Interpreter {
+  std::string label;
+  std::string path;
+};
+
+struct RunResult {
+  double wall_ms = 0;
+  std::optional<double> stopped_us;
+  int status = -1;
+};
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  size_t n = values.size();
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+std::vector<Interpreter> find_interpreters() {
+  std::vector<Interpreter> found;
+  const char* env_root = std::getenv("PYENV_ROOT");
+  std::string root = env_root ? env_root : std::string(std::getenv("HOME") ?: "/root") + "/.pyenv";
+  std::error_code ec;
+  std::vector<fs::path> versions;
+  for (const auto& entry : fs::directory_iterator(root + "/versions", ec)) versions.push_back(entry.path());
+  std::sort(versions.begin(), versions.end());
+  for (const fs::path& dir : versions) {
+    std::string name = dir.filename().string();
+    for (const char* prefix : {"3.11.", "3.12.", "3.13."}) {
+      if (name.rfind(prefix, 0) == 0 && fs::exists(dir / "bin/python")) {
+        found.push_back({"pyenv " + name, (dir / "bin/python").string()});
+      }
+    }
+  }
+  if (fs::exists("/usr/bin/python3.11")) found.push_back({"debian 3.11", "/usr/bin/python3.11"});
+  return found;
+}
+
+// Runs argv, capturing stderr (for the tool's timing line); stdout goes to /dev/null.
+RunResult run(const std::vector<std::string>& argv, bool timing) {
+  int err_pipe[2];
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) return {};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+  if (timing) env_strings.emplace_back("PYSTACK_DUMP_TIMING=1");
+  std::vector<char*> env;
+  for (std::string& e : env_strings) env.push_back(e.data());
+  env.push_back(nullptr);
+  RunResult result;
+  pid_t pid;
+  const auto start = Clock::now();
+  if (posix_spawn(&pid, args[0], &actions, nullptr, args.data(), env.data()) != 0) {
+    close(err_pipe[0]);
+    close(err_pipe[1]);
+    return result;
+  }
+  close(err_pipe[1]);
+  std::string err;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(err_pipe[0], buffer, sizeof buffer)) > 0) err.append(buffer, n);
+  close(err_pipe[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  result.status = status;
+  posix_spawn_file_actions_destroy(&actions);
+  size_t at = err.find("stopped_us=");
+  if (at != std::string::npos) result.stopped_us = std::atof(err.c_str() + at + 11);
+  return result;
+}
+
+struct Target {
+  pid_t pid = -1;
+  int out = -1;
+  ~Target() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    if (out >= 0) close(out);
+  }
+};
+
+bool start_target(const std::string& python, const std::string& script, Target& target) {
+  int out_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) return false;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  char* args[] = {const_cast<char*>(python.c_str()), const_cast<char*>(script.c_str()), nullptr};
+  int rc = posix_spawn(&target.pid, python.c_str(), &actions, nullptr, args, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out_pipe[1]);
+  target.out = out_pipe[0];
+  if (rc != 0) {
+    target.pid = -1;
+    return false;
+  }
+  pollfd pfd{target.out, POLLIN, 0};
+  if (poll(&pfd, 1, 20000) <= 0) return false;
+  char buffer[64];
+  return read(target.out, buffer, sizeof buffer) > 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: bench PYSTACK_DUMP [RUNS]\n");
+    return 2;
+  }
+  const std::string tool = fs::absolute(argv[1]).string();
+  const int runs = argc > 2 ? std::atoi(argv[2]) : 200;
+  const std::string script = fs::absolute("tests/bench/target_10x20.py").string();
+
+  std::vector<double> true_ms;
+  for (int i = 0; i < runs; ++i) true_ms.push_back(run({"/bin/true"}, false).wall_ms);
+  const double spawn_ms = median(true_ms);
+
+  std::optional<double> gdb_ms;
+  const bool have_gdb = fs::exists("/usr/bin/gdb") && fs::exists("/usr/bin/python3.11");
+  if (have_gdb) {
+    Target target;
+    if (start_target("/usr/bin/python3.11", script, target)) {
+      std::vector<double> samples;
+      for (int i = 0; i < 3; ++i) {
+        RunResult r = run({"/usr/bin/gdb", "-q", "-nx", "-batch", "-iex", "set auto-load safe-path /",
+                           "-p", std::to_string(target.pid), "-ex", "thread apply all py-bt"},
+                          false);
+        if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) samples.push_back(r.wall_ms);
+      }
+      if (!samples.empty()) gdb_ms = median(samples);
+    }
+  }
+
+  std::printf("pystack-dump benchmark: target with 10 threads x 20 frames, %d runs each\n", runs);
+  std::printf("reference: spawning /bin/true           median %8.3f ms\n", spawn_ms);
+  if (gdb_ms) {
+    std::printf("reference: gdb 'thread apply all py-bt' median %8.1f ms (Debian python3.11, 3 runs)\n",
+                *gdb_ms);
+  } else {
+    std::printf("reference: gdb py-bt not measured (needs gdb and python3.11-dbg)\n");
+  }
+  std::printf("\n%-20s %12s %12s %12s %10s\n", "interpreter", "whole (ms)", "p90 (ms)", "stopped (us)",
+              "vs gdb");
+  std::vector<double> version_medians;
+  for (const Interpreter& interp : find_interpreters()) {
+    Target target;
+    if (!start_target(interp.path, script, target)) {
+      std::printf("%-20s target did not start\n", interp.label.c_str());
+      continue;
+    }
+    std::vector<double> wall, stopped;
+    int failures = 0;
+    for (int i = 0; i < runs; ++i) {
+      RunResult r = run({tool, std::to_string(target.pid)}, true);
+      if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0) {
+        ++failures;
+        continue;
+      }
+      wall.push_back(r.wall_ms);
+      if (r.stopped_us) stopped.push_back(*r.stopped_us);
+    }
+    if (wall.empty()) {
+      std::printf("%-20s every run failed\n", interp.label.c_str());
+      continue;
+    }
+    std::vector<double> sorted = wall;
+    std::sort(sorted.begin(), sorted.end());
+    const double p90 = sorted[sorted.size() * 9 / 10];
+    const double m = median(wall);
+    version_medians.push_back(m);
+    std::string ratio = gdb_ms ? std::to_string(static_cast<int>(*gdb_ms / m)) + "x" : "-";
+    std::printf("%-20s %12.3f %12.3f %12.1f %10s%s\n", interp.label.c_str(), m, p90, median(stopped),
+                ratio.c_str(), failures ? " (some runs failed)" : "");
+  }
+  if (version_medians.size() > 1) {
+    auto [lo, hi] = std::minmax_element(version_medians.begin(), version_medians.end());
+    std::printf("\nslowest / fastest interpreter: %.2fx\n", *hi / *lo);
+  }
+  return 0;
+}
