@@ -7,21 +7,17 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#if PY_VERSION_HEX >= 0x03070000
+#if PY_VERSION_HEX >= 0x03090000
 #include "internal/pycore_runtime.h"
-#endif
-#if PY_VERSION_HEX >= 0x03080000
 #include "internal/pycore_interp.h"
-#endif
-#if PY_VERSION_HEX >= 0x03080000 && PY_VERSION_HEX < 0x03090000
+#elif PY_VERSION_HEX >= 0x03080000
 #include "internal/pycore_pystate.h"
+#elif PY_VERSION_HEX >= 0x03070000
+#include "internal/pystate.h"
 #endif
 #if PY_VERSION_HEX >= 0x030B0000
 #include "internal/pycore_frame.h"
 #include "internal/pycore_code.h"
-#endif
-#if PY_VERSION_HEX >= 0x03070000 && PY_VERSION_HEX < 0x03080000
-#include "internal/pystate.h"
 #endif
 
 #define OUT(name, value) printf("%s %lld\n", name, (long long)(value))
@@ -59,7 +55,7 @@ int main(void) {
     /* PyInterpreterState */
     OUT("interp_size", sizeof(PyInterpreterState));
     OUT("interp_next", offsetof(PyInterpreterState, next));
-#if PY_VERSION_HEX >= 0x03080000
+#if PY_VERSION_HEX >= 0x030B0000
     OUT("interp_threads_head", offsetof(PyInterpreterState, threads.head));
 #else
     OUT("interp_threads_head", offsetof(PyInterpreterState, tstate_head));
@@ -83,7 +79,11 @@ int main(void) {
 #endif
     /* PyThreadState */
     OUT("tstate_size", sizeof(PyThreadState));
+#if PY_MAJOR_VERSION >= 3
     OUT("tstate_prev", offsetof(PyThreadState, prev));
+#else
+    NONE("tstate_prev");
+#endif
     OUT("tstate_next", offsetof(PyThreadState, next));
     OUT("tstate_interp", offsetof(PyThreadState, interp));
 #if PY_VERSION_HEX >= 0x030D0000
@@ -171,6 +171,11 @@ int main(void) {
     NONE("unicode_compact_size");
     OUT("unicode_data_any", offsetof(PyUnicodeObject, str));
     NONE("unicode_kind_shift"); NONE("unicode_compact_bit"); NONE("unicode_ascii_bit");
+#endif
+#if PY_MAJOR_VERSION < 3
+    OUT("unicode_char_size", sizeof(Py_UNICODE));
+#else
+    NONE("unicode_char_size");
 #endif
     return 0;
 }

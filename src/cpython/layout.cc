@@ -6,7 +6,22 @@ namespace {
 // One entry per generated file; see scripts/gen-layouts.
 const std::vector<Layout> kLayouts = {
     Layout
+#include "cpython/layout_2_7.inc"
+    ,
+    Layout
 #include "cpython/layout_3_6.inc"
+    ,
+    Layout
+#include "cpython/layout_3_7.inc"
+    ,
+    Layout
+#include "cpython/layout_3_8.inc"
+    ,
+    Layout
+#include "cpython/layout_3_9.inc"
+    ,
+    Layout
+#include "cpython/layout_3_10.inc"
     ,
     Layout
 #include "cpython/layout_3_11.inc"

@@ -70,6 +70,7 @@ struct Layout {
   int64_t unicode_kind_shift = -1;
   int64_t unicode_compact_bit = -1;
   int64_t unicode_ascii_bit = -1;
+  int64_t unicode_char_size = -1;        // Python 2: sizeof(Py_UNICODE), 2 or 4
 };
 
 // The generated table for major.minor, or nullptr when none was generated for it.
