@@ -127,9 +127,10 @@ absl::StatusOr<std::optional<PyText>> ObjectReader::read_string2(uint64_t object
     if (!data.ok()) return data.status();
     if (*size < 0 || *size > (int64_t{1} << 40)) return corrupt("unicode of impossible size", object);
     const uint64_t count = std::min<uint64_t>(*size, max);
-    std::vector<uint8_t> bytes(count * 4);
+    const int char_size = layout_.unicode_char_size == 2 ? 2 : 4;  // --enable-unicode=ucs2/ucs4
+    std::vector<uint8_t> bytes(count * char_size);
     if (absl::Status s = memory_.read(*data, bytes.data(), bytes.size()); !s.ok()) return s;
-    return std::optional<PyText>(PyText{decode_code_points(bytes.data(), count, 4),
+    return std::optional<PyText>(PyText{decode_code_points(bytes.data(), count, char_size),
                                         static_cast<uint64_t>(*size)});
   }
   return std::optional<PyText>();

@@ -1,5 +1,6 @@
 #include "cpython/runtime.h"
 
+#include <cstdlib>
 #include <string>
 
 #include "absl/strings/str_format.h"
@@ -9,11 +10,15 @@
 namespace pystack {
 namespace {
 
-// The oldest version this build walks; older tables exist but their walk is not written yet.
 constexpr int kOldestSupportedMinor = 11;
 constexpr int kNewestSupportedMinor = 13;
+// Set PYSTACK_DUMP_EXPERIMENTAL=1 to read 2.7 and 3.6-3.10 before their tests are complete.
+bool experimental() { return std::getenv("PYSTACK_DUMP_EXPERIMENTAL") != nullptr; }
 
 bool supported(const PythonVersion& v) {
+  if (experimental() && ((v.major == 2 && v.minor == 7) || (v.major == 3 && v.minor >= 6))) {
+    return v.minor <= kNewestSupportedMinor || v.major == 2;
+  }
   return v.major == 3 && v.minor >= kOldestSupportedMinor && v.minor <= kNewestSupportedMinor;
 }
 
@@ -34,7 +39,28 @@ absl::StatusOr<PythonRuntime> with_layout(PythonVersion version, uint64_t runtim
   if (!supported(version)) return unsupported(version);
   const Layout* layout = find_layout(version.major, version.minor);
   if (layout == nullptr) return unsupported(version);
-  return PythonRuntime{version, *layout, runtime, binary.code_type};
+  PythonRuntime out{version, *layout, runtime, 0, 0, binary.code_type};
+  return out;
+}
+
+// 2.7 and 3.6 have no _PyRuntime: the interpreter list starts at the static interp_head.
+absl::StatusOr<PythonRuntime> without_runtime(const PythonBinary& binary) {
+  PythonVersion named{binary.name_major, binary.name_minor, -1, 0};
+  if (named.major == 0) {
+    return make_error(ErrorKind::kUnsupportedVersion,
+                      "cannot tell the Python version of " + binary.path,
+                      "supported versions: " + supported_versions());
+  }
+  if (!binary.interp_head) {
+    return make_error(ErrorKind::kNotPython,
+                      "no interp_head symbol in " + binary.path + " (stripped?)",
+                      "Python 2.7 and 3.6 need the interpreter's full symbol table");
+  }
+  absl::StatusOr<PythonRuntime> runtime = with_layout(named, 0, binary);
+  if (!runtime.ok()) return runtime;
+  runtime->interp_head_address = *binary.interp_head;
+  runtime->thread_state_current_address = binary.thread_state_current.value_or(0);
+  return runtime;
 }
 
 }  // namespace
@@ -59,11 +85,7 @@ PythonVersion version_from_hex(uint64_t hex) {
 
 absl::StatusOr<PythonRuntime> identify_runtime(const RemoteMemory& memory,
                                                const PythonBinary& binary) {
-  if (!binary.runtime) {
-    PythonVersion named{binary.name_major, binary.name_minor, -1, 0};
-    if (named.major != 0) return unsupported(named);
-    return make_error(ErrorKind::kNotPython, "no _PyRuntime in " + binary.path);
-  }
+  if (!binary.runtime) return without_runtime(binary);
   const uint64_t runtime = *binary.runtime;
 
   // 3.13+: the runtime describes itself.
@@ -78,7 +100,7 @@ absl::StatusOr<PythonRuntime> identify_runtime(const RemoteMemory& memory,
       return make_error(ErrorKind::kNotPython, std::string(layout.status().message()),
                         "the process's memory may be corrupt");
     }
-    return PythonRuntime{version, *layout, runtime, binary.code_type};
+    return PythonRuntime{version, *layout, runtime, 0, 0, binary.code_type};
   }
   // 3.11+: Py_Version.
   if (binary.py_version) {

@@ -17,7 +17,9 @@ namespace pystack {
 struct PythonRuntime {
   PythonVersion version;
   Layout layout;
-  uint64_t runtime_address = 0;      // _PyRuntime
+  uint64_t runtime_address = 0;      // _PyRuntime (3.7+; 0 before)
+  uint64_t interp_head_address = 0;  // the static interp_head (2.7, 3.6; 0 after)
+  uint64_t thread_state_current_address = 0;  // _PyThreadState_Current (2.7, 3.6; 0 after)
   std::optional<uint64_t> code_type;  // PyCode_Type, to tell code objects from shims (3.13+)
 };
 

@@ -28,8 +28,11 @@ absl::StatusOr<Snapshot> SnapshotReader::read() {
   pages_.clear();
   Snapshot snapshot;
   snapshot.version = runtime_.version;
+  // 3.7+: _PyRuntime.interpreters.head; 2.7 and 3.6: the static interp_head.
   absl::StatusOr<uint64_t> head =
-      objects_.read_pointer(runtime_.runtime_address + layout_.runtime_interpreters_head);
+      runtime_.runtime_address != 0
+          ? objects_.read_pointer(runtime_.runtime_address + layout_.runtime_interpreters_head)
+          : objects_.read_pointer(runtime_.interp_head_address);
   if (!head.ok()) return head.status();
   absl::flat_hash_set<uint64_t> seen;
   for (uint64_t interp = *head; interp != 0;) {
@@ -86,8 +89,14 @@ absl::StatusOr<Interpreter> SnapshotReader::read_interpreter(uint64_t address) {
   return interpreter;
 }
 
-// 3.7-3.11 keep the GIL in _PyRuntime; 3.12+ in the interpreter (through ceval.gil).
+// 2.7 and 3.6: _PyThreadState_Current is the holder; 3.7-3.11 keep the GIL in _PyRuntime;
+// 3.12+ in the interpreter (through ceval.gil).
 SnapshotReader::GilState SnapshotReader::read_gil(uint64_t interp) const {
+  if (runtime_.thread_state_current_address != 0) {
+    absl::StatusOr<uint64_t> current = objects_.read_pointer(runtime_.thread_state_current_address);
+    if (!current.ok()) return {};
+    return {*current != 0, *current};
+  }
   uint64_t gil = 0;
   int64_t locked_offset = -1, holder_offset = -1;
   if (layout_.runtime_gil_locked >= 0) {
@@ -162,6 +171,10 @@ bool SnapshotReader::is_shim(uint8_t owner) const {
 }
 
 void SnapshotReader::read_frames(uint64_t frame, Thread& thread) {
+  if (layout_.iframe_code < 0) {
+    read_frame_objects(frame, thread);
+    return;
+  }
   absl::flat_hash_set<uint64_t> seen;
   while (frame != 0) {
     if (!seen.insert(frame).second) {
@@ -181,6 +194,48 @@ void SnapshotReader::read_frames(uint64_t frame, Thread& thread) {
     }
     if (!is_shim(*owner)) thread.frames.push_back(read_frame(frame, *code));
     frame = *previous;
+  }
+}
+
+// Up to 3.10: PyFrameObjects linked by f_back; f_lasti is the last instruction's byte offset
+// (3.10: its index in code units). All frames share one type: a frame of another type ends the
+// walk, as faulthandler's PyFrame_Check does.
+void SnapshotReader::read_frame_objects(uint64_t frame, Thread& thread) {
+  absl::flat_hash_set<uint64_t> seen;
+  uint64_t frame_type = 0;
+  while (frame != 0) {
+    if (!seen.insert(frame).second) {
+      thread.walk_error = at("frame list loops", frame);
+      return;
+    }
+    if (seen.size() > kMaxFrames) {
+      thread.walk_error = "more frames than pystack-dump reads";
+      return;
+    }
+    absl::StatusOr<uint64_t> type = objects_.type_of(frame);
+    absl::StatusOr<uint64_t> code = objects_.read_pointer(frame + layout_.frame_code);
+    absl::StatusOr<uint64_t> back = objects_.read_pointer(frame + layout_.frame_back);
+    absl::StatusOr<int32_t> lasti = read_value<int32_t>(pages_, frame + layout_.frame_lasti);
+    if (!type.ok() || !code.ok() || !back.ok() || !lasti.ok()) {
+      thread.walk_error = at("unreadable frame", frame);
+      return;
+    }
+    if (frame_type == 0) frame_type = *type;
+    if (*type != frame_type) return;
+    Frame out;
+    out.code_address = *code;
+    absl::StatusOr<const CodeObject*> code_object = codes_.get(*code);
+    if (code_object.ok()) {
+      out.filename = (*code_object)->filename;
+      out.name = (*code_object)->name;
+      const int64_t byte_offset = layout_.minor == 10 && layout_.major == 3
+                                      ? int64_t{*lasti} * 2 : int64_t{*lasti};
+      if (byte_offset >= -(1 << 28) && byte_offset <= (1 << 28)) {
+        out.lineno = code_line_at(**code_object, layout_, static_cast<int>(byte_offset));
+      }
+    }
+    thread.frames.push_back(std::move(out));
+    frame = *back;
   }
 }
 

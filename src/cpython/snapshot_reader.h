@@ -45,6 +45,7 @@ class SnapshotReader {
   Thread read_thread(uint64_t tstate, const GilState& gil, bool collecting);
   absl::StatusOr<uint64_t> current_frame(uint64_t tstate) const;
   void read_frames(uint64_t frame, Thread& thread);
+  void read_frame_objects(uint64_t frame, Thread& thread);
   Frame read_frame(uint64_t frame, uint64_t code_address);
   bool is_shim(uint8_t owner) const;
 
