@@ -43,8 +43,9 @@ class StoppedProcess {
 
   explicit StoppedProcess(pid_t pid) : pid_(pid) {}
   absl::StatusOr<bool> attach_new_threads(absl::Time deadline);
-  absl::Status await_thread(size_t index, absl::Time deadline);
-  bool knows(pid_t tid) const;
+  absl::Status await_threads(size_t first, absl::Time deadline);
+  void record_stop(HeldThread& thread, bool stopped, int signal);
+  absl::Status timeout_error(pid_t tid) const;
   absl::Status gone_error(bool before_attaching) const;
 
   pid_t pid_;

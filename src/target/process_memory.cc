@@ -1,0 +1,119 @@
+#include "target/process_memory.h"
+
+#include <fcntl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/errors.h"
+#include "target/procfs.h"
+
+namespace pystack {
+namespace {
+
+// No CPython structure comes near this; a larger size is a corrupt length read from the target.
+constexpr size_t kMaxReadSize = size_t{256} << 20;
+
+std::string hex(uint64_t address) { return absl::StrFormat("0x%x", address); }
+
+// Each chunk reader returns the bytes read (> 0), or 0 with `error` set to the errno (0 when
+// the call read nothing without failing, e.g. EOF).
+size_t read_chunk_vm(pid_t pid, uint64_t address, char* out, size_t size, int& error) {
+  iovec local{out, size};
+  iovec remote{reinterpret_cast<void*>(address), size};
+  for (;;) {
+    ssize_t n = ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (n > 0) return static_cast<size_t>(n);
+    if (n < 0 && errno == EINTR) continue;
+    error = n < 0 ? errno : 0;
+    return 0;
+  }
+}
+
+size_t read_chunk_mem(int fd, uint64_t address, char* out, size_t size, int& error) {
+  for (;;) {
+    // /proc/PID/mem takes unsigned offsets (FMODE_UNSIGNED_OFFSET), so the cast is safe.
+    ssize_t n = ::pread(fd, out, size, static_cast<off_t>(address));
+    if (n > 0) return static_cast<size_t>(n);
+    if (n < 0 && errno == EINTR) continue;
+    error = n < 0 ? errno : 0;
+    return 0;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<ProcessMemory> ProcessMemory::open(pid_t pid) {
+  if (pid <= 0 || procfs::process_gone(pid)) {
+    return make_error(ErrorKind::kNoSuchProcess, absl::StrCat("no such process: ", pid),
+                      "check the pid (ps -e)");
+  }
+  return ProcessMemory(pid);
+}
+
+absl::Status ProcessMemory::read(uint64_t address, void* out, size_t size) const {
+  if (size == 0) return absl::OkStatus();
+  if (size > kMaxReadSize) {
+    return absl::OutOfRangeError(
+        absl::StrCat("refusing to read ", size, " bytes at ", hex(address), " (too large)"));
+  }
+  if (address > std::numeric_limits<uint64_t>::max() - size) {
+    return absl::OutOfRangeError(
+        absl::StrCat("cannot read ", size, " bytes at ", hex(address), ": address overflow"));
+  }
+  char* bytes = static_cast<char*>(out);
+  size_t done = 0;
+  while (done < size) {
+    int error = 0;
+    size_t n = read_chunk(address + done, bytes + done, size - done, error);
+    if (n == 0) return read_error(address, size, address + done, error);
+    done += n;
+  }
+  return absl::OkStatus();
+}
+
+// One process_vm_readv (or pread) call; falls back to /proc/PID/mem for good once
+// process_vm_readv is refused (EPERM: e.g. some LSM policies; ENOSYS: seccomp, gVisor).
+size_t ProcessMemory::read_chunk(uint64_t address, char* out, size_t size, int& error) const {
+  if (vm_readv_works_) {
+    size_t n = read_chunk_vm(pid_, address, out, size, error);
+    if (n > 0 || (error != EPERM && error != ENOSYS)) return n;
+    vm_readv_works_ = false;
+  }
+  if (!mem_fd_.valid()) {
+    std::string path = absl::StrCat("/proc/", pid_, "/mem");
+    mem_fd_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!mem_fd_.valid()) {
+      error = errno;
+      return 0;
+    }
+  }
+  return read_chunk_mem(mem_fd_.get(), address, out, size, error);
+}
+
+absl::Status ProcessMemory::read_error(uint64_t address, size_t size, uint64_t failed_at,
+                                       int error) const {
+  std::string what = absl::StrCat("cannot read ", size, " bytes at ", hex(address));
+  if (failed_at != address) absl::StrAppend(&what, " (unreadable from ", hex(failed_at), ")");
+  // A vanished process shows up as ESRCH (process_vm_readv) or as EOF/EIO (/proc/PID/mem).
+  if (error == ESRCH || procfs::process_gone(pid_)) {
+    return make_error(ErrorKind::kProcessExited,
+                      absl::StrCat(what, ": process ", pid_, " has exited"));
+  }
+  if (error == EPERM || error == EACCES) {
+    return make_error(ErrorKind::kPermissionDenied,
+                      absl::StrCat(what, " of process ", pid_, ": ", std::strerror(error)),
+                      "run as the same user as the target or as root, or grant CAP_SYS_PTRACE");
+  }
+  // EFAULT/EIO/EOF: the range is not (wholly) mapped. Not a make_error kind on purpose: readers
+  // treat it as corrupt target data, not as a failure of the tool.
+  return absl::OutOfRangeError(
+      absl::StrCat(what, ": ", error != 0 ? std::strerror(error) : "not mapped"));
+}
+
+}  // namespace pystack
