@@ -28,7 +28,10 @@ $(DEPS_OK): scripts/install-deps
 	@mkdir -p $(@D) && touch $@
 deps: $(DEPS_OK)
 
-LIBS = $(shell pkg-config --libs libdw libelf $(ABSL) 2>/dev/null || echo -ldw -lelf)
+# Abseil is linked statically: loading thirty shared libraries would cost the tool more start-up
+# time than a whole dump takes.
+ABSL_LIBS = $(patsubst -labsl_%,-l:libabsl_%.a,$(shell pkg-config --libs $(ABSL) 2>/dev/null))
+LIBS = -Wl,--as-needed -lelf $(ABSL_LIBS) -pthread -static-libstdc++ -static-libgcc
 
 $(BUILD)/obj/%.o: %.cc | $(DEPS_OK)
 	@mkdir -p $(@D)

@@ -35,6 +35,7 @@ struct RunResult {
   double wall_ms = 0;
   std::optional<double> stopped_us;
   int status = -1;
+  std::string output;  // stderr, and stdout too when asked for
 };
 
 double median(std::vector<double> values) {
@@ -64,13 +65,18 @@ std::vector<Interpreter> find_interpreters() {
   return found;
 }
 
-// Runs argv, capturing stderr (for the tool's timing line); stdout goes to /dev/null.
-RunResult run(const std::vector<std::string>& argv, bool timing) {
+// Runs argv, capturing stderr (for the tool's timing line); stdout goes to /dev/null unless
+// `capture_stdout`.
+RunResult run(const std::vector<std::string>& argv, bool timing, bool capture_stdout = false) {
   int err_pipe[2];
   if (pipe2(err_pipe, O_CLOEXEC) != 0) return {};
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  if (capture_stdout) {
+    posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 1);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  }
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -100,6 +106,7 @@ RunResult run(const std::vector<std::string>& argv, bool timing) {
   result.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   result.status = status;
   posix_spawn_file_actions_destroy(&actions);
+  result.output = err;
   size_t at = err.find("stopped_us=");
   if (at != std::string::npos) result.stopped_us = std::atof(err.c_str() + at + 11);
   return result;
@@ -162,8 +169,11 @@ int main(int argc, char** argv) {
       for (int i = 0; i < 3; ++i) {
         RunResult r = run({"/usr/bin/gdb", "-q", "-nx", "-batch", "-iex", "set auto-load safe-path /",
                            "-p", std::to_string(target.pid), "-ex", "thread apply all py-bt"},
-                          false);
-        if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) samples.push_back(r.wall_ms);
+                          false, /*capture_stdout=*/true);
+        // Count a run only if gdb really printed Python frames (python3.11-dbg loaded).
+        if (WIFEXITED(r.status) && r.output.find("File \"") != std::string::npos) {
+          samples.push_back(r.wall_ms);
+        }
       }
       if (!samples.empty()) gdb_ms = median(samples);
     }

@@ -1,0 +1,159 @@
+// _Py_DumpTracebackThreads, dump_traceback, dump_frame and write_thread_id (Python/traceback.c)
+// as a pure function of a Snapshot. What differs between versions lives in one Dialect table;
+// everything else is common to 3.6..3.13 (2.7 has no faulthandler; it gets the 3.6 format).
+#include "format/faulthandler.h"
+
+#include <cstdio>
+
+#include "format/dump_ascii.h"
+
+namespace pystack {
+namespace {
+
+constexpr size_t kMaxFrameDepth = 100;  // MAX_FRAME_DEPTH
+constexpr size_t kMaxThreads = 100;     // MAX_NTHREADS
+
+// The version-dependent parts of the dump, each checked against the real interpreters.
+struct Dialect {
+  // Printed for a thread without a Python frame; nullptr: nothing (3.6/3.7).
+  const char* no_frame;
+  // Printed after MAX_FRAME_DEPTH frames when more follow; nullptr: nothing (3.13.0 drops it).
+  const char* frames_cut;
+  // "  Garbage-collecting" under the current thread's header while the collector runs (3.10+).
+  bool shows_gc;
+};
+
+constexpr Dialect kDialect36{nullptr, "  ...\n", false};
+constexpr Dialect kDialect38{"<no Python frame>\n", "  ...\n", false};  // unindented
+constexpr Dialect kDialect310{"  <no Python frame>\n", "  ...\n", true};
+constexpr Dialect kDialect313{"  <no Python frame>\n", nullptr, true};
+
+const Dialect& dialect_for(const PythonVersion& v) {
+  if (v.at_least(3, 13)) return kDialect313;
+  if (v.at_least(3, 10)) return kDialect310;
+  if (v.at_least(3, 8)) return kDialect38;
+  return kDialect36;
+}
+
+// _Py_DumpDecimal.
+void append_decimal(std::string& out, int value) { out += std::to_string(value); }
+
+// write_thread_id: the pthread_t in hex, zero-padded to sizeof(unsigned long) * 2 digits.
+void write_thread_id(std::string& out, const Thread& thread) {
+  out += thread.holds_gil ? "Current thread 0x" : "Thread 0x";
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(thread.thread_id));
+  out += hex;
+  out += " (most recent call first):\n";
+}
+
+// A str is quoted; anything else (nullopt) is ??? without quotes.
+void append_filename(std::string& out, const std::optional<PyText>& filename) {
+  if (!filename) {
+    out += "???";
+    return;
+  }
+  out += '"';
+  append_dump_ascii(out, *filename);
+  out += '"';
+}
+
+void append_lineno(std::string& out, int lineno) {
+  if (lineno >= 0) {
+    append_decimal(out, lineno);
+  } else {
+    out += "???";
+  }
+}
+
+void append_name(std::string& out, const std::optional<PyText>& name) {
+  if (name) {
+    append_dump_ascii(out, *name);
+  } else {
+    out += "???";
+  }
+}
+
+// dump_frame: `  File "FILENAME", line N in NAME` (no comma before "in", unlike traceback.py).
+void dump_frame(std::string& out, const Frame& frame) {
+  out += "  File ";
+  append_filename(out, frame.filename);
+  out += ", line ";
+  append_lineno(out, frame.lineno);
+  out += " in ";
+  append_name(out, frame.name);
+  out += '\n';
+}
+
+// Our own marker for a walk that stopped early; CPython has no such case, so no dialect.
+void dump_walk_error(std::string& out, const std::string& message) {
+  out += "  <pystack-dump: ";
+  out += message;
+  out += ">\n";
+}
+
+// dump_traceback without its "Stack" header: the frames, at most MAX_FRAME_DEPTH of them.
+void dump_traceback(std::string& out, const Thread& thread, const Dialect& dialect) {
+  if (thread.frames.empty() && !thread.walk_error) {
+    if (dialect.no_frame) out += dialect.no_frame;
+    return;
+  }
+  for (size_t depth = 0; depth < thread.frames.size(); ++depth) {
+    if (depth >= kMaxFrameDepth) {
+      if (dialect.frames_cut) out += dialect.frames_cut;
+      return;  // past the cut, a walk error concerns frames that were never printed
+    }
+    dump_frame(out, thread.frames[depth]);
+  }
+  if (thread.walk_error) dump_walk_error(out, *thread.walk_error);
+}
+
+// One thread's block: header, the collector's note, frames.
+void dump_thread(std::string& out, const Thread& thread, const Dialect& dialect) {
+  write_thread_id(out, thread);
+  if (dialect.shows_gc && thread.holds_gil && thread.gc_collecting) {
+    out += "  Garbage-collecting\n";
+  }
+  dump_traceback(out, thread, dialect);
+}
+
+// _Py_DumpTracebackThreads for one interpreter: a blank line before every thread but the
+// first, and past MAX_NTHREADS threads "..." (after that blank line) instead of the rest.
+void dump_interpreter(std::string& out, const Interpreter& interp, const Dialect& dialect) {
+  size_t nthreads = 0;
+  for (const Thread& thread : interp.threads) {
+    if (nthreads != 0) out += '\n';
+    if (nthreads >= kMaxThreads) {
+      out += "...\n";
+      break;
+    }
+    dump_thread(out, thread, dialect);
+    ++nthreads;
+  }
+  if (interp.walk_error) {
+    if (nthreads != 0) out += '\n';
+    out += "<pystack-dump: " + *interp.walk_error + ">\n";
+  }
+}
+
+bool prints_nothing(const Interpreter& interp) {
+  // CPython returns "unable to get the thread head state" and writes nothing.
+  return interp.threads.empty() && !interp.walk_error;
+}
+
+}  // namespace
+
+std::string format_faulthandler(const Snapshot& snapshot) {
+  const Dialect& dialect = dialect_for(snapshot.version);
+  std::string out;
+  bool first = true;
+  for (const Interpreter& interp : snapshot.interpreters) {
+    if (prints_nothing(interp)) continue;
+    if (!first) out += '\n';  // interpreters are separated like threads are
+    dump_interpreter(out, interp, dialect);
+    first = false;
+  }
+  return out;
+}
+
+}  // namespace pystack
