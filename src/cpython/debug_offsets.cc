@@ -48,7 +48,8 @@ absl::StatusOr<Layout> layout_from_debug_offsets_313(std::string_view image, con
   auto field = [&](int index, int size_index, const char* name, int width = 8) -> int64_t {
     const uint64_t value = word(image, index);
     const uint64_t limit = word(image, size_index);
-    if (limit > (1u << 24) || value + width > limit) {
+    // Written so that a huge value cannot wrap around.
+    if (limit > (1u << 24) || value > limit || static_cast<uint64_t>(width) > limit - value) {
       if (problem.empty()) {
         problem = absl::StrFormat("offset of %s (%d) outside its struct (%d bytes)", name, value,
                                   limit);
