@@ -39,11 +39,51 @@ bool is_option(const std::string& arg, std::string_view name) {
                          arg[name.size()] == '=');
 }
 
+
+absl::StatusOr<double> parse_seconds(const std::string& name, const std::string& text,
+                                     double max) {
+  double seconds = 0;
+  if (!absl::SimpleAtod(text, &seconds) || !(seconds > 0) || seconds > max) {
+    return usage_error(absl::StrCat(name, " takes a number of seconds, not '", text, "'"));
+  }
+  return seconds;
+}
+
+absl::StatusOr<OutputFormat> parse_format(const std::string& text) {
+  if (text == "faulthandler") return OutputFormat::kFaulthandler;
+  if (text == "traceback") return OutputFormat::kTraceback;
+  if (text == "json") return OutputFormat::kJson;
+  return usage_error(
+      absl::StrCat("unknown format '", text, "' (known: faulthandler, traceback, json)"));
+}
+
+// Checks that the options given fit together once all are read.
+absl::Status check_combination(const Options& options, bool have_pid, bool subprocesses) {
+  const bool core = !options.core_path.empty();
+  const bool timeout = options.timeout_seconds > 0;
+  if (core + timeout + have_pid > 1) {
+    return usage_error("give one of: a PID, --core CORE, or --timeout SECS -- COMMAND");
+  }
+  if (timeout && options.command.empty()) {
+    return usage_error("--timeout needs a command: --timeout SECS -- COMMAND [ARGS...]");
+  }
+  if (!timeout && !options.command.empty()) {
+    return usage_error("a command to run needs --timeout SECS");
+  }
+  if (!core && (!options.executable.empty() || !options.sysroot.empty())) {
+    return usage_error("--executable and --sysroot go with --core");
+  }
+  if (subprocesses && !have_pid) return usage_error("--subprocesses needs a PID");
+  if (!core && !timeout && !have_pid) return usage_error("no process id given");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<Options> parse_options(const std::vector<std::string>& args) {
   Options options;
   bool have_pid = false;
+  bool subprocesses = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "-h" || arg == "--help") {
@@ -54,33 +94,83 @@ absl::StatusOr<Options> parse_options(const std::vector<std::string>& args) {
       options.action = Options::Action::kVersion;
       return options;
     }
-    if (is_option(arg, "--format")) {
-      absl::StatusOr<std::string> value = option_value(args, i, "--format");
-      if (!value.ok()) return value.status();
-      if (*value != "faulthandler") {
-        return usage_error(absl::StrCat("unknown format '", *value, "' (known: faulthandler)"));
-      }
-      options.format = OutputFormat::kFaulthandler;
+    if (arg == "--") {
+      options.command.assign(args.begin() + i + 1, args.end());
+      if (options.command.empty()) return usage_error("no command after --");
+      break;
+    }
+    if (arg == "--locals") {
+      options.locals = true;
       continue;
     }
-    if (is_option(arg, "--attach-timeout")) {
-      absl::StatusOr<std::string> value = option_value(args, i, "--attach-timeout");
+    if (arg == "--subprocesses") {
+      subprocesses = true;
+      continue;
+    }
+    // Options with a value.
+    const char* const kValued[] = {"--format",  "--attach-timeout", "--core",   "--executable",
+                                   "--sysroot", "--timeout",        "--kill-after", "--output"};
+    const char* matched = nullptr;
+    for (const char* name : kValued) {
+      if (is_option(arg, name)) matched = name;
+    }
+    if (matched != nullptr) {
+      absl::StatusOr<std::string> value = option_value(args, i, matched);
       if (!value.ok()) return value.status();
-      double seconds = 0;
-      if (!absl::SimpleAtod(*value, &seconds) || !(seconds > 0) || seconds > 3600) {
-        return usage_error(absl::StrCat("--attach-timeout takes seconds, not '", *value, "'"));
+      const std::string name = matched;
+      if (name == "--format") {
+        absl::StatusOr<OutputFormat> format = parse_format(*value);
+        if (!format.ok()) return format.status();
+        options.format = *format;
+      } else if (name == "--attach-timeout") {
+        absl::StatusOr<double> seconds = parse_seconds(name, *value, 3600);
+        if (!seconds.ok()) return seconds.status();
+        options.attach_timeout_seconds = *seconds;
+      } else if (name == "--timeout") {
+        absl::StatusOr<double> seconds = parse_seconds(name, *value, 1e7);
+        if (!seconds.ok()) return seconds.status();
+        options.timeout_seconds = *seconds;
+      } else if (name == "--kill-after") {
+        absl::StatusOr<double> seconds = parse_seconds(name, *value, 1e6);
+        if (!seconds.ok()) return seconds.status();
+        options.kill_after_seconds = *seconds;
+      } else if (value->empty()) {
+        return usage_error(absl::StrCat(name, " needs a non-empty value"));
+      } else if (name == "--core") {
+        options.core_path = *value;
+      } else if (name == "--executable") {
+        options.executable = *value;
+      } else if (name == "--sysroot") {
+        options.sysroot = *value;
+      } else if (name == "--output") {
+        options.output_path = *value;
       }
-      options.attach_timeout_seconds = seconds;
       continue;
     }
     if (arg.size() > 1 && arg[0] == '-') return usage_error(absl::StrCat("unknown option ", arg));
+    // The first plain argument after --timeout starts the command (as with timeout(1)).
+    if (options.timeout_seconds > 0) {
+      options.command.assign(args.begin() + i, args.end());
+      break;
+    }
     if (have_pid) return usage_error(absl::StrCat("unexpected argument '", arg, "'"));
     absl::StatusOr<pid_t> pid = parse_pid(arg);
     if (!pid.ok()) return pid.status();
     options.pid = *pid;
     have_pid = true;
   }
-  if (!have_pid) return usage_error("no process id given");
+  if (absl::Status status = check_combination(options, have_pid, subprocesses); !status.ok()) {
+    return status;
+  }
+  if (!options.core_path.empty()) {
+    options.action = Options::Action::kDumpCore;
+  } else if (options.timeout_seconds > 0) {
+    options.action = Options::Action::kRunWithTimeout;
+  } else if (subprocesses) {
+    options.action = Options::Action::kDumpTree;
+  } else {
+    options.action = Options::Action::kDumpProcess;
+  }
   return options;
 }
 

@@ -1,0 +1,13 @@
+// The commands pystack-dump runs, one per Options::Action. Each returns the process exit code.
+#pragma once
+
+#include "cli/options.h"
+
+namespace pystack {
+
+int run_process_dump(const Options& options);  // PID
+int run_core_dump(const Options& options);     // --core CORE
+int run_tree_dump(const Options& options);     // --subprocesses PID
+int run_with_timeout(const Options& options);  // --timeout SECS -- COMMAND
+
+}  // namespace pystack

@@ -1,0 +1,21 @@
+#include "cli/render.h"
+
+#include "format/faulthandler.h"
+#include "format/json.h"
+#include "format/traceback.h"
+
+namespace pystack {
+
+std::string render(const Snapshot& snapshot, const Options& options) {
+  switch (options.format) {
+    case OutputFormat::kTraceback:
+      return format_traceback(snapshot, options.locals);
+    case OutputFormat::kJson:
+      return format_json(snapshot, options.locals);
+    case OutputFormat::kFaulthandler:
+      break;
+  }
+  return format_faulthandler(snapshot);
+}
+
+}  // namespace pystack

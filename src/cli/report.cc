@@ -1,0 +1,29 @@
+#include "cli/report.h"
+
+#include "common/errors.h"
+
+namespace pystack {
+
+int report_error(const absl::Status& status) {
+  std::string line = "pystack-dump: error: " + std::string(status.message());
+  const std::string hint = error_hint(status);
+  if (!hint.empty()) line += " (hint: " + hint + ")";
+  std::fprintf(stderr, "%s\n", line.c_str());
+  return static_cast<int>(error_kind(status));
+}
+
+bool write_all(std::FILE* out, const std::string& text) {
+  return std::fwrite(text.data(), 1, text.size(), out) == text.size() && std::fflush(out) == 0;
+}
+
+bool snapshot_is_partial(const Snapshot& snapshot) {
+  for (const Interpreter& interpreter : snapshot.interpreters) {
+    if (interpreter.walk_error) return true;
+    for (const Thread& thread : interpreter.threads) {
+      if (thread.walk_error) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace pystack
