@@ -135,7 +135,8 @@ Thread SnapshotReader::read_thread(uint64_t tstate, const GilState& gil, bool co
   Thread thread;
   thread.tstate_address = tstate;
   thread.holds_gil = gil.locked && gil.holder == tstate;
-  thread.gc_collecting = thread.holds_gil && collecting;
+  thread.is_current = thread.holds_gil;  // a live process's "current" thread
+  thread.gc_collecting = collecting;
   absl::StatusOr<uint64_t> id = read_value<uint64_t>(pages_, tstate + layout_.tstate_thread_id);
   if (!id.ok()) {
     thread.walk_error = at("unreadable thread state", tstate);

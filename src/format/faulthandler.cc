@@ -40,7 +40,7 @@ void append_decimal(std::string& out, int value) { out += std::to_string(value);
 
 // write_thread_id: the pthread_t in hex, zero-padded to sizeof(unsigned long) * 2 digits.
 void write_thread_id(std::string& out, const Thread& thread) {
-  out += thread.holds_gil ? "Current thread 0x" : "Thread 0x";
+  out += thread.is_current ? "Current thread 0x" : "Thread 0x";
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(thread.thread_id));
   out += hex;
@@ -111,7 +111,7 @@ void dump_traceback(std::string& out, const Thread& thread, const Dialect& diale
 // One thread's block: header, the collector's note, frames.
 void dump_thread(std::string& out, const Thread& thread, const Dialect& dialect) {
   write_thread_id(out, thread);
-  if (dialect.shows_gc && thread.holds_gil && thread.gc_collecting) {
+  if (dialect.shows_gc && thread.is_current && thread.gc_collecting) {
     out += "  Garbage-collecting\n";
   }
   dump_traceback(out, thread, dialect);
@@ -146,6 +146,8 @@ bool prints_nothing(const Interpreter& interp) {
 std::string format_faulthandler(const Snapshot& snapshot) {
   const Dialect& dialect = dialect_for(snapshot.version);
   std::string out;
+  // faulthandler_fatal_error: the signal's name and a blank line before the threads.
+  if (snapshot.fatal_error) out += "Fatal Python error: " + *snapshot.fatal_error + "\n\n";
   bool first = true;
   for (const Interpreter& interp : snapshot.interpreters) {
     if (prints_nothing(interp)) continue;

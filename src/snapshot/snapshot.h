@@ -30,20 +30,32 @@ struct PyText {
   bool complete() const { return code_points.size() == length; }
 };
 
+// A local variable of a frame (--locals): its name and repr as the traceback module shows them.
+struct Local {
+  std::string name;  // UTF-8
+  std::string repr;  // UTF-8
+};
+
 struct Frame {
   std::optional<PyText> filename;  // nullopt: not a str (faulthandler prints ???)
   std::optional<PyText> name;      // co_name
   std::optional<PyText> qualname;  // co_qualname (3.11+)
   int lineno = -1;                 // < 0: unknown (faulthandler prints ???)
   uint64_t code_address = 0;       // the code object's address, for caches and JSON
+  std::vector<Local> locals;       // read only when asked for (--locals)
 };
 
 struct Thread {
   uint64_t thread_id = 0;                  // tstate->thread_id, the pthread_t value
   std::optional<uint64_t> native_thread_id;  // the OS thread id, when known
   uint64_t tstate_address = 0;
-  bool holds_gil = false;                  // printed as "Current thread"
-  bool gc_collecting = false;              // the collector runs (on the GIL holder)
+  // faulthandler's "Current thread": the GIL holder of a live process, the thread that received
+  // the fatal signal in a core of a crash.
+  bool is_current = false;
+  bool holds_gil = false;                  // the GIL is locked and this thread holds it
+  bool gc_collecting = false;              // the collector runs in this thread's interpreter
+  std::optional<std::string> name;         // threading.Thread.name, when the thread has one
+  std::optional<std::string> os_name;      // /proc/PID/task/TID/comm (live processes)
   std::vector<Frame> frames;               // most recent call first
   // Set when the walk stopped early: unreadable memory, a cycle or the depth bound.
   std::optional<std::string> walk_error;
@@ -58,6 +70,9 @@ struct Interpreter {
 
 struct Snapshot {
   int pid = 0;
+  // Set for a core of a process killed by a fatal signal: faulthandler's name for it
+  // ("Segmentation fault", "Aborted", ...), printed as "Fatal Python error: NAME".
+  std::optional<std::string> fatal_error;
   PythonVersion version;
   std::string executable;  // the target's executable, as the tool found it
   std::vector<Interpreter> interpreters;

@@ -74,7 +74,7 @@ void parse_record(std::istream& in, const std::string& line, FixtureFile& file) 
     Thread thread;
     int current = 0, gc = 0;
     words >> std::hex >> thread.thread_id >> std::dec >> current >> gc;
-    thread.holds_gil = current;
+    thread.is_current = current;
     thread.gc_collecting = gc;
     file.cases.back().snapshot.interpreters.back().threads.push_back(thread);
   } else if (kind == "frame") {
@@ -151,7 +151,7 @@ Frame frame(const std::string& file, int line, const std::string& name) {
 Thread thread(uint64_t id, bool current, std::vector<Frame> frames) {
   Thread t;
   t.thread_id = id;
-  t.holds_gil = current;
+  t.is_current = current;
   t.frames = std::move(frames);
   return t;
 }
@@ -268,7 +268,7 @@ TEST(Faulthandler, InterpretersSeparatedByABlankLine) {
   Snapshot s = snapshot(version(3, 12), {thread(1, true, {frame("a.py", 1, "f")})});
   s.interpreters.emplace_back();  // no threads: CPython prints nothing for it
   s.interpreters.push_back(s.interpreters[0]);
-  s.interpreters[2].threads[0].holds_gil = false;
+  s.interpreters[2].threads[0].is_current = false;
   EXPECT_EQ(format_faulthandler(s),
             "Current thread 0x0000000000000001 (most recent call first):\n"
             "  File \"a.py\", line 1 in f\n"
@@ -297,6 +297,33 @@ TEST(Faulthandler, BoundedReadOfALongNameStillEndsInDots) {
   EXPECT_EQ(format_faulthandler(snapshot(version(3, 11), {thread(1, true, {f})})),
             "Current thread 0x0000000000000001 (most recent call first):\n"
             "  File \"a.py\", line 7 in abc...\n");
+}
+
+}  // namespace
+}  // namespace pystack
+
+namespace pystack {
+namespace {
+
+// faulthandler_fatal_error (Modules/faulthandler.c) writes "Fatal Python error: NAME\n\n" first.
+TEST(FaulthandlerFormat, FatalErrorHeaderComesFirst) {
+  Snapshot snapshot;
+  snapshot.version = PythonVersion{3, 12, 1, 0x030c01f0};
+  snapshot.fatal_error = "Segmentation fault";
+  Thread thread;
+  thread.thread_id = 0x1234;
+  thread.is_current = true;
+  Frame frame;
+  frame.filename = PyText{U"x.py", 4};
+  frame.name = PyText{U"f", 1};
+  frame.lineno = 3;
+  thread.frames.push_back(frame);
+  snapshot.interpreters.push_back(Interpreter{});
+  snapshot.interpreters[0].threads.push_back(thread);
+  EXPECT_EQ(format_faulthandler(snapshot),
+            "Fatal Python error: Segmentation fault\n\n"
+            "Current thread 0x0000000000001234 (most recent call first):\n"
+            "  File \"x.py\", line 3 in f\n");
 }
 
 }  // namespace
