@@ -1,0 +1,36 @@
+"""Scenario "threads_N": N Python threads in all, the main thread included.
+
+faulthandler shows at most 100 threads, newest first: past that it prints "..." and the main
+thread (the oldest) is not shown. Usage: many_threads.py OUT_DIR N
+"""
+import threading
+import time
+
+import pd_common as common
+
+NEVER = threading.Event()
+
+
+def in_event(started):
+    started.set()
+    NEVER.wait()
+
+
+def in_sleep(started):
+    started.set()
+    time.sleep(common.FOREVER)
+
+
+def nested(started):
+    in_event(started)
+
+
+def main():
+    total = int(common.ARGS[0])
+    kinds = (in_event, in_sleep, nested)
+    for i in range(total - 1):
+        common.start(kinds[i % len(kinds)])
+    common.finish_with_watchdog()
+
+
+main()
