@@ -1,11 +1,16 @@
 #include "cli/live_dump.h"
 
 #include <signal.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/user.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/errors.h"
@@ -14,6 +19,7 @@
 #include "symbols/python_binary.h"
 #include "target/proc_maps.h"
 #include "target/process_memory.h"
+#include "target/procfs.h"
 #include "target/stopped_process.h"
 
 namespace pystack {
@@ -37,6 +43,13 @@ PathResolver live_resolver(pid_t pid) {
   };
 }
 
+// Tests of the "process exited during the dump" path set PYSTACK_DUMP_TEST_PAUSE_MS to widen the
+// window between finding the runtime and stopping the threads.
+void pause_for_tests() {
+  const char* pause = std::getenv("PYSTACK_DUMP_TEST_PAUSE_MS");
+  if (pause != nullptr) absl::SleepFor(absl::Milliseconds(std::min(std::atoi(pause), 10000)));
+}
+
 bool process_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
 
 absl::Status exited(pid_t pid) {
@@ -52,7 +65,63 @@ std::string executable_of(pid_t pid, const std::vector<MemoryMapping>& mappings)
   return mappings.empty() ? std::string() : mappings.front().path;
 }
 
+bool lacks_native_ids(const Snapshot& snapshot) {
+  for (const Interpreter& interp : snapshot.interpreters) {
+    for (const Thread& thread : interp.threads) {
+      if (!thread.native_thread_id) return true;
+    }
+  }
+  return false;
+}
+
+// Before 3.11 CPython does not keep the OS thread id. On x86-64 glibc, pthread_self() (the
+// thread_id CPython keeps) is the thread's fs_base register, which ptrace reads while the thread
+// is stopped: one PTRACE_PEEKUSER per thread, only when some thread lacks its id.
+void add_native_ids_from_fs_base(const StoppedProcess& stopped, Snapshot& snapshot) {
+#if defined(__x86_64__)
+  if (!lacks_native_ids(snapshot)) return;
+  absl::flat_hash_map<uint64_t, pid_t> tid_by_fs_base;
+  for (pid_t tid : stopped.threads()) {
+    errno = 0;
+    const long fs_base = ::ptrace(PTRACE_PEEKUSER, tid,
+                                  offsetof(struct user, regs) + offsetof(user_regs_struct, fs_base),
+                                  nullptr);
+    if (errno != 0 || fs_base == 0) continue;
+    // Two threads with one fs_base cannot be told apart: map neither.
+    auto [it, inserted] = tid_by_fs_base.emplace(static_cast<uint64_t>(fs_base), tid);
+    if (!inserted) it->second = 0;
+  }
+  for (Interpreter& interp : snapshot.interpreters) {
+    for (Thread& thread : interp.threads) {
+      if (thread.native_thread_id) continue;
+      auto it = tid_by_fs_base.find(thread.thread_id);
+      if (it != tid_by_fs_base.end() && it->second > 0) thread.native_thread_id = it->second;
+    }
+  }
+#else
+  (void)stopped;
+  (void)snapshot;
+#endif
+}
+
 }  // namespace
+
+void add_os_thread_names(pid_t pid, Snapshot& snapshot) {
+  for (Interpreter& interp : snapshot.interpreters) {
+    for (Thread& thread : interp.threads) {
+      if (!thread.native_thread_id || *thread.native_thread_id == 0 ||
+          *thread.native_thread_id > (1u << 22)) {
+        continue;
+      }
+      std::string comm;
+      const std::string path =
+          absl::StrCat("/proc/", pid, "/task/", *thread.native_thread_id, "/comm");
+      if (procfs::read_file(path, comm) != 0) continue;
+      if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+      thread.os_name = std::move(comm);
+    }
+  }
+}
 
 absl::StatusOr<Snapshot> dump_live_process(pid_t pid, absl::Duration attach_timeout,
                                            DumpStats* stats) {
@@ -75,11 +144,17 @@ absl::StatusOr<Snapshot> dump_live_process(pid_t pid, absl::Duration attach_time
   if (!runtime.ok()) return process_gone(pid) ? exited(pid) : runtime.status();
   SnapshotReader reader(*memory, *std::move(runtime));
 
+  pause_for_tests();
   const absl::Time stop_start = absl::Now();
   absl::StatusOr<std::unique_ptr<StoppedProcess>> stopped =
       StoppedProcess::stop(pid, attach_timeout);
-  if (!stopped.ok()) return stopped.status();
+  if (!stopped.ok()) {
+    // It was there when its runtime was found: it exited during the dump.
+    if (error_kind(stopped.status()) == ErrorKind::kNoSuchProcess) return exited(pid);
+    return stopped.status();
+  }
   absl::StatusOr<Snapshot> snapshot = reader.read();
+  if (snapshot.ok()) add_native_ids_from_fs_base(**stopped, *snapshot);
   (*stopped)->resume();
   if (stats != nullptr) {
     stats->stopped = absl::Now() - stop_start;
