@@ -18,6 +18,37 @@
 #if PY_VERSION_HEX >= 0x030B0000
 #include "internal/pycore_frame.h"
 #include "internal/pycore_code.h"
+#include "internal/pycore_dict.h"
+#endif
+#if PY_VERSION_HEX >= 0x030A0000
+#include "internal/pycore_moduleobject.h"
+#endif
+#if PY_VERSION_HEX < 0x030B0000
+#include <longintrepr.h>
+#endif
+
+#if PY_MAJOR_VERSION >= 3 && PY_VERSION_HEX < 0x030B0000
+/* Objects/dict-common.h of 3.6-3.10, which is not installed: the keys object and its entries. */
+typedef struct {
+    Py_ssize_t dk_refcnt;
+    Py_ssize_t dk_size;
+    void *dk_lookup;
+    Py_ssize_t dk_usable;
+    Py_ssize_t dk_nentries;
+    char dk_indices[8];
+} ProbeDictKeys;
+typedef struct {
+    Py_hash_t me_hash;
+    PyObject *me_key;
+    PyObject *me_value;
+} ProbeDictKeyEntry;
+#endif
+#if PY_VERSION_HEX < 0x030A0000
+/* Objects/moduleobject.c up to 3.9 (not installed): md_dict follows the object header. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *md_dict;
+} PyModuleObject;
 #endif
 
 #define OUT(name, value) printf("%s %lld\n", name, (long long)(value))
@@ -177,5 +208,141 @@ int main(void) {
 #else
     NONE("unicode_char_size");
 #endif
+
+    /* ---- Frame locals, object reprs, thread names ---- */
+    /* sys.modules */
+#if PY_VERSION_HEX >= 0x030C0000
+    OUT("interp_modules", offsetof(PyInterpreterState, imports.modules));
+#else
+    OUT("interp_modules", offsetof(PyInterpreterState, modules));
+#endif
+    /* Frames */
+#if PY_VERSION_HEX >= 0x030B0000
+    OUT("iframe_locals", offsetof(_PyInterpreterFrame, f_locals));
+    OUT("iframe_localsplus", offsetof(_PyInterpreterFrame, localsplus));
+    NONE("frame_locals"); NONE("frame_localsplus");
+#else
+    NONE("iframe_locals"); NONE("iframe_localsplus");
+    OUT("frame_locals", offsetof(PyFrameObject, f_locals));
+    OUT("frame_localsplus", offsetof(PyFrameObject, f_localsplus));
+#endif
+    /* Code objects */
+    OUT("code_flags", offsetof(PyCodeObject, co_flags));
+#if PY_VERSION_HEX >= 0x030B0000
+    OUT("code_nlocalsplus", offsetof(PyCodeObject, co_nlocalsplus));
+    OUT("code_localsplusnames", offsetof(PyCodeObject, co_localsplusnames));
+    OUT("code_localspluskinds", offsetof(PyCodeObject, co_localspluskinds));
+    NONE("code_nlocals"); NONE("code_varnames"); NONE("code_cellvars"); NONE("code_freevars");
+#else
+    NONE("code_nlocalsplus"); NONE("code_localsplusnames"); NONE("code_localspluskinds");
+    OUT("code_nlocals", offsetof(PyCodeObject, co_nlocals));
+    OUT("code_varnames", offsetof(PyCodeObject, co_varnames));
+    OUT("code_cellvars", offsetof(PyCodeObject, co_cellvars));
+    OUT("code_freevars", offsetof(PyCodeObject, co_freevars));
+#endif
+    /* Types */
+    OUT("type_name", offsetof(PyTypeObject, tp_name));
+    OUT("type_basicsize", offsetof(PyTypeObject, tp_basicsize));
+    OUT("type_repr", offsetof(PyTypeObject, tp_repr));
+    OUT("type_base", offsetof(PyTypeObject, tp_base));
+    OUT("type_dict", offsetof(PyTypeObject, tp_dict));
+    OUT("type_dictoffset", offsetof(PyTypeObject, tp_dictoffset));
+    OUT("heaptype_name", offsetof(PyHeapTypeObject, ht_name));
+#if PY_MAJOR_VERSION >= 3
+    OUT("heaptype_qualname", offsetof(PyHeapTypeObject, ht_qualname));
+    OUT("heaptype_cached_keys", offsetof(PyHeapTypeObject, ht_cached_keys));
+#else
+    NONE("heaptype_qualname"); NONE("heaptype_cached_keys");
+#endif
+    /* Plain objects */
+    OUT("tuple_items", offsetof(PyTupleObject, ob_item));
+    OUT("list_items", offsetof(PyListObject, ob_item));
+    OUT("float_value", offsetof(PyFloatObject, ob_fval));
+#if PY_VERSION_HEX >= 0x030C0000
+    OUT("long_tag", offsetof(PyLongObject, long_value.lv_tag));
+    OUT("long_digits", offsetof(PyLongObject, long_value.ob_digit));
+#else
+    NONE("long_tag");
+    OUT("long_digits", offsetof(PyLongObject, ob_digit));
+#endif
+    OUT("long_digit_size", sizeof(digit));
+    OUT("long_shift", PyLong_SHIFT);
+#if PY_MAJOR_VERSION < 3
+    OUT("int_value", offsetof(PyIntObject, ob_ival));
+#else
+    NONE("int_value");
+#endif
+    OUT("cell_ref", offsetof(PyCellObject, ob_ref));
+    OUT("module_dict", offsetof(PyModuleObject, md_dict));
+    OUT("function_name", offsetof(PyFunctionObject, func_name));
+#if PY_MAJOR_VERSION >= 3
+    OUT("function_qualname", offsetof(PyFunctionObject, func_qualname));
+#else
+    NONE("function_qualname");
+#endif
+    OUT("cfunction_method", offsetof(PyCFunctionObject, m_ml));
+    OUT("cfunction_self", offsetof(PyCFunctionObject, m_self));
+    OUT("methoddef_name", offsetof(PyMethodDef, ml_name));
+    /* Dicts: 2.7 an open-addressing table of entries; 3.6+ a compact keys object */
+    OUT("dict_used", offsetof(PyDictObject, ma_used));
+#if PY_MAJOR_VERSION >= 3
+    OUT("dict_keys", offsetof(PyDictObject, ma_keys));
+    OUT("dict_values", offsetof(PyDictObject, ma_values));
+    NONE("dict_mask");
+#else
+    OUT("dict_keys", offsetof(PyDictObject, ma_table));
+    NONE("dict_values");
+    OUT("dict_mask", offsetof(PyDictObject, ma_mask));
+#endif
+#if PY_VERSION_HEX >= 0x030B0000
+    NONE("dictkeys_size");
+    OUT("dictkeys_log2_size", offsetof(PyDictKeysObject, dk_log2_size));
+    OUT("dictkeys_log2_index_bytes", offsetof(PyDictKeysObject, dk_log2_index_bytes));
+    OUT("dictkeys_kind", offsetof(PyDictKeysObject, dk_kind));
+    OUT("dictkeys_nentries", offsetof(PyDictKeysObject, dk_nentries));
+    OUT("dictkeys_indices", offsetof(PyDictKeysObject, dk_indices));
+    OUT("dict_entry_size", sizeof(PyDictKeyEntry));
+    OUT("dict_entry_key", offsetof(PyDictKeyEntry, me_key));
+    OUT("dict_entry_value", offsetof(PyDictKeyEntry, me_value));
+    OUT("dict_unicode_entry_size", sizeof(PyDictUnicodeEntry));
+    OUT("dict_unicode_entry_key", offsetof(PyDictUnicodeEntry, me_key));
+    OUT("dict_unicode_entry_value", offsetof(PyDictUnicodeEntry, me_value));
+    OUT("dictvalues_values", offsetof(PyDictValues, values));
+#elif PY_MAJOR_VERSION >= 3
+    OUT("dictkeys_size", offsetof(ProbeDictKeys, dk_size));
+    NONE("dictkeys_log2_size"); NONE("dictkeys_log2_index_bytes"); NONE("dictkeys_kind");
+    OUT("dictkeys_nentries", offsetof(ProbeDictKeys, dk_nentries));
+    OUT("dictkeys_indices", offsetof(ProbeDictKeys, dk_indices));
+    OUT("dict_entry_size", sizeof(ProbeDictKeyEntry));
+    OUT("dict_entry_key", offsetof(ProbeDictKeyEntry, me_key));
+    OUT("dict_entry_value", offsetof(ProbeDictKeyEntry, me_value));
+    NONE("dict_unicode_entry_size"); NONE("dict_unicode_entry_key");
+    NONE("dict_unicode_entry_value");
+    OUT("dictvalues_values", 0);  /* ma_values is a plain PyObject *[] */
+#else
+    NONE("dictkeys_size"); NONE("dictkeys_log2_size"); NONE("dictkeys_log2_index_bytes");
+    NONE("dictkeys_kind"); NONE("dictkeys_nentries"); NONE("dictkeys_indices");
+    OUT("dict_entry_size", sizeof(PyDictEntry));
+    OUT("dict_entry_key", offsetof(PyDictEntry, me_key));
+    OUT("dict_entry_value", offsetof(PyDictEntry, me_value));
+    NONE("dict_unicode_entry_size"); NONE("dict_unicode_entry_key");
+    NONE("dict_unicode_entry_value"); NONE("dictvalues_values");
+#endif
+    /* Sets: an open-addressing table of (key, hash) entries */
+    OUT("set_used", offsetof(PySetObject, used));
+    OUT("set_mask", offsetof(PySetObject, mask));
+    OUT("set_table", offsetof(PySetObject, table));
+    OUT("set_entry_size", sizeof(setentry));
+    OUT("set_entry_key", offsetof(setentry, key));
+    /* Generators, coroutines, async generators (3.x: one header); bound methods */
+#if PY_MAJOR_VERSION >= 3
+    OUT("gen_qualname", offsetof(PyGenObject, gi_qualname));
+    NONE("gen_code");
+#else
+    NONE("gen_qualname");
+    OUT("gen_code", offsetof(PyGenObject, gi_code));
+#endif
+    OUT("method_func", offsetof(PyMethodObject, im_func));
+    OUT("method_self", offsetof(PyMethodObject, im_self));
     return 0;
 }

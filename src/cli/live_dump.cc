@@ -123,8 +123,15 @@ void add_os_thread_names(pid_t pid, Snapshot& snapshot) {
   }
 }
 
+ReadOptions read_options_for(const Options& options) {
+  ReadOptions read;
+  read.locals = options.locals;
+  read.thread_names = options.format != OutputFormat::kFaulthandler;
+  return read;
+}
+
 absl::StatusOr<Snapshot> dump_live_process(pid_t pid, absl::Duration attach_timeout,
-                                           DumpStats* stats) {
+                                           DumpStats* stats, const ReadOptions& read_options) {
   // Everything that does not need the threads stopped happens before they are.
   absl::StatusOr<std::vector<MemoryMapping>> mappings = read_proc_maps(pid);
   if (!mappings.ok()) return mappings.status();
@@ -153,7 +160,7 @@ absl::StatusOr<Snapshot> dump_live_process(pid_t pid, absl::Duration attach_time
     if (error_kind(stopped.status()) == ErrorKind::kNoSuchProcess) return exited(pid);
     return stopped.status();
   }
-  absl::StatusOr<Snapshot> snapshot = reader.read();
+  absl::StatusOr<Snapshot> snapshot = reader.read(read_options);
   if (snapshot.ok()) add_native_ids_from_fs_base(**stopped, *snapshot);
   (*stopped)->resume();
   if (stats != nullptr) {

@@ -5,6 +5,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cli/options.h"
+#include "cpython/snapshot_reader.h"
 #include "snapshot/snapshot.h"
 
 namespace pystack {
@@ -17,6 +19,16 @@ struct DumpStats {
 
 // Errors carry an ErrorKind (common/errors.h). The process runs again when this returns.
 absl::StatusOr<Snapshot> dump_live_process(pid_t pid, absl::Duration attach_timeout,
-                                           DumpStats* stats = nullptr);
+                                           DumpStats* stats = nullptr,
+                                           const ReadOptions& read_options = {});
+
+// What the command line asks the reader for: locals with --locals, Python thread names for the
+// formats that show them (traceback, JSON).
+ReadOptions read_options_for(const Options& options);
+
+// Sets Thread::os_name from /proc/PID/task/TID/comm for every thread whose OS thread id is
+// known (native_thread_id: read by CPython 3.11+, else found by dump_live_process through the
+// thread's fs_base register). A thread that has exited keeps no name.
+void add_os_thread_names(pid_t pid, Snapshot& snapshot);
 
 }  // namespace pystack

@@ -177,6 +177,9 @@ absl::StatusOr<Options> parse_options(const std::vector<std::string>& args) {
 std::string usage_text() {
   return absl::StrFormat(
       R"(Usage: pystack-dump [OPTIONS] PID
+       pystack-dump --subprocesses [OPTIONS] PID
+       pystack-dump --core CORE [--executable PATH] [--sysroot DIR] [OPTIONS]
+       pystack-dump --timeout SECS [OPTIONS] -- COMMAND [ARGS...]
 
 Prints the Python stack of every thread of the running CPython process PID, exactly as
 CPython's faulthandler would print it, had it been enabled. The process is stopped with
@@ -184,8 +187,25 @@ ptrace only while its memory is read (typically well under a millisecond), then 
 nothing is written to it and none of its code is run.
 
 Options:
-  --format=FORMAT         output format: faulthandler (the default)
+  --format=FORMAT         output format: faulthandler (the default); traceback: each
+                          thread's traceback.format_stack() with source lines (oldest
+                          call first); json: one JSON document (see README)
   --attach-timeout=SECS   give up if the threads do not all stop within SECS (default 2)
+  --subprocesses          dump PID and all its descendants, each under a line
+                          "=== pid PID (parent PPID): COMMAND LINE ===" (see README)
+  --core=CORE             read the core file CORE instead of a live process: prints the
+                          report faulthandler would have printed when the process crashed
+                          ("Fatal Python error: ...", the crashed thread as current)
+  --executable=PATH       with --core: the crashed process's executable, when it is not
+                          (or no longer) at the path the core names
+  --sysroot=DIR           with --core: look for the files the core names (executable,
+                          libraries) under DIR first, e.g. a copy of the crashed machine's
+                          or container's files
+  --timeout=SECS          run COMMAND (stdin, stdout, stderr and exit status passed
+                          through); if it still runs after SECS, dump every process of its
+                          tree as --subprocesses does, end the tree and exit 124
+  --kill-after=SECS       with --timeout: SIGKILL what SIGTERM left after SECS (default 5)
+  --output=FILE           with --timeout: write the dumps to FILE instead of stderr
   -h, --help              print this help and exit
   -V, --version           print the version and exit
 
@@ -195,7 +215,8 @@ Exit codes:
   0   the dump was printed
   1   internal error
   2   bad command line
-  3   no such process
+  3   no such process, or a file not found (the core, or a file the core names: see
+      --executable and --sysroot)
   4   permission denied (ptrace refused: run as the process's user or root, or with
       CAP_SYS_PTRACE; see /proc/sys/kernel/yama/ptrace_scope)
   5   the process is already traced by a debugger
@@ -203,6 +224,9 @@ Exit codes:
   7   unsupported Python version
   8   the process exited during the dump
   9   the dump was printed but is incomplete (unreadable or corrupt memory, marked in it)
+  10  not a core file, or a truncated or corrupt one (--core)
+With --timeout: the command's own exit status (128+N when signal N killed it), or 124 when
+it timed out, 126 when it could not be run, 127 when it was not found.
 )",
       supported_versions());
 }

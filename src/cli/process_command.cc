@@ -13,14 +13,17 @@ namespace pystack {
 int run_process_dump(const Options& options) {
   DumpStats stats;
   absl::StatusOr<Snapshot> snapshot =
-      dump_live_process(options.pid, absl::Seconds(options.attach_timeout_seconds), &stats);
+      dump_live_process(options.pid, absl::Seconds(options.attach_timeout_seconds), &stats,
+                        read_options_for(options));
   if (!snapshot.ok()) return report_error(snapshot.status());
   // For `make bench`: the time the target was held stopped.
   if (std::getenv("PYSTACK_DUMP_TIMING") != nullptr) {
     std::fprintf(stderr, "pystack-dump: timing: stopped_us=%.1f threads=%zu\n",
                  absl::ToDoubleMicroseconds(stats.stopped), stats.threads_stopped);
   }
-  if (!write_all(stdout, render(*snapshot, options))) return 1;
+  // Thread names from /proc are shown by the traceback and JSON formats only.
+  if (options.format != OutputFormat::kFaulthandler) add_os_thread_names(options.pid, *snapshot);
+  if (!write_all(stdout, render(*snapshot, options, live_source_resolver(options.pid)))) return 1;
   if (snapshot_is_partial(*snapshot)) {
     return report_error(make_error(ErrorKind::kPartial,
                                    "the dump is incomplete: parts of the process's memory could "

@@ -6,12 +6,13 @@
 
 namespace pystack {
 
-std::string render(const Snapshot& snapshot, const Options& options) {
+std::string render(const Snapshot& snapshot, const Options& options,
+                   const SourcePathResolver& sources) {
   switch (options.format) {
     case OutputFormat::kTraceback:
-      return format_traceback(snapshot, options.locals);
+      return format_traceback(snapshot, read_source_lines(snapshot, sources), options.locals);
     case OutputFormat::kJson:
-      return format_json(snapshot, options.locals);
+      return format_json(snapshot, read_source_lines(snapshot, sources), options.locals);
     case OutputFormat::kFaulthandler:
       break;
   }

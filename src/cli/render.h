@@ -4,10 +4,15 @@
 #include <string>
 
 #include "cli/options.h"
+#include "cli/source_reader.h"
 #include "snapshot/snapshot.h"
 
 namespace pystack {
 
-std::string render(const Snapshot& snapshot, const Options& options);
+// The traceback and JSON formats show source lines: they are read here, before formatting,
+// through `sources` (live_source_resolver(pid) for a live process; a core's command passes
+// its own). The faulthandler format reads no file.
+std::string render(const Snapshot& snapshot, const Options& options,
+                   const SourcePathResolver& sources);
 
 }  // namespace pystack

@@ -12,14 +12,18 @@ enum Word313 : int {
   kVersion = 1,
   kRuntimeSize = 3, kRuntimeInterpretersHead = 5,
   kInterpSize = 6, kInterpId = 7, kInterpNext = 8, kInterpThreadsHead = 9, kInterpGc = 10,
-  kInterpCevalGil = 14, kInterpGilState = 15, kInterpGilLocked = 17, kInterpGilHolder = 18,
+  kInterpModules = 11, kInterpCevalGil = 14, kInterpGilState = 15, kInterpGilLocked = 17, kInterpGilHolder = 18,
   kTstateSize = 19, kTstatePrev = 20, kTstateNext = 21, kTstateInterp = 22, kTstateFrame = 23,
   kTstateThreadId = 24, kTstateNativeId = 25, kTstateDatastack = 26,
-  kFrameSize = 28, kFramePrevious = 29, kFrameExecutable = 30, kFrameInstr = 31, kFrameOwner = 33,
+  kFrameSize = 28, kFramePrevious = 29, kFrameExecutable = 30, kFrameInstr = 31,
+  kFrameLocalsplus = 32, kFrameOwner = 33,
   kCodeSize = 34, kCodeFilename = 35, kCodeName = 36, kCodeQualname = 37, kCodeLinetable = 38,
-  kCodeFirstLine = 39, kCodeAdaptive = 43,
+  kCodeFirstLine = 39, kCodeLocalsplusNames = 41, kCodeLocalsplusKinds = 42, kCodeAdaptive = 43,
   kObjectSize = 44, kObjectType = 45,
-  kTypeSize = 46, kTypeFlags = 49,
+  kTypeSize = 46, kTypeName = 47, kTypeRepr = 48, kTypeFlags = 49,
+  kTupleSize = 50, kTupleItems = 51, kListSize = 53, kListItems = 54,
+  kDictSize = 56, kDictKeys = 57, kDictValues = 58, kFloatSize = 59, kFloatValue = 60,
+  kLongSize = 61, kLongTag = 62, kLongDigits = 63,
   kBytesSize = 64, kBytesObSize = 65, kBytesSval = 66,
   kUnicodeSize = 67, kUnicodeState = 68, kUnicodeLength = 69, kUnicodeAsciiSize = 70,
   kGcSize = 71, kGcCollecting = 72,
@@ -96,6 +100,20 @@ absl::StatusOr<Layout> layout_from_debug_offsets_313(std::string_view image, con
   layout.unicode_state = field(kUnicodeState, kUnicodeSize, "str.state", 4);
   layout.unicode_length = field(kUnicodeLength, kUnicodeSize, "str.length");
   layout.unicode_ascii_size = field(kUnicodeAsciiSize, kUnicodeSize, "sizeof(PyASCIIObject)", 0);
+  // For --locals and thread names; the rest of what they need comes from the generated table.
+  layout.interp_modules = field(kInterpModules, kInterpSize, "interp.imports.modules");
+  layout.iframe_localsplus = field(kFrameLocalsplus, kFrameSize, "frame.localsplus", 0);
+  layout.code_localsplusnames = field(kCodeLocalsplusNames, kCodeSize, "code.co_localsplusnames");
+  layout.code_localspluskinds = field(kCodeLocalsplusKinds, kCodeSize, "code.co_localspluskinds");
+  layout.type_name = field(kTypeName, kTypeSize, "tp_name");
+  layout.type_repr = field(kTypeRepr, kTypeSize, "tp_repr");
+  layout.tuple_items = field(kTupleItems, kTupleSize, "tuple.ob_item", 0);
+  layout.list_items = field(kListItems, kListSize, "list.ob_item");
+  layout.dict_keys = field(kDictKeys, kDictSize, "dict.ma_keys");
+  layout.dict_values = field(kDictValues, kDictSize, "dict.ma_values");
+  layout.float_value = field(kFloatValue, kFloatSize, "float.ob_fval");
+  layout.long_tag = field(kLongTag, kLongSize, "long.lv_tag");
+  layout.long_digits = field(kLongDigits, kLongSize, "long.ob_digit", 0);
   if (!problem.empty()) {
     return absl::DataLossError("the target's _Py_DebugOffsets cannot be trusted: " + problem);
   }

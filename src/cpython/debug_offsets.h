@@ -24,4 +24,18 @@ uint64_t debug_offsets_version(std::string_view image);
 // or corrupt data) when the offsets cannot be trusted.
 absl::StatusOr<Layout> layout_from_debug_offsets_313(std::string_view image, const Layout& base);
 
+// ---- 3.14+ (debug_offsets_314.cc) ----
+
+// How many bytes of _PyRuntime to read so that every _Py_DebugOffsets this build knows fits.
+size_t debug_offsets_read_size();
+
+// 3.14+: the whole Layout, from the target's _Py_DebugOffsets and from constants of the version's
+// headers (no table is generated for these versions). The struct grows between versions, and
+// between pre-releases of one version, and says nothing of its own size: the image is matched
+// against every layout known for its major.minor by values any GIL build of CPython has (see
+// debug_offsets_314.cc), then every offset is checked against the size of its struct.
+// Errors: kUnimplemented when no known layout matches (an unknown pre-release) or for a
+// free-threaded build; kDataLoss when the matched offsets cannot be trusted.
+absl::StatusOr<Layout> layout_from_debug_offsets(std::string_view image);
+
 }  // namespace pystack

@@ -1,24 +1,23 @@
 #include "cpython/runtime.h"
 
-#include <cstdlib>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "common/errors.h"
 #include "cpython/debug_offsets.h"
+#include "cpython/interpreter_scan.h"
 
 namespace pystack {
 namespace {
 
-constexpr int kOldestSupportedMinor = 11;
-constexpr int kNewestSupportedMinor = 13;
-// Set PYSTACK_DUMP_EXPERIMENTAL=1 to read 2.7 and 3.6-3.10 before their tests are complete.
-bool experimental() { return std::getenv("PYSTACK_DUMP_EXPERIMENTAL") != nullptr; }
-
+// 2.7, and 3.6 up to the newest: each verified against its own interpreter by the tests.
+constexpr int kOldestSupportedMinor = 6;
+constexpr int kNewestSupportedMinor = 15;
 bool supported(const PythonVersion& v) {
-  if (experimental() && ((v.major == 2 && v.minor == 7) || (v.major == 3 && v.minor >= 6))) {
-    return v.minor <= kNewestSupportedMinor || v.major == 2;
-  }
+  if (v.major == 2) return v.minor == 7;
   return v.major == 3 && v.minor >= kOldestSupportedMinor && v.minor <= kNewestSupportedMinor;
 }
 
@@ -43,30 +42,103 @@ absl::StatusOr<PythonRuntime> with_layout(PythonVersion version, uint64_t runtim
   return out;
 }
 
-// 2.7 and 3.6 have no _PyRuntime: the interpreter list starts at the static interp_head.
-absl::StatusOr<PythonRuntime> without_runtime(const PythonBinary& binary) {
-  PythonVersion named{binary.name_major, binary.name_minor, -1, 0};
-  if (named.major == 0) {
-    return make_error(ErrorKind::kUnsupportedVersion,
-                      "cannot tell the Python version of " + binary.path,
-                      "supported versions: " + supported_versions());
+absl::Status unknown_version(const PythonBinary& binary, const std::string& why) {
+  return make_error(ErrorKind::kUnsupportedVersion,
+                    "cannot tell the Python version of " + binary.path + why,
+                    "supported versions: " + supported_versions());
+}
+
+// The versions among the binary's PY_VERSION-like strings that this build can read and that
+// have (3.7+) or lack (2.7, 3.6) a _PyRuntime like the binary does; one per minor version.
+std::vector<PythonVersion> rodata_candidates(const PythonBinary& binary, bool has_runtime) {
+  std::vector<PythonVersion> out;
+  for (const VersionString& s : binary.rodata_versions) {
+    PythonVersion v{s.major, s.minor, s.micro, 0};
+    if (!supported(v) || find_layout(v.major, v.minor) == nullptr) continue;
+    if (v.at_least(3, 7) != has_runtime || v.at_least(3, 11)) continue;  // 3.11+: Py_Version
+    bool seen = false;
+    for (const PythonVersion& o : out) seen = seen || (o.major == v.major && o.minor == v.minor);
+    if (!seen) out.push_back(v);
   }
-  if (!binary.interp_head) {
-    return make_error(ErrorKind::kNotPython,
-                      "no interp_head symbol in " + binary.path + " (stripped?)",
-                      "Python 2.7 and 3.6 need the interpreter's full symbol table");
+  return out;
+}
+
+// The version of a binary whose name does not say it (a static executable renamed, an embedding
+// program, a renamed libpython): the PY_VERSION string in its .rodata. When several fit, the one
+// whose layout finds an interpreter through `head_slot(layout)` (the interpreter list's head).
+template <typename HeadSlot>
+absl::StatusOr<PythonVersion> version_from_rodata(const RemoteMemory& memory,
+                                                  const PythonBinary& binary, bool has_runtime,
+                                                  const HeadSlot& head_slot) {
+  std::vector<PythonVersion> candidates = rodata_candidates(binary, has_runtime);
+  if (candidates.empty()) return unknown_version(binary, " (no version in its name or data)");
+  if (candidates.size() == 1) return candidates.front();
+  std::vector<PythonVersion> fitting;
+  for (const PythonVersion& v : candidates) {
+    const Layout& layout = *find_layout(v.major, v.minor);
+    std::optional<uint64_t> slot = head_slot(layout);
+    if (!slot) continue;
+    absl::StatusOr<uint64_t> head = read_value<uint64_t>(memory, *slot);
+    if (head.ok() && is_interpreter(memory, layout, *head)) fitting.push_back(v);
   }
-  absl::StatusOr<PythonRuntime> runtime = with_layout(named, 0, binary);
+  if (fitting.size() == 1) return fitting.front();
+  std::string names;
+  for (const PythonVersion& v : candidates) names += (names.empty() ? "" : ", ") + version_text(v);
+  return unknown_version(binary, " (it names " + names + ")");
+}
+
+// 2.7 and 3.6 have no _PyRuntime: the interpreter list starts at the static interp_head, or, in
+// a stripped binary, at a slot of its data found by interpreter_scan.
+absl::StatusOr<PythonRuntime> without_runtime(const RemoteMemory& memory,
+                                              const PythonBinary& binary) {
+  PythonVersion version{binary.name_major, binary.name_minor, -1, 0};
+  if (version.major == 0) {
+    absl::StatusOr<PythonVersion> found =
+        version_from_rodata(memory, binary, /*has_runtime=*/false,
+                            [&](const Layout&) { return binary.interp_head; });
+    if (!found.ok()) return found.status();
+    version = *found;
+  }
+  absl::StatusOr<PythonRuntime> runtime = with_layout(version, 0, binary);
   if (!runtime.ok()) return runtime;
-  runtime->interp_head_address = *binary.interp_head;
+  if (binary.interp_head) {
+    runtime->interp_head_address = *binary.interp_head;
+  } else {
+    absl::StatusOr<uint64_t> slot = find_interpreter_head_slot(
+        memory, runtime->layout, binary.writable_data, binary.thread_state_current);
+    if (!slot.ok()) {
+      return make_error(ErrorKind::kNotPython,
+                        "no interp_head symbol in " + binary.path + " (stripped?), and " +
+                            std::string(slot.status().message()),
+                        error_hint(slot.status()));
+    }
+    runtime->interp_head_address = *slot;
+  }
   runtime->thread_state_current_address = binary.thread_state_current.value_or(0);
   return runtime;
+}
+
+// The Layout a _Py_DebugOffsets image gives. 3.13 overlays its offsets on the table generated
+// from its headers; 3.14+ have no generated table: their image (and constants of their headers,
+// in debug_offsets_314.cc) is the whole layout.
+absl::StatusOr<Layout> layout_from_image(std::string_view image, const PythonVersion& version) {
+  if (version.at_least(3, 14)) {
+    absl::StatusOr<Layout> layout = layout_from_debug_offsets(image);
+    if (layout.status().code() == absl::StatusCode::kUnimplemented) {
+      return make_error(ErrorKind::kUnsupportedVersion, std::string(layout.status().message()),
+                        "supported versions: " + supported_versions());
+    }
+    return layout;
+  }
+  const Layout* base = find_layout(version.major, version.minor);
+  if (base == nullptr) return unsupported(version);
+  return layout_from_debug_offsets_313(image, *base);
 }
 
 }  // namespace
 
 std::string supported_versions() {
-  std::string out;
+  std::string out = "2.7";
   for (int minor = kOldestSupportedMinor; minor <= kNewestSupportedMinor; ++minor) {
     if (!out.empty()) out += ", ";
     out += absl::StrFormat("3.%d", minor);
@@ -85,18 +157,17 @@ PythonVersion version_from_hex(uint64_t hex) {
 
 absl::StatusOr<PythonRuntime> identify_runtime(const RemoteMemory& memory,
                                                const PythonBinary& binary) {
-  if (!binary.runtime) return without_runtime(binary);
+  if (!binary.runtime) return without_runtime(memory, binary);
   const uint64_t runtime = *binary.runtime;
 
   // 3.13+: the runtime describes itself.
-  std::string image(kDebugOffsetsSize313, '\0');
+  std::string image(debug_offsets_read_size(), '\0');
   if (memory.read(runtime, image.data(), image.size()).ok() && has_debug_offsets(image)) {
     PythonVersion version = version_from_hex(debug_offsets_version(image));
     if (!supported(version)) return unsupported(version);
-    const Layout* base = find_layout(version.major, version.minor);
-    if (base == nullptr) return unsupported(version);
-    absl::StatusOr<Layout> layout = layout_from_debug_offsets_313(image, *base);
+    absl::StatusOr<Layout> layout = layout_from_image(image, version);
     if (!layout.ok()) {
+      if (error_kind(layout.status()) != ErrorKind::kInternal) return layout.status();
       return make_error(ErrorKind::kNotPython, std::string(layout.status().message()),
                         "the process's memory may be corrupt");
     }
@@ -111,14 +182,17 @@ absl::StatusOr<PythonRuntime> identify_runtime(const RemoteMemory& memory,
     }
     return with_layout(version_from_hex(*hex), runtime, binary);
   }
-  // Older versions: the file name tells major.minor.
-  PythonVersion named{binary.name_major, binary.name_minor, -1, 0};
-  if (named.major == 0) {
-    return make_error(ErrorKind::kUnsupportedVersion,
-                      "cannot tell the Python version of " + binary.path,
-                      "supported versions: " + supported_versions());
+  // 3.7-3.10: the file name tells major.minor, else the PY_VERSION string in the file.
+  PythonVersion version{binary.name_major, binary.name_minor, -1, 0};
+  if (version.major == 0) {
+    absl::StatusOr<PythonVersion> found = version_from_rodata(
+        memory, binary, /*has_runtime=*/true, [&](const Layout& layout) -> std::optional<uint64_t> {
+          return runtime + layout.runtime_interpreters_head;
+        });
+    if (!found.ok()) return found.status();
+    version = *found;
   }
-  return with_layout(named, runtime, binary);
+  return with_layout(version, runtime, binary);
 }
 
 }  // namespace pystack

@@ -8,8 +8,31 @@
 namespace pystack {
 namespace {
 
-// _PyInterpreterFrame.owner: FRAME_OWNED_BY_CSTACK, the shims of 3.12+ (3.14: and above).
-constexpr uint8_t kFrameOwnedByCStack = 3;
+// What a version's _PyInterpreterFrame holds by convention rather than at an offset, from the
+// first version it applies to. faulthandler prints no frame whose owner is first_skipped_owner
+// or above: 3.12/3.13 FRAME_OWNED_BY_CSTACK = 3 (shims); 3.14 FRAME_OWNED_BY_INTERPRETER = 3
+// (entry frames) and FRAME_OWNED_BY_CSTACK = 4 (pycore_interpframe_structs.h); 3.15
+// FRAME_OWNED_BY_INTERPRETER = 3, also the thread state's base-frame sentinel. From 3.14
+// f_executable is a _PyStackRef whose low Py_TAG_BITS (3, pycore_stackref.h) tag it; code
+// objects are at least 8-byte aligned, so clearing them gives the object.
+struct FrameConventions {
+  int major, minor;
+  int first_skipped_owner;  // -1: every frame is printed
+  uint64_t executable_tag_bits;
+};
+constexpr FrameConventions kFrameConventions[] = {
+    {3, 11, -1, 0},
+    {3, 12, 3, 0},
+    {3, 14, 3, 3},
+};
+
+const FrameConventions& frame_conventions(const PythonVersion& v) {
+  const FrameConventions* found = &kFrameConventions[0];
+  for (const FrameConventions& c : kFrameConventions) {
+    if (v.at_least(c.major, c.minor)) found = &c;
+  }
+  return *found;
+}
 
 std::string at(std::string_view what, uint64_t address) {
   return absl::StrFormat("%s at 0x%x", what, address);
@@ -22,10 +45,20 @@ SnapshotReader::SnapshotReader(const RemoteMemory& memory, PythonRuntime runtime
       layout_(runtime_.layout),
       pages_(memory),
       objects_(pages_, layout_),
-      codes_(objects_) {}
+      codes_(objects_),
+      types_(objects_),
+      dicts_(objects_),
+      reprs_(objects_, types_, dicts_, runtime_.version),
+      locals_(objects_, types_, dicts_, reprs_),
+      thread_names_(objects_, types_, dicts_) {}
 
-absl::StatusOr<Snapshot> SnapshotReader::read() {
+absl::StatusOr<Snapshot> SnapshotReader::read(const ReadOptions& options) {
   pages_.clear();
+  options_ = options;
+  // Types and code objects can be freed and their memory reused between two reads.
+  types_.clear();
+  reprs_.clear();
+  locals_.clear();
   Snapshot snapshot;
   snapshot.version = runtime_.version;
   // 3.7+: _PyRuntime.interpreters.head; 2.7 and 3.6: the static interp_head.
@@ -86,7 +119,19 @@ absl::StatusOr<Interpreter> SnapshotReader::read_interpreter(uint64_t address) {
     }
     tstate = *next;
   }
+  if (options_.thread_names) add_thread_names(interpreter);
   return interpreter;
+}
+
+// Names are extras: a threading module that cannot be read leaves the threads unnamed.
+void SnapshotReader::add_thread_names(Interpreter& interpreter) {
+  absl::StatusOr<absl::flat_hash_map<uint64_t, std::string>> names =
+      thread_names_.read(interpreter.address);
+  if (!names.ok()) return;
+  for (Thread& thread : interpreter.threads) {
+    auto it = names->find(thread.thread_id);
+    if (it != names->end()) thread.name = it->second;
+  }
 }
 
 // 2.7 and 3.6: _PyThreadState_Current is the holder; 3.7-3.11 keep the GIL in _PyRuntime;
@@ -168,7 +213,17 @@ absl::StatusOr<uint64_t> SnapshotReader::current_frame(uint64_t tstate) const {
 }
 
 bool SnapshotReader::is_shim(uint8_t owner) const {
-  return runtime_.version.at_least(3, 12) && owner >= kFrameOwnedByCStack;
+  const int first = frame_conventions(runtime_.version).first_skipped_owner;
+  return first >= 0 && owner >= first;
+}
+
+// 3.13+: f_executable may be something other than a code object.
+void SnapshotReader::add_locals(uint64_t frame, Frame& out) {
+  if (runtime_.code_type) {
+    absl::StatusOr<uint64_t> type = objects_.type_of(out.code_address);
+    if (!type.ok() || *type != *runtime_.code_type) return;
+  }
+  out.locals = locals_.read(frame, out.code_address);
 }
 
 void SnapshotReader::read_frames(uint64_t frame, Thread& thread) {
@@ -177,6 +232,7 @@ void SnapshotReader::read_frames(uint64_t frame, Thread& thread) {
     return;
   }
   absl::flat_hash_set<uint64_t> seen;
+  int skipped = 0;  // the interpreter's own frames since the last frame kept
   while (frame != 0) {
     if (!seen.insert(frame).second) {
       thread.walk_error = at("frame list loops", frame);
@@ -193,7 +249,16 @@ void SnapshotReader::read_frames(uint64_t frame, Thread& thread) {
       thread.walk_error = at("unreadable frame", frame);
       return;
     }
-    if (!is_shim(*owner)) thread.frames.push_back(read_frame(frame, *code));
+    if (is_shim(*owner)) {
+      ++skipped;
+      ++thread.skipped_frames;
+    } else {
+      const uint64_t tag_bits = frame_conventions(runtime_.version).executable_tag_bits;
+      thread.frames.push_back(read_frame(frame, *code & ~tag_bits));
+      thread.frames.back().skipped_above = skipped;
+      skipped = 0;
+      if (options_.locals) add_locals(frame, thread.frames.back());
+    }
     frame = *previous;
   }
 }
@@ -236,6 +301,7 @@ void SnapshotReader::read_frame_objects(uint64_t frame, Thread& thread) {
       }
     }
     thread.frames.push_back(std::move(out));
+    if (options_.locals) add_locals(frame, thread.frames.back());
     frame = *back;
   }
 }

@@ -9,8 +9,13 @@
 
 #include "absl/status/statusor.h"
 #include "cpython/code_object.h"
+#include "cpython/dict.h"
+#include "cpython/locals.h"
+#include "cpython/object_repr.h"
 #include "cpython/objects.h"
+#include "cpython/py_types.h"
 #include "cpython/runtime.h"
+#include "cpython/thread_names.h"
 #include "snapshot/snapshot.h"
 #include "target/page_cache.h"
 #include "target/remote_memory.h"
@@ -22,6 +27,12 @@ inline constexpr int kMaxInterpreters = 1024;
 inline constexpr int kMaxThreads = 1 << 16;
 inline constexpr int kMaxFrames = 1 << 17;
 
+// What a read collects beyond the stacks. Each costs reads while the target is stopped.
+struct ReadOptions {
+  bool locals = false;        // Frame::locals (--locals)
+  bool thread_names = false;  // Thread::name (threading.Thread.name)
+};
+
 class SnapshotReader {
  public:
   // `memory` must outlive the reader.
@@ -29,7 +40,7 @@ class SnapshotReader {
 
   // Every interpreter and thread of the process now. Fails only when the runtime itself cannot
   // be read; damage below it gives a partial Snapshot with walk_error set where it happened.
-  absl::StatusOr<Snapshot> read();
+  absl::StatusOr<Snapshot> read(const ReadOptions& options = {});
 
   const PythonRuntime& runtime() const { return runtime_; }
 
@@ -48,12 +59,21 @@ class SnapshotReader {
   void read_frame_objects(uint64_t frame, Thread& thread);
   Frame read_frame(uint64_t frame, uint64_t code_address);
   bool is_shim(uint8_t owner) const;
+  void add_locals(uint64_t frame, Frame& out);
+  void add_thread_names(Interpreter& interpreter);
 
   PythonRuntime runtime_;
   const Layout& layout_;
   PageCache pages_;
   ObjectReader objects_;
   CodeCache codes_;
+  // --locals and thread names.
+  ReadOptions options_;
+  TypeCache types_;
+  DictReader dicts_;
+  ObjectRepr reprs_;
+  LocalsReader locals_;
+  ThreadNameReader thread_names_;
 };
 
 }  // namespace pystack

@@ -1,8 +1,9 @@
 // _Py_DumpTracebackThreads, dump_traceback, dump_frame and write_thread_id (Python/traceback.c)
 // as a pure function of a Snapshot. What differs between versions lives in one Dialect table;
-// everything else is common to 3.6..3.13 (2.7 has no faulthandler; it gets the 3.6 format).
+// everything else is common to 3.6..3.15 (2.7 has no faulthandler; it gets the 3.6 format).
 #include "format/faulthandler.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "format/dump_ascii.h"
@@ -13,22 +14,48 @@ namespace {
 constexpr size_t kMaxFrameDepth = 100;  // MAX_FRAME_DEPTH
 constexpr size_t kMaxThreads = 100;     // MAX_NTHREADS
 
-// The version-dependent parts of the dump, each checked against the real interpreters.
+// The version-dependent parts of the dump, each checked against the real interpreters up to
+// 3.13; 3.14+ are derived from Python/traceback.c of 3.14.0, 3.14.x and 3.15 (none runs here).
 struct Dialect {
   // Printed for a thread without a Python frame; nullptr: nothing (3.6/3.7).
   const char* no_frame;
   // Printed after MAX_FRAME_DEPTH frames when more follow; nullptr: nothing (3.13.0 drops it).
   const char* frames_cut;
   // "  Garbage-collecting" under the current thread's header while the collector runs (3.10+).
-  bool shows_gc;
+  bool shows_gc = false;
+  // 3.14+ write_thread_name: " [NAME]" after the thread id, NAME the OS thread name
+  // (pthread_getname_np) written as raw bytes, when it is not empty.
+  bool shows_os_thread_name = false;
+  // 3.14+: no_frame only when tstate->current_frame is NULL; a chain of only the interpreter's
+  // own frames prints nothing.
+  bool no_frame_needs_empty_chain = false;
+  // 3.14.1+ (gh-140815): the interpreter's own frames count toward MAX_FRAME_DEPTH.
+  bool counts_skipped_frames = false;
+  // 3.14.1+ (gh-140815): printed after a frame with a ??? (filename, line or name), ending the
+  // thread's dump; nullptr: the dump goes on.
+  const char* invalid_frame = nullptr;
 };
 
 constexpr Dialect kDialect36{nullptr, "  ...\n", false};
 constexpr Dialect kDialect38{"<no Python frame>\n", "  ...\n", false};  // unindented
 constexpr Dialect kDialect310{"  <no Python frame>\n", "  ...\n", true};
 constexpr Dialect kDialect313{"  <no Python frame>\n", nullptr, true};
+constexpr Dialect kDialect314{.no_frame = "  <no Python frame>\n",
+                              .frames_cut = nullptr,
+                              .shows_gc = true,
+                              .shows_os_thread_name = true,
+                              .no_frame_needs_empty_chain = true};
+constexpr Dialect kDialect3141{.no_frame = "  <no Python frame>\n",
+                               .frames_cut = nullptr,
+                               .shows_gc = true,
+                               .shows_os_thread_name = true,
+                               .no_frame_needs_empty_chain = true,
+                               .counts_skipped_frames = true,
+                               .invalid_frame = "  <invalid frame>\n"};
 
 const Dialect& dialect_for(const PythonVersion& v) {
+  if (v.at_least(3, 14, 1)) return kDialect3141;  // 3.15 too
+  if (v.at_least(3, 14)) return kDialect314;
   if (v.at_least(3, 13)) return kDialect313;
   if (v.at_least(3, 10)) return kDialect310;
   if (v.at_least(3, 8)) return kDialect38;
@@ -38,12 +65,24 @@ const Dialect& dialect_for(const PythonVersion& v) {
 // _Py_DumpDecimal.
 void append_decimal(std::string& out, int value) { out += std::to_string(value); }
 
+// write_thread_name (3.14+): pthread_getname_np into a 100-byte buffer, written up to its NUL.
+void write_thread_name(std::string& out, const Thread& thread) {
+  if (!thread.os_name) return;
+  const std::string& name = *thread.os_name;
+  const size_t length = std::min({name.find('\0'), name.size(), size_t{99}});
+  if (length == 0) return;
+  out += " [";
+  out.append(name, 0, length);
+  out += ']';
+}
+
 // write_thread_id: the pthread_t in hex, zero-padded to sizeof(unsigned long) * 2 digits.
-void write_thread_id(std::string& out, const Thread& thread) {
+void write_thread_id(std::string& out, const Thread& thread, const Dialect& dialect) {
   out += thread.is_current ? "Current thread 0x" : "Thread 0x";
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(thread.thread_id));
   out += hex;
+  if (dialect.shows_os_thread_name) write_thread_name(out, thread);
   out += " (most recent call first):\n";
 }
 
@@ -92,25 +131,40 @@ void dump_walk_error(std::string& out, const std::string& message) {
   out += ">\n";
 }
 
+// 3.14.1+ dump_frame returns -1 (an invalid frame) when it printed a ???.
+bool printed_unknowns(const Frame& frame) {
+  return !frame.filename || frame.lineno < 0 || !frame.name;
+}
+
 // dump_traceback without its "Stack" header: the frames, at most MAX_FRAME_DEPTH of them.
 void dump_traceback(std::string& out, const Thread& thread, const Dialect& dialect) {
   if (thread.frames.empty() && !thread.walk_error) {
-    if (dialect.no_frame) out += dialect.no_frame;
+    const bool chain_empty = !dialect.no_frame_needs_empty_chain || thread.skipped_frames == 0;
+    if (dialect.no_frame && chain_empty) out += dialect.no_frame;
     return;
   }
-  for (size_t depth = 0; depth < thread.frames.size(); ++depth) {
+  size_t depth = 0;  // faulthandler's frame count
+  for (const Frame& frame : thread.frames) {
+    if (dialect.counts_skipped_frames) {
+      depth += static_cast<size_t>(std::max(0, frame.skipped_above));
+    }
     if (depth >= kMaxFrameDepth) {
       if (dialect.frames_cut) out += dialect.frames_cut;
       return;  // past the cut, a walk error concerns frames that were never printed
     }
-    dump_frame(out, thread.frames[depth]);
+    dump_frame(out, frame);
+    if (dialect.invalid_frame && printed_unknowns(frame)) {
+      out += dialect.invalid_frame;
+      return;
+    }
+    ++depth;
   }
   if (thread.walk_error) dump_walk_error(out, *thread.walk_error);
 }
 
 // One thread's block: header, the collector's note, frames.
 void dump_thread(std::string& out, const Thread& thread, const Dialect& dialect) {
-  write_thread_id(out, thread);
+  write_thread_id(out, thread, dialect);
   if (dialect.shows_gc && thread.is_current && thread.gc_collecting) {
     out += "  Garbage-collecting\n";
   }

@@ -1,8 +1,177 @@
+// format_json: the Snapshot as data, with the same threads, frames, line numbers and source
+// lines as format_traceback shows (frames here most recent call first, as the Snapshot holds them).
 #include "format/json.h"
 
-namespace pystack {
+#include <algorithm>
+#include <string_view>
+#include <vector>
 
-// Not written yet: see issue "--format=traceback, --format=json and --locals".
-std::string format_json(const Snapshot&, bool) { return "{\"error\": \"not implemented yet\"}\n"; }
+#include "format/json_writer.h"
+#include "format/python_text.h"
+
+namespace pystack {
+namespace {
+
+// Python 2 str objects are bytes (code points 0..255 here): shown as os.fsdecode would show
+// them (UTF-8, other bytes as lone surrogates \udc80..\udcff). Python 3 text as it is.
+std::u32string as_unicode(std::u32string_view text, bool python2) {
+  if (!python2) return std::u32string(text);
+  std::string bytes;
+  for (char32_t c : text) {
+    if (c <= 0xff) {
+      bytes.push_back(static_cast<char>(c));
+    } else {
+      append_utf8_code_point(bytes, c);  // a Python 2 unicode object
+    }
+  }
+  return decode_utf8_surrogateescape(bytes);
+}
+
+// A str of the target, or null; a string the reader had to cut ends in "...".
+void write_text(JsonWriter& json, const std::optional<PyText>& text, bool python2) {
+  if (!text) {
+    json.null();
+    return;
+  }
+  std::u32string value = as_unicode(text->code_points, python2);
+  if (!text->complete()) value += U"...";
+  json.string(value);
+}
+
+void write_optional_utf8(JsonWriter& json, const std::optional<std::string>& text) {
+  if (text) {
+    json.string_utf8(*text);
+  } else {
+    json.null();
+  }
+}
+
+// "3.12.1"; "3.6" when the reader could not tell the micro version (it is then negative).
+std::string version_string(const PythonVersion& v) {
+  std::string out = std::to_string(v.major) + "." + std::to_string(v.minor);
+  if (v.micro >= 0) out += "." + std::to_string(v.micro);
+  // PY_VERSION_HEX: release level in bits 4-7 (0xA alpha, 0xB beta, 0xC candidate, 0xF final).
+  const unsigned level = (v.hex >> 4) & 0xf, serial = v.hex & 0xf;
+  if (v.hex != 0 && level >= 0xa && level <= 0xc) {
+    out += level == 0xa ? "a" : level == 0xb ? "b" : "rc";
+    out += std::to_string(serial);
+  }
+  return out;
+}
+
+// The line traceback shows under the frame (stripped), or null.
+void write_source(JsonWriter& json, const Frame& frame, const SourceLines& sources, bool python2) {
+  const std::u32string* line =
+      frame.filename && frame.lineno >= 1 ? sources.line(frame.filename->code_points, frame.lineno)
+                                          : nullptr;
+  std::u32string_view stripped = line ? strip_python(*line, python2) : std::u32string_view();
+  if (stripped.empty()) {
+    json.null();
+  } else {
+    json.string(as_unicode(stripped, python2));
+  }
+}
+
+void write_locals(JsonWriter& json, const Frame& frame) {
+  std::vector<const Local*> sorted;
+  for (const Local& local : frame.locals) sorted.push_back(&local);
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const Local* a, const Local* b) { return a->name < b->name; });
+  json.begin_object();
+  for (const Local* local : sorted) {
+    json.key(local->name);
+    json.string_utf8(local->repr);
+  }
+  json.end_object();
+}
+
+void write_frame(JsonWriter& json, const Frame& frame, const SourceLines& sources, bool python2,
+                 bool with_locals) {
+  json.begin_object();
+  json.key("filename");
+  write_text(json, frame.filename, python2);
+  json.key("name");
+  write_text(json, frame.name, python2);
+  json.key("qualname");
+  write_text(json, frame.qualname, python2);
+  json.key("line");
+  if (frame.lineno >= 0) {
+    json.number(frame.lineno);
+  } else {
+    json.null();
+  }
+  json.key("source");
+  write_source(json, frame, sources, python2);
+  if (with_locals) {
+    json.key("locals");
+    write_locals(json, frame);
+  }
+  json.end_object();
+}
+
+void write_thread(JsonWriter& json, const Thread& thread, const SourceLines& sources,
+                  bool python2, bool with_locals) {
+  json.begin_object();
+  json.key("thread_id");
+  json.unsigned_number(thread.thread_id);
+  json.key("native_thread_id");
+  if (thread.native_thread_id) {
+    json.unsigned_number(*thread.native_thread_id);
+  } else {
+    json.null();
+  }
+  json.key("name");
+  write_optional_utf8(json, thread.name);
+  json.key("os_name");
+  write_optional_utf8(json, thread.os_name);
+  json.key("is_current");
+  json.boolean(thread.is_current);
+  json.key("holds_gil");
+  json.boolean(thread.holds_gil);
+  json.key("gc_collecting");
+  json.boolean(thread.gc_collecting);
+  json.key("error");
+  write_optional_utf8(json, thread.walk_error);
+  json.key("frames");
+  json.begin_array();
+  for (const Frame& frame : thread.frames) write_frame(json, frame, sources, python2, with_locals);
+  json.end_array();
+  json.end_object();
+}
+
+}  // namespace
+
+std::string format_json(const Snapshot& snapshot, const SourceLines& sources, bool with_locals) {
+  const bool python2 = snapshot.version.major == 2;
+  JsonWriter json;
+  json.begin_object();
+  json.key("pid");
+  json.number(snapshot.pid);
+  json.key("python_version");
+  json.string_utf8(version_string(snapshot.version));
+  json.key("executable");
+  json.string_utf8(snapshot.executable);
+  json.key("fatal_error");
+  write_optional_utf8(json, snapshot.fatal_error);
+  json.key("interpreters");
+  json.begin_array();
+  for (const Interpreter& interp : snapshot.interpreters) {
+    json.begin_object();
+    json.key("id");
+    json.number(interp.id);
+    json.key("error");
+    write_optional_utf8(json, interp.walk_error);
+    json.key("threads");
+    json.begin_array();
+    for (const Thread& thread : interp.threads) {
+      write_thread(json, thread, sources, python2, with_locals);
+    }
+    json.end_array();
+    json.end_object();
+  }
+  json.end_array();
+  json.end_object();
+  return json.finish();
+}
 
 }  // namespace pystack

@@ -1,13 +1,22 @@
-// The traceback module's view of every thread: traceback.format_stack() of each thread's stack
-// (oldest call first, source lines, repeated-frame folding) under one header line per thread.
+// The traceback module's view of every thread: for each thread a header line of ours, then
+// exactly what traceback.format_stack() returns for that thread's stack in the target's own
+// CPython version (oldest call first, source lines, the repeated-frame rule of 3.6+, locals as
+// StackSummary.format prints them with capture_locals), with a blank line between threads.
 #pragma once
 
 #include <string>
 
+#include "format/source_lines.h"
 #include "snapshot/snapshot.h"
 
 namespace pystack {
 
-std::string format_traceback(const Snapshot& snapshot, bool with_locals);
+// Header: "Thread 0x%016lx" or "Current thread 0x%016lx" (Thread::is_current), then, when known,
+// " (tid N, "NAME", holds the GIL, garbage-collecting)", then " (most recent call last):".
+// Text is written as print() would write format_stack()'s strings to a UTF-8 stream with
+// errors='backslashreplace' (lone surrogates as \udXXX); Python 2 str bytes are written as is.
+// `sources` holds linecache's lines (cli/source_reader); nothing here reads files or memory.
+std::string format_traceback(const Snapshot& snapshot, const SourceLines& sources,
+                             bool with_locals);
 
 }  // namespace pystack

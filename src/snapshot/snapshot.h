@@ -43,6 +43,9 @@ struct Frame {
   int lineno = -1;                 // < 0: unknown (faulthandler prints ???)
   uint64_t code_address = 0;       // the code object's address, for caches and JSON
   std::vector<Local> locals;       // read only when asked for (--locals)
+  // Frames of the interpreter's own (3.12+ shims, 3.14+ entry frames) the walk left out right
+  // above this one: faulthandler 3.14.1+ counts them toward its 100-frame limit.
+  int skipped_above = 0;
 };
 
 struct Thread {
@@ -57,6 +60,7 @@ struct Thread {
   std::optional<std::string> name;         // threading.Thread.name, when the thread has one
   std::optional<std::string> os_name;      // /proc/PID/task/TID/comm (live processes)
   std::vector<Frame> frames;               // most recent call first
+  int skipped_frames = 0;                  // the interpreter's own frames left out of `frames`
   // Set when the walk stopped early: unreadable memory, a cycle or the depth bound.
   std::optional<std::string> walk_error;
 };

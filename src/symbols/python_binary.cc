@@ -67,8 +67,11 @@ std::vector<Candidate> group_by_path(const std::vector<MemoryMapping>& mappings)
   return candidates;
 }
 
-// libpython* first (a shared build keeps the runtime there), then the main executable (a static
-// build), then everything else but the common system libraries.
+// The main executable first: when it holds a runtime (a static build) that is the one in use,
+// even if a libpython is mapped too (extension modules of a shared build of the same version
+// link it, and it then sits there, never initialised: the executable's exported symbols
+// interpose on its). Then libpython* (a shared build keeps the runtime there), then everything
+// else but the common system libraries.
 std::vector<Candidate> order_candidates(const std::vector<MemoryMapping>& mappings) {
   std::vector<Candidate> grouped = group_by_path(mappings);
   auto first_file = std::find_if(mappings.begin(), mappings.end(), is_file_backed);
@@ -76,10 +79,10 @@ std::vector<Candidate> order_candidates(const std::vector<MemoryMapping>& mappin
 
   std::vector<Candidate> ordered;
   for (const Candidate& c : grouped) {
-    if (is_libpython(c.path)) ordered.push_back(c);
+    if (c.path == executable && !is_libpython(c.path)) ordered.push_back(c);
   }
   for (const Candidate& c : grouped) {
-    if (c.path == executable && !is_libpython(c.path)) ordered.push_back(c);
+    if (is_libpython(c.path)) ordered.push_back(c);
   }
   for (const Candidate& c : grouped) {
     if (!is_libpython(c.path) && c.path != executable && !is_common_non_python_library(c.path)) {
@@ -131,6 +134,18 @@ std::optional<uint64_t> runtime_address(const ElfFile& elf, uint64_t bias) {
   return section->address + bias;
 }
 
+// The run-time ranges of the sections that hold the file's writable static data.
+std::vector<AddressRange> writable_data_of(const ElfFile& elf, uint64_t bias) {
+  std::vector<AddressRange> ranges;
+  for (std::string_view name : {".data", ".bss"}) {
+    std::optional<ElfSection> section = elf.find_section(name);
+    if (section && section->address != 0 && section->size != 0) {
+      ranges.push_back({section->address + bias, section->size});
+    }
+  }
+  return ranges;
+}
+
 // The PythonBinary of one opened file, or nullopt when it holds no runtime.
 std::optional<PythonBinary> inspect(const ElfFile& elf, const Candidate& candidate) {
   PythonBinary binary;
@@ -145,11 +160,15 @@ std::optional<PythonBinary> inspect(const ElfFile& elf, const Candidate& candida
     binary.thread_state_current = address_of(elf, "_PyThreadState_Current", binary.load_bias);
     if (!binary.thread_state_current) return std::nullopt;
     binary.interp_head = address_of(elf, "interp_head", binary.load_bias);
+    if (!binary.interp_head) binary.writable_data = writable_data_of(elf, binary.load_bias);
   }
   binary.py_version = address_of(elf, "Py_Version", binary.load_bias);
   binary.code_type = address_of(elf, "PyCode_Type", binary.load_bias);
   binary.unicode_type = address_of(elf, "PyUnicode_Type", binary.load_bias);
   std::tie(binary.name_major, binary.name_minor) = version_from_name(candidate.path);
+  if (binary.name_major == 0 && !binary.py_version) {
+    binary.rodata_versions = version_strings_in_rodata(elf);
+  }
   return binary;
 }
 

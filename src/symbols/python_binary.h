@@ -9,9 +9,16 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "symbols/version_strings.h"
 #include "target/proc_maps.h"
 
 namespace pystack {
+
+// A run-time address range.
+struct AddressRange {
+  uint64_t start = 0;
+  uint64_t size = 0;
+};
 
 struct PythonBinary {
   std::string path;        // the mapped path, as the target sees it
@@ -26,6 +33,12 @@ struct PythonBinary {
   // major, minor from the file name ("libpython3.11.so.1.0", "python3.11"), 0 when absent.
   int name_major = 0;
   int name_minor = 0;
+  // When neither the name nor Py_Version tell the version: the PY_VERSION-like strings of the
+  // file's .rodata (symbols/version_strings.h), for identify_runtime to choose from.
+  std::vector<VersionString> rodata_versions;
+  // 2.7/3.6 without an interp_head symbol (stripped): the run-time .data and .bss, where
+  // cpython/interpreter_scan.h looks for the interpreter list.
+  std::vector<AddressRange> writable_data;
 };
 
 // Maps a path from the target's point of view to one this process can open (for a live

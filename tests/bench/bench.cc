@@ -6,6 +6,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +19,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 extern char** environ;
@@ -45,6 +48,21 @@ double median(std::vector<double> values) {
   return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
+// "2.7.18", "3.6.15" ... "3.13.0": a version pystack-dump supports (2.7, 3.6 and later).
+bool supported_version_name(const std::string& name) {
+  int major = 0, minor = 0;
+  if (std::sscanf(name.c_str(), "%d.%d.", &major, &minor) != 2) return false;
+  return (major == 2 && minor == 7) || (major == 3 && minor >= 6);
+}
+
+// Sorts "3.9.18" before "3.10.13": by the numbers, not the text.
+bool older_version_dir(const fs::path& a, const fs::path& b) {
+  int a1 = 0, a2 = 0, a3 = 0, b1 = 0, b2 = 0, b3 = 0;
+  std::sscanf(a.filename().c_str(), "%d.%d.%d", &a1, &a2, &a3);
+  std::sscanf(b.filename().c_str(), "%d.%d.%d", &b1, &b2, &b3);
+  return std::tie(a1, a2, a3) < std::tie(b1, b2, b3);
+}
+
 std::vector<Interpreter> find_interpreters() {
   std::vector<Interpreter> found;
   const char* env_root = std::getenv("PYENV_ROOT");
@@ -52,13 +70,11 @@ std::vector<Interpreter> find_interpreters() {
   std::error_code ec;
   std::vector<fs::path> versions;
   for (const auto& entry : fs::directory_iterator(root + "/versions", ec)) versions.push_back(entry.path());
-  std::sort(versions.begin(), versions.end());
+  std::sort(versions.begin(), versions.end(), older_version_dir);
   for (const fs::path& dir : versions) {
     std::string name = dir.filename().string();
-    for (const char* prefix : {"3.11.", "3.12.", "3.13."}) {
-      if (name.rfind(prefix, 0) == 0 && fs::exists(dir / "bin/python")) {
-        found.push_back({"pyenv " + name, (dir / "bin/python").string()});
-      }
+    if (supported_version_name(name) && fs::exists(dir / "bin/python")) {
+      found.push_back({"pyenv " + name, (dir / "bin/python").string()});
     }
   }
   if (fs::exists("/usr/bin/python3.11")) found.push_back({"debian 3.11", "/usr/bin/python3.11"});
@@ -145,6 +161,104 @@ bool start_target(const std::string& python, const std::string& script, Target& 
   return read(target.out, buffer, sizeof buffer) > 0;
 }
 
+// ---- pystack-dump --core on a large core (a target that touched 1 GiB, then crashed) ----
+
+constexpr int kCoreMiB = 1024;
+
+// Runs argv (stdout to /dev/null) and waits: wall time and the child's peak RSS (KiB).
+std::pair<double, long> run_measured(const std::vector<std::string>& argv) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid;
+  const auto start = Clock::now();
+  const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return {-1, -1};
+  int status = 0;
+  struct rusage usage {};
+  wait4(pid, &status, 0, &usage);
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  return {WIFEXITED(status) && WEXITSTATUS(status) == 0 ? ms : -1, usage.ru_maxrss};
+}
+
+// Makes `dir`/core (or core.PID): the target crashes with core dumps enabled, in `dir`.
+std::string make_big_core(const std::string& python, const std::string& dir) {
+  const std::string script = fs::absolute("tests/integration/targets/core_big.py").string();
+  const std::string mib = std::to_string(kCoreMiB);
+  const pid_t pid = fork();
+  if (pid < 0) return "";
+  if (pid == 0) {
+    struct rlimit limit = {RLIM_INFINITY, RLIM_INFINITY};
+    setrlimit(RLIMIT_CORE, &limit);
+    const int null = open("/dev/null", O_RDWR);
+    if (null < 0 || chdir(dir.c_str()) != 0) _exit(126);
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl(python.c_str(), python.c_str(), "-X", "faulthandler", script.c_str(), dir.c_str(),
+          mib.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  const auto deadline = Clock::now() + std::chrono::seconds(120);
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (Clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return "";
+    }
+    usleep(20000);
+  }
+  for (const std::string& name : {std::string("core"), "core." + std::to_string(pid)}) {
+    if (fs::exists(dir + "/" + name)) return dir + "/" + name;
+  }
+  return "";
+}
+
+void bench_core(const std::string& tool, const std::vector<Interpreter>& interpreters) {
+  std::printf("\npystack-dump --core on a core of %d MiB (page cache warm)\n", kCoreMiB);
+  std::FILE* pattern_file = std::fopen("/proc/sys/kernel/core_pattern", "r");
+  char pattern[256] = "";
+  if (pattern_file != nullptr) {
+    if (std::fgets(pattern, sizeof pattern, pattern_file) == nullptr) pattern[0] = 0;
+    std::fclose(pattern_file);
+  }
+  struct statvfs fs_stat {};
+  const bool space = statvfs("/tmp", &fs_stat) == 0 &&
+                     fs_stat.f_bavail * fs_stat.f_frsize > (3ull * kCoreMiB << 20);
+  if (interpreters.empty() || pattern[0] == '|' || !space) {
+    std::printf("not measured: %s\n", interpreters.empty() ? "no interpreter"
+                                      : !space           ? "less than 3 GiB free in /tmp"
+                                                         : "core_pattern pipes cores to a program");
+    return;
+  }
+  char templ[] = "/tmp/pystack-bench-core-XXXXXX";
+  if (mkdtemp(templ) == nullptr) return;
+  const std::string dir = templ;
+  const Interpreter& interp = interpreters.back();
+  const std::string core = make_big_core(interp.path, dir);
+  if (core.empty()) {
+    std::printf("not measured: %s left no core in %s\n", interp.label.c_str(), dir.c_str());
+  } else {
+    std::vector<double> wall;
+    long peak_kib = 0;
+    for (int i = 0; i < 11; ++i) {
+      auto [ms, rss] = run_measured({tool, "--core", core});
+      if (ms >= 0) wall.push_back(ms);
+      peak_kib = std::max(peak_kib, rss);
+    }
+    std::printf("%-20s core %6.0f MiB: median %8.3f ms, peak RSS %.1f MiB (%zu/11 runs ok)\n",
+                interp.label.c_str(), static_cast<double>(fs::file_size(core)) / (1 << 20),
+                median(wall), peak_kib / 1024.0, wall.size());
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -222,7 +336,8 @@ int main(int argc, char** argv) {
   }
   if (version_medians.size() > 1) {
     auto [lo, hi] = std::minmax_element(version_medians.begin(), version_medians.end());
-    std::printf("\nslowest / fastest interpreter: %.2fx\n", *hi / *lo);
+    std::printf("\nslowest / fastest interpreter: %.2fx (goal: at most 2x)\n", *hi / *lo);
   }
+  bench_core(tool, find_interpreters());
   return 0;
 }

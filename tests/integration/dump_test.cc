@@ -3,10 +3,15 @@
 // output must equal, byte for byte, the dump CPython's own faulthandler wrote from inside the same
 // process while its threads were parked in the same places; afterwards every thread of the target
 // runs again and is traced by nobody.
+//
+// Python 2.7 has no faulthandler: it runs each scenario's py2_*.py twin, which writes the dump in
+// 3.6's format from its own view of its frames (targets/py2_common.py). Py2Targets checks that
+// emulation against the real faulthandler of a 3.6 interpreter.
 
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <map>
 #include <ostream>
 #include <string>
@@ -24,20 +29,30 @@ struct Scenario {
   std::string name;  // part of the test name: letters, digits, '_'
   std::string script;
   std::vector<std::string> args;
+  // Its Python 2.7 twin (same arguments), or "" with the reason in py2_skip.
+  std::string py2_script;
+  std::string py2_skip;
 };
 
-// Each script writes its own expected output (see targets/pd_common.py).
+// Each script writes its own expected output (see targets/pd_common.py, py2_common.py).
 const std::vector<Scenario>& Scenarios() {
   static const auto* s = new std::vector<Scenario>{
-      {"blocking", "blocking.py", {}},  // Event, Queue, deadlock, sleep, select, recv, ...
-      {"frames", "frames.py", {}},      // generators, coroutines, asyncio, methods, ...
-      {"deep", "deep.py", {}},          // 98..102 and 150 frames deep
-      {"threads_100", "many_threads.py", {"100"}},  // exactly faulthandler's thread limit
-      {"threads_110", "many_threads.py", {"110"}},  // past it: "..." and no main thread
-      {"names", "names.py", {}},                    // non-ASCII, long, odd names and file names
-      {"gil_main", "gil.py", {"main"}},             // the GIL holder is the "Current thread"
-      {"gil_worker", "gil.py", {"worker"}},
-      {"gil_gc", "gil.py", {"gc"}},  // ... inside a __del__ run by the collector
+      // Event, Queue, deadlock, sleep, select, recv, ...
+      {"blocking", "blocking.py", {}, "py2_blocking.py", ""},
+      // generators, coroutines, asyncio, methods, ... (2.7: no coroutines nor asyncio)
+      {"frames", "frames.py", {}, "py2_frames.py", ""},
+      {"deep", "deep.py", {}, "py2_deep.py", ""},  // 98..102 and 150 frames deep
+      // exactly faulthandler's thread limit, then past it: "..." and no main thread
+      {"threads_100", "many_threads.py", {"100"}, "py2_many_threads.py", ""},
+      {"threads_110", "many_threads.py", {"110"}, "py2_many_threads.py", ""},
+      // non-ASCII, long, odd names and file names (2.7: str bytes)
+      {"names", "names.py", {}, "py2_names.py", ""},
+      // the GIL holder is the "Current thread"
+      {"gil_main", "gil.py", {"main"}, "py2_gil.py", ""},
+      {"gil_worker", "gil.py", {"worker"}, "py2_gil.py", ""},
+      // ... inside a __del__ run by the collector
+      {"gil_gc", "gil.py", {"gc"}, "",
+       "2.7's collector never calls __del__ of an object in a cycle (it goes to gc.garbage)"},
   };
   return *s;
 }
@@ -61,30 +76,47 @@ std::vector<DumpCase> AllCases() {
 }
 
 // Results per interpreter, for the summary printed at the end.
-std::map<std::string, std::pair<int, int>>& Tally() {  // name -> (passed, run)
-  static auto* t = new std::map<std::string, std::pair<int, int>>;
+struct InterpreterTally {
+  int passed = 0, run = 0;
+  std::vector<std::string> skipped;  // scenarios or parts of them, with the reason
+};
+std::map<std::string, InterpreterTally>& Tally() {  // interpreter name -> results
+  static auto* t = new std::map<std::string, InterpreterTally>;
   return *t;
 }
 
 class Dump : public ::testing::TestWithParam<DumpCase> {
  protected:
   void TearDown() override {
-    auto& [passed, run] = Tally()[GetParam().python.name];
-    ++run;
-    if (!HasFailure() && !IsSkipped()) ++passed;
+    if (IsSkipped()) return;  // listed with its reason instead
+    InterpreterTally& tally = Tally()[GetParam().python.name];
+    ++tally.run;
+    if (!HasFailure()) ++tally.passed;
   }
 };
 
 TEST_P(Dump, MatchesFaulthandler) {
   const DumpCase& c = GetParam();
   ASSERT_TOOL(tool);
+  std::string script = c.scenario.script;
+  if (c.python.major == 2) {
+    if (c.scenario.py2_script.empty()) {
+      Tally()[c.python.name].skipped.push_back(c.scenario.name + ": " + c.scenario.py2_skip);
+      GTEST_SKIP() << "no 2.7 variant of " << c.scenario.name << ": " << c.scenario.py2_skip;
+    }
+    script = c.scenario.py2_script;
+  }
 
   absl::StatusOr<std::unique_ptr<Target>> target =
-      StartTarget(c.python, c.scenario.script, c.scenario.args);
+      StartTarget(c.python, script, c.scenario.args);
   ASSERT_TRUE(target.ok()) << target.status();
   const pid_t pid = (*target)->child.pid();
   const std::string& expected = (*target)->expected;
   ASSERT_FALSE(expected.empty());
+  for (const std::string& feature : (*target)->skipped_features) {
+    Tally()[c.python.name].skipped.push_back(feature);
+    std::printf("[ skipped  ] %s\n", feature.c_str());
+  }
 
   // Twice: the first dump must leave the process as it found it.
   for (int round = 1; round <= 2; ++round) {
@@ -109,6 +141,43 @@ std::string CaseName(const ::testing::TestParamInfo<DumpCase>& info) {
 INSTANTIATE_TEST_SUITE_P(Interpreters, Dump, ::testing::ValuesIn(AllCases()), CaseName);
 // With no interpreter in scope there are no cases; Discovery.FindsInterpretersInScope fails then.
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Dump);
+
+// The 2.7 targets' own dump (py2_common.py: thread order from creation order, frames from
+// sys._current_frames(), 3.6's format) must equal what 3.6's faulthandler prints in the same
+// process. Run under 3.6 with PD_SELFCHECK=1, the reporter thread writes both; faulthandler's
+// shows the reporter itself first (as the current thread), which is dropped.
+class Py2Targets : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Py2Targets, EmulationMatchesFaulthandler36) {
+  const Discovery& d = Interpreters();
+  const Interpreter* py36 = nullptr;
+  bool has27 = false;
+  for (const Interpreter& py : d.in_scope) {
+    if (py.major == 3 && py.minor == 6 && py36 == nullptr) py36 = &py;
+    has27 = has27 || py.major == 2;
+  }
+  if (py36 == nullptr && !has27) GTEST_SKIP() << "neither 2.7 nor 3.6 found: nothing to check";
+  ASSERT_NE(py36, nullptr) << "a CPython 2.7 was found but no 3.6, which the 2.7 targets' "
+                              "expected dumps are checked against";
+  absl::StatusOr<std::unique_ptr<Target>> target =
+      StartTarget(*py36, GetParam(), {}, false, {"PD_SELFCHECK=1"});
+  ASSERT_TRUE(target.ok()) << target.status();
+  std::optional<std::string> reference = ReadFile((*target)->dir.path() + "/faulthandler.txt");
+  ASSERT_TRUE(reference.has_value()) << "no faulthandler.txt from " << GetParam();
+  ASSERT_TRUE(reference->rfind("Current thread 0x", 0) == 0) << Printable(*reference);
+  size_t reporter_end = reference->find("\n\n");
+  ASSERT_NE(reporter_end, std::string::npos) << Printable(*reference);
+  const std::string faulthandler = reference->substr(reporter_end + 2);
+  EXPECT_TRUE((*target)->expected == faulthandler)
+      << DescribeMismatch(faulthandler, (*target)->expected);
+}
+
+// Under 100 threads: with the reporter's own, faulthandler would cut a different thread.
+INSTANTIATE_TEST_SUITE_P(SelfCheck, Py2Targets,
+                         ::testing::Values("py2_blocking.py", "py2_frames.py", "py2_deep.py"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param.substr(4, info.param.size() - 7);  // "blocking"
+                         });
 
 TEST(Discovery, FindsInterpretersInScope) {
   const Discovery& d = Interpreters();
@@ -140,8 +209,12 @@ class CoverageReport : public ::testing::Environment {
       std::string result =
           it == Tally().end()
               ? "no dump case run"
-              : absl::StrCat(it->second.first, "/", it->second.second, " dump cases passed");
+              : absl::StrCat(it->second.passed, "/", it->second.run, " dump cases passed");
       absl::StrAppend(&text, "[ coverage ]   ", py.name, "  ", py.path, "  ", result, "\n");
+      if (it == Tally().end()) continue;
+      for (const std::string& skipped : it->second.skipped) {
+        absl::StrAppend(&text, "[ coverage ]     skipped: ", skipped, "\n");
+      }
     }
     for (const Interpreter& py : d.out_of_scope) {
       absl::StrAppend(&text, "[ coverage ]   not covered (out of scope): ", py.path, " ",

@@ -327,6 +327,10 @@ absl::StatusOr<std::string> TargetsDir() {
 
 std::string Interpreter::Version() const { return absl::StrCat(major, ".", minor, ".", micro); }
 
+void PrintTo(const Interpreter& python, std::ostream* os) {
+  *os << python.path << " (" << python.Version() << ")";
+}
+
 bool Interpreter::InScope() const {
   return std::find(kVersionsInScope.begin(), kVersionsInScope.end(),
                    std::make_pair(major, minor)) != kVersionsInScope.end();
@@ -437,20 +441,43 @@ std::string TargetLog(const Target& t) {
 absl::StatusOr<std::unique_ptr<Target>> StartTarget(const Interpreter& python,
                                                     const std::string& script,
                                                     const std::vector<std::string>& args,
-                                                    bool pipes) {
+                                                    bool pipes,
+                                                    const std::vector<std::string>& env) {
   absl::StatusOr<std::string> targets = TargetsDir();
   if (!targets.ok()) return targets.status();
+  TargetCommand command;
+  command.command = {python.path, "-B", *targets + "/" + script};
+  command.args = args;
+  command.env = env;
+  command.pipes = pipes;
+  command.description = absl::StrCat(script, " ", absl::StrJoin(args, " "), " under ", python.path);
+  return StartTargetCommand(command);
+}
+
+namespace {
+
+std::vector<std::string> SkippedFeatures(const std::string& dir) {
+  std::optional<std::string> text = ReadFile(dir + "/skipped");
+  if (!text) return {};
+  std::vector<std::string> lines = absl::StrSplit(*text, '\n', absl::SkipWhitespace());
+  return lines;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Target>> StartTargetCommand(const TargetCommand& command) {
   auto t = std::make_unique<Target>();
   const std::string& dir = t->dir.path();
-  std::vector<std::string> argv = {python.path, "-B", *targets + "/" + script, dir};
-  argv.insert(argv.end(), args.begin(), args.end());
+  const bool pipes = command.pipes;
+  std::vector<std::string> argv = command.command;
+  argv.push_back(dir);
+  argv.insert(argv.end(), command.args.begin(), command.args.end());
   absl::StatusOr<Child> child = Spawn(argv, pipes ? Stdio::Pipe() : Stdio::Null(),
                                       pipes ? Stdio::Pipe() : Stdio::File(dir + "/stdout.txt"),
-                                      Stdio::File(dir + "/stderr.txt"));
+                                      Stdio::File(dir + "/stderr.txt"), command.env);
   if (!child.ok()) return child.status();
   t->child = std::move(*child);
-  const std::string what =
-      absl::StrCat(script, " ", absl::StrJoin(args, " "), " under ", python.path);
+  const std::string& what = command.description;
 
   // The ready marker, written by rename once every thread is parked.
   const auto deadline = Clock::now() + std::chrono::seconds(30);
@@ -470,6 +497,7 @@ absl::StatusOr<std::unique_ptr<Target>> StartTarget(const Interpreter& python,
   }
   std::vector<std::string> words = absl::StrSplit(absl::StripAsciiWhitespace(*marker), ' ');
   t->mode = words[0];
+  t->skipped_features = SkippedFeatures(dir);
   const std::string dump_path = dir + "/expected.txt";
   if (t->mode == "idle") return t;
   if (t->mode == "sync") {

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,10 +27,10 @@ namespace pystack_it {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// The CPython versions (major, minor) the dump tests run against. Widen here (2.7, 3.6-3.10) when
-// pystack-dump supports them; the target scripts keep to 3.6 syntax.
-inline constexpr std::array<std::pair<int, int>, 3> kVersionsInScope = {
-    {{3, 11}, {3, 12}, {3, 13}}};
+// The CPython versions (major, minor) the dump tests run against. The target scripts keep to 3.6
+// syntax; 2.7 runs their py2_*.py twins, which build their expected dump themselves.
+inline constexpr std::array<std::pair<int, int>, 9> kVersionsInScope = {
+    {{2, 7}, {3, 6}, {3, 7}, {3, 8}, {3, 9}, {3, 10}, {3, 11}, {3, 12}, {3, 13}}};
 
 // ---------------------------------------------------------------------------------------------
 // File descriptors and child processes
@@ -162,6 +163,9 @@ struct Interpreter {
   bool InScope() const;
 };
 
+// For gtest's messages about parameterized tests: "/path/to/python (3.9.18)".
+void PrintTo(const Interpreter& python, std::ostream* os);
+
 struct Discovery {
   std::vector<Interpreter> in_scope;  // sorted by version, then path
   std::vector<Interpreter> out_of_scope;
@@ -182,6 +186,20 @@ struct Target {
   Child child;
   std::string mode;      // the ready marker's first word: "watchdog", "sync" or "idle"
   std::string expected;  // the dump to reproduce ("watchdog": without its Timeout line)
+  // Parts of the scenario this interpreter cannot run (too old), one line each, as the target
+  // wrote them to DIR/skipped (pd_common.skip_feature): reported, never silent.
+  std::vector<std::string> skipped_features;
+};
+
+// A target started by a command other than `python -B TARGETS/SCRIPT` (a copied, stripped,
+// static or embedding interpreter, another mount namespace): `command`, then the target's
+// directory, then `args`; `env` entries are added to (or replace) this process's environment.
+struct TargetCommand {
+  std::vector<std::string> command;
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  std::string description;  // for messages, e.g. "blocking.py under a stripped 3.9.18"
+  bool pipes = false;       // see StartTarget
 };
 
 // Starts `python -B TARGETS/script DIR args...` and waits (bounded) until it is parked and,
@@ -191,7 +209,11 @@ struct Target {
 absl::StatusOr<std::unique_ptr<Target>> StartTarget(const Interpreter& python,
                                                     const std::string& script,
                                                     const std::vector<std::string>& args,
-                                                    bool pipes = false);
+                                                    bool pipes = false,
+                                                    const std::vector<std::string>& env = {});
+
+// StartTarget for any command (TargetCommand).
+absl::StatusOr<std::unique_ptr<Target>> StartTargetCommand(const TargetCommand& command);
 
 // Writes `token` and a newline to the target's stdin and waits for the same line on its stdout
 // (targets/echo.py), proof that the process runs.

@@ -93,6 +93,20 @@ TEST(DebugOffsets, AgreeWithTheHeadersOfEvery313OnTheMachine) {
     EXPECT_EQ(layout->unicode_state, generated->unicode_state);
     EXPECT_EQ(layout->unicode_ascii_size, generated->unicode_ascii_size);
     EXPECT_EQ(layout->unicode_compact_size, generated->unicode_compact_size);
+    // For --locals and thread names.
+    EXPECT_EQ(layout->interp_modules, generated->interp_modules);
+    EXPECT_EQ(layout->iframe_localsplus, generated->iframe_localsplus);
+    EXPECT_EQ(layout->code_localsplusnames, generated->code_localsplusnames);
+    EXPECT_EQ(layout->code_localspluskinds, generated->code_localspluskinds);
+    EXPECT_EQ(layout->type_name, generated->type_name);
+    EXPECT_EQ(layout->type_repr, generated->type_repr);
+    EXPECT_EQ(layout->tuple_items, generated->tuple_items);
+    EXPECT_EQ(layout->list_items, generated->list_items);
+    EXPECT_EQ(layout->dict_keys, generated->dict_keys);
+    EXPECT_EQ(layout->dict_values, generated->dict_values);
+    EXPECT_EQ(layout->float_value, generated->float_value);
+    EXPECT_EQ(layout->long_tag, generated->long_tag);
+    EXPECT_EQ(layout->long_digits, generated->long_digits);
   }
 }
 

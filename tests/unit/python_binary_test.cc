@@ -119,14 +119,16 @@ TEST(PythonBinaryTest, FindsDebianStaticExecutable) {
   EXPECT_EQ(binary->name_minor, 11);
 }
 
-TEST(PythonBinaryTest, LibpythonComesBeforeTheExecutable) {
+TEST(PythonBinaryTest, ExecutableComesBeforeLibpython) {
   std::optional<Interpreter> py312 = pyenv_interpreter(3, 12);
   ASSERT_TRUE(py312.has_value());
-  // Both files hold a runtime; a shared build's runtime is the library's.
+  // Both files hold a runtime: the executable's is the one in use (a static python whose
+  // extension modules pulled in a libpython, which stays idle: the executable's exported symbols
+  // interpose on the library's). A shared build's executable holds none, so its library is used.
   auto maps = fake_process(kDebianPython, {kLibc, py312->library.string()});
   absl::StatusOr<PythonBinary> binary = find_python_binary(maps, identity);
   ASSERT_TRUE(binary.ok()) << binary.status();
-  EXPECT_EQ(binary->path, py312->library.string());
+  EXPECT_EQ(binary->path, kDebianPython);
 }
 
 // Resolves the made-up "/opt/app/..." paths of these tests to real files.

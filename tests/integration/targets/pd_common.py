@@ -11,6 +11,8 @@ by rename) holding one line:
   "sync"        expected.txt was written by faulthandler.dump_traceback() (the calling thread is
                 the "Current thread" and keeps the GIL) before the marker: it is complete.
   "idle"        no dump: the target is parked (and may echo its stdin).
+Parts of a scenario that the interpreter is too old for are listed in OUT_DIR/skipped
+(skip_feature), written before the marker.
 Every target kills itself after LIFETIME seconds (SIGALRM, default action, no extra thread), so
 nothing outlives a harness that died. Keep the syntax 3.6-compatible.
 """
@@ -45,6 +47,13 @@ def fail(message):
     sys.stderr.write("target %s: %s\n" % (os.path.basename(sys.argv[0]), message))
     sys.stderr.flush()
     os._exit(3)
+
+
+def skip_feature(what):
+    """Records a part of the scenario this interpreter cannot run (OUT_DIR/skipped, one per line,
+    read with the ready marker): the harness reports it instead of passing over it silently."""
+    with open(os.path.join(OUT_DIR, "skipped"), "a") as f:
+        f.write("%s (Python %d.%d)\n" % (what, sys.version_info[0], sys.version_info[1]))
 
 
 def keep(obj):

@@ -1,0 +1,39 @@
+// pystack-dump --subprocesses PID: PID and all its descendants, one section each, on stdout.
+#include "absl/strings/str_cat.h"
+#include "cli/commands.h"
+#include "cli/report.h"
+#include "cli/tree_dump.h"
+#include "common/errors.h"
+#include "target/process_tree.h"
+
+namespace pystack {
+
+int run_tree_dump(const Options& options) {
+  TreeQuery query;
+  query.roots = {options.pid};
+  const std::vector<ProcessStat> tree = select_tree(list_processes(), query);
+  if (tree.empty() || tree.front().pid != options.pid) {
+    return report_error(
+        make_error(ErrorKind::kNoSuchProcess, absl::StrCat("no process ", options.pid)));
+  }
+  const TreeDumpCounts counts = write_tree_dump(stdout, tree, options);
+  if (counts.write_failed) {
+    return report_error(make_error(ErrorKind::kInternal, "cannot write the dump to stdout"));
+  }
+  if (counts.failed + counts.incomplete > 0) {
+    return report_error(make_error(
+        ErrorKind::kPartial,
+        absl::StrCat("the dump is incomplete: ", counts.failed + counts.incomplete, " of ",
+                     counts.processes, " processes could not be dumped fully (told in their "
+                     "sections)")));
+  }
+  if (counts.python == 0) {
+    return report_error(make_error(
+        ErrorKind::kNotPython, absl::StrCat("none of the ", counts.processes,
+                                            " processes of the tree of ", options.pid,
+                                            " is a Python process that could be dumped")));
+  }
+  return 0;
+}
+
+}  // namespace pystack

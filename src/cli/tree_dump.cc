@@ -1,0 +1,109 @@
+#include "cli/tree_dump.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "cli/live_dump.h"
+#include "cli/render.h"
+#include "cli/report.h"
+#include "common/errors.h"
+
+namespace pystack {
+namespace {
+
+// What a section holds below its header, and how to count it.
+struct SectionBody {
+  std::string text;  // ends with a newline
+  enum class Kind { kPython, kIncomplete, kNotPython, kExited, kFailed } kind;
+};
+
+SectionBody not_dumped(SectionBody::Kind kind, std::string line) {
+  return {line + "\n", kind};
+}
+
+// dump_live_process says kNotPython both for a process without a CPython runtime and for one
+// whose runtime could not be read (corrupt, or still starting); only the first is "not a Python
+// process", told apart by the message live_dump gives it.
+bool lacks_python_runtime(const absl::Status& status) {
+  return error_kind(status) == ErrorKind::kNotPython &&
+         absl::StrContains(status.message(), "is not a Python process");
+}
+
+SectionBody failure_body(const absl::Status& status) {
+  const ErrorKind kind = error_kind(status);
+  if (lacks_python_runtime(status)) {
+    return not_dumped(SectionBody::Kind::kNotPython, "(not a Python process)");
+  }
+  if (kind == ErrorKind::kProcessExited || kind == ErrorKind::kNoSuchProcess) {
+    return not_dumped(SectionBody::Kind::kExited, "(exited before it could be dumped)");
+  }
+  std::string line = absl::StrCat("(no dump: ", status.message());
+  const std::string hint = error_hint(status);
+  if (!hint.empty()) absl::StrAppend(&line, " (hint: ", hint, ")");
+  return not_dumped(SectionBody::Kind::kFailed, line + ")");
+}
+
+SectionBody dump_body(const ProcessInfo& process, const Options& options) {
+  if (process.zombie()) {
+    return not_dumped(SectionBody::Kind::kExited, "(exited before it could be dumped)");
+  }
+  absl::StatusOr<Snapshot> snapshot =
+      dump_live_process(process.stat.pid, absl::Seconds(options.attach_timeout_seconds));
+  if (!snapshot.ok()) return failure_body(snapshot.status());
+  // As `pystack-dump PID` does (process_command.cc): thread names from /proc for the traceback
+  // and JSON formats, source lines read through the process's own root and working directory.
+  if (options.format != OutputFormat::kFaulthandler) {
+    add_os_thread_names(process.stat.pid, *snapshot);
+  }
+  SectionBody body{render(*snapshot, options, live_source_resolver(process.stat.pid)),
+                   SectionBody::Kind::kPython};
+  if (snapshot_is_partial(*snapshot)) body.kind = SectionBody::Kind::kIncomplete;
+  if (body.text.empty() || body.text.back() != '\n') body.text += '\n';
+  return body;
+}
+
+void count(SectionBody::Kind kind, TreeDumpCounts& counts) {
+  ++counts.processes;
+  switch (kind) {
+    case SectionBody::Kind::kIncomplete:
+      ++counts.incomplete;
+      [[fallthrough]];
+    case SectionBody::Kind::kPython:
+      ++counts.python;
+      break;
+    case SectionBody::Kind::kNotPython:
+      ++counts.not_python;
+      break;
+    case SectionBody::Kind::kExited:
+      ++counts.exited;
+      break;
+    case SectionBody::Kind::kFailed:
+      ++counts.failed;
+      break;
+  }
+}
+
+}  // namespace
+
+std::string tree_section_header(const ProcessInfo& process) {
+  return absl::StrCat("=== pid ", process.stat.pid, " (parent ", process.stat.ppid,
+                      "): ", process.command_line, " ===\n");
+}
+
+TreeDumpCounts write_tree_dump(std::FILE* out, const std::vector<ProcessStat>& tree,
+                               const Options& options, const std::function<void()>& between) {
+  TreeDumpCounts counts;
+  for (const ProcessStat& stat : tree) {
+    // The command line is read now, not when the tree was listed: an exec since then shows.
+    const ProcessInfo process = describe_process(stat);
+    SectionBody body = dump_body(process, options);
+    count(body.kind, counts);
+    if (!write_all(out, absl::StrCat(tree_section_header(process), body.text, "\n"))) {
+      counts.write_failed = true;
+    }
+    if (between) between();
+  }
+  return counts;
+}
+
+}  // namespace pystack

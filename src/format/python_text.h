@@ -1,0 +1,47 @@
+// Python's own view of text, shared by the traceback and JSON formatters and the source reader:
+// str.isspace and str.strip per Python major version, UTF-8 with Python's error handlers.
+//
+// Python 2 str objects are bytes; the reader gives them as code points 0..255 (one per byte), and
+// so does the source reader for Python 2 source lines. Python 3 text is code points, lone
+// surrogates included (filenames decoded with surrogateescape, code renamed by code.replace()).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace pystack {
+
+// Python 3 str.isspace() of one code point (Py_UNICODE_ISSPACE: the ASCII whitespace and the
+// separators \x1c..\x1f, and Unicode's White_Space; the same set for 3.6..3.13).
+bool is_python3_space(char32_t c);
+
+// Python 2 str.isspace() of one byte (C locale isspace): space, \t, \n, \v, \f, \r.
+bool is_python2_space(char32_t c);
+
+// str.strip() with no argument: `python2` selects byte semantics (Python 2 str).
+std::u32string_view strip_python(std::u32string_view text, bool python2);
+
+// Appends `text` as UTF-8, as print() writes a str to a UTF-8 stream opened with
+// errors='backslashreplace': a lone surrogate (which UTF-8 cannot encode) becomes \udXXX.
+void append_utf8_backslashreplace(std::string& out, std::u32string_view text);
+
+// Appends a Python 2 str (code points 0..255 are its bytes) as those bytes, byte for byte as
+// Python 2 writes it. Code points past 0xff (a Python 2 unicode object) are written as UTF-8.
+void append_python2_bytes(std::string& out, std::u32string_view text);
+
+// Appends one code point as UTF-8 (surrogates too: callers decide what to do with them first).
+void append_utf8_code_point(std::string& out, char32_t c);
+
+// Decodes UTF-8 the way os.fsdecode() does (errors='surrogateescape'): each byte of an invalid
+// sequence becomes U+DC80 + byte. Overlong forms, surrogates and values past U+10FFFF are
+// invalid, as in CPython's strict UTF-8 decoder.
+std::u32string decode_utf8_surrogateescape(std::string_view bytes);
+
+// Decodes UTF-8 strictly (CPython's 'utf-8' codec); false on the first invalid sequence.
+bool decode_utf8_strict(std::string_view bytes, std::u32string& out);
+
+// The inverse of decode_utf8_surrogateescape (os.fsencode): U+DC80..U+DCFF become the byte
+// they escape; false for any other surrogate (CPython raises UnicodeEncodeError).
+bool encode_utf8_surrogateescape(std::u32string_view text, std::string& out);
+
+}  // namespace pystack

@@ -1,0 +1,608 @@
+// pystack-dump --core against real cores:
+// - crash cores: for every interpreter found, targets (targets/core_*.py) die of a fatal signal
+//   under `python -X faulthandler` with core dumps enabled; the tool's output from the core must
+//   equal, byte for byte, the crash report CPython's faulthandler wrote to stderr at that moment
+//   (without the "Extension modules:" paragraph of 3.10+, which lists none here anyway);
+// - gcore: a core of a live, blocked process gives the live dump of that state;
+// - errors: files that are not cores, cores of other programs, missing executables (and
+//   --sysroot / --executable), a file that does not match the core (a warning), and truncated
+//   or corrupted cores, which give an error or a marked partial dump, never a crash or a hang.
+//
+// Where the kernel writes cores is /proc/sys/kernel/core_pattern. A pattern that pipes to a
+// program (systemd-coredump, apport) is out of this test's control: the crash tests are skipped
+// with a message saying so. With a plain file pattern, a crash that leaves no core fails.
+
+#include <elf.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "gtest/gtest.h"
+#include "harness.h"
+
+extern char** environ;
+
+namespace pystack_it {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Exit codes, from src/common/errors.h (ErrorKind).
+constexpr int kExitNoSuchProcess = 3;
+constexpr int kExitNotPython = 6;
+constexpr int kExitPartial = 9;
+constexpr int kExitBadCore = 10;
+
+constexpr auto kToolTimeout = std::chrono::seconds(30);
+constexpr auto kCrashTimeout = std::chrono::seconds(60);
+
+// ---------------------------------------------------------------------------------------------
+// Interpreters: all of them; those outside the tool's default versions need the experimental
+// switch.
+
+std::vector<Interpreter> AllInterpreters() {
+  std::vector<Interpreter> all = Interpreters().in_scope;
+  const std::vector<Interpreter>& others = Interpreters().out_of_scope;
+  all.insert(all.end(), others.begin(), others.end());
+  std::stable_sort(all.begin(), all.end(), [](const Interpreter& a, const Interpreter& b) {
+    return std::tie(a.major, a.minor, a.micro) < std::tie(b.major, b.minor, b.micro);
+  });
+  return all;
+}
+
+std::vector<std::string> ToolEnv(const Interpreter& py) {
+  const bool by_default = py.major == 3 && py.minor >= 11 && py.minor <= 13;
+  return by_default ? std::vector<std::string>{}
+                    : std::vector<std::string>{"PYSTACK_DUMP_EXPERIMENTAL=1"};
+}
+
+std::string Trim(const std::string& s) { return std::string(absl::StripAsciiWhitespace(s)); }
+
+// True when every line of `err` is a pystack-dump warning.
+bool OnlyWarnings(const std::string& err) {
+  for (absl::string_view line : absl::StrSplit(err, '\n', absl::SkipEmpty())) {
+    if (!absl::StartsWith(line, "pystack-dump: warning: ")) return false;
+  }
+  return true;
+}
+
+// Without the warnings, the error line.
+std::string ErrorLines(const std::string& err) {
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(err, '\n', absl::SkipEmpty())) {
+    if (!absl::StartsWith(line, "pystack-dump: warning: ")) absl::StrAppend(&out, line, "\n");
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where cores go
+
+struct CorePattern {
+  std::string pattern;  // /proc/sys/kernel/core_pattern
+  bool uses_pid = false;
+  bool piped() const { return absl::StartsWith(pattern, "|"); }
+};
+
+CorePattern ReadCorePattern() {
+  CorePattern p;
+  p.pattern = Trim(ReadFile("/proc/sys/kernel/core_pattern").value_or("core"));
+  p.uses_pid = Trim(ReadFile("/proc/sys/kernel/core_uses_pid").value_or("0")) == "1";
+  return p;
+}
+
+// The core the kernel wrote for `pid`, started in `cwd`, or "" when there is none.
+std::string FindCore(const CorePattern& p, const std::string& cwd, pid_t pid) {
+  const std::string pid_text = std::to_string(pid);
+  std::string name = absl::StrReplaceAll(p.pattern, {{"%p", pid_text}, {"%%", "%"}});
+  if (!absl::StrContains(p.pattern, "%p") && p.uses_pid) name += "." + pid_text;
+  const fs::path path = absl::StartsWith(name, "/") ? fs::path(name) : fs::path(cwd) / name;
+  std::error_code ec;
+  if (!absl::StrContains(name, "%")) return fs::is_regular_file(path, ec) ? path.string() : "";
+  // Other specifiers (%e, %t, %h...): a file in that directory naming the pid, or any new file.
+  for (const auto& entry : fs::directory_iterator(path.parent_path(), ec)) {
+    const std::string file = entry.path().filename().string();
+    if (entry.is_regular_file(ec) && absl::StrContains(file, pid_text))
+      return entry.path().string();
+  }
+  return "";
+}
+
+// A child like Spawn()'s, but with core dumps enabled (RLIMIT_CORE raised before exec) and `cwd`
+// as its working directory; stdout and stderr go to files.
+absl::StatusOr<Child> SpawnWithCoreDumps(const std::vector<std::string>& argv,
+                                         const std::string& cwd, const std::string& out_path,
+                                         const std::string& err_path) {
+  // Everything the child needs is made before fork: after it, only async-signal-safe calls.
+  std::vector<std::string> args_copy = argv;
+  std::vector<char*> args;
+  for (std::string& arg : args_copy) args.push_back(arg.data());
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", strerror(errno)));
+  if (pid == 0) {
+    struct rlimit limit = {RLIM_INFINITY, RLIM_INFINITY};
+    if (setrlimit(RLIMIT_CORE, &limit) != 0 && getrlimit(RLIMIT_CORE, &limit) == 0) {
+      limit.rlim_cur = limit.rlim_max;
+      setrlimit(RLIMIT_CORE, &limit);
+    }
+    const int in = open("/dev/null", O_RDONLY);
+    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (in < 0 || out < 0 || err < 0 || chdir(cwd.c_str()) != 0) _exit(126);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(err, 2);
+    // Default dispositions and no blocked signal (the harness ignores SIGPIPE; exec keeps that).
+    struct sigaction dfl = {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execve(args[0], args.data(), environ);
+    _exit(127);
+  }
+  return AdoptChild(pid);
+}
+
+// faulthandler's report (3.10+ append the third-party extension modules; none of the targets
+// loads one, but the paragraph is not part of what the tool reproduces).
+std::string WithoutExtensionModules(const std::string& report) {
+  const size_t at = report.find("\nExtension modules: ");
+  return at == std::string::npos ? report : report.substr(0, at + 1);
+}
+
+// A target that died of a fatal signal, its core and faulthandler's report.
+struct Crash {
+  std::unique_ptr<TempDir> dir = std::make_unique<TempDir>();
+  std::string core;
+  std::string report;
+  int signal = 0;
+};
+
+absl::StatusOr<Crash> RunCrash(const Interpreter& py, const std::string& script,
+                               const std::vector<std::string>& args = {}) {
+  absl::StatusOr<std::string> targets = TargetsDir();
+  if (!targets.ok()) return targets.status();
+  Crash crash;
+  const std::string& dir = crash.dir->path();
+  std::vector<std::string> argv = {py.path, "-B", "-X", "faulthandler", *targets + "/" + script,
+                                   dir};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const std::string err_path = dir + "/stderr.txt";
+  absl::StatusOr<Child> child = SpawnWithCoreDumps(argv, dir, dir + "/stdout.txt", err_path);
+  if (!child.ok()) return child.status();
+  std::optional<int> status = child->Wait(kCrashTimeout);
+  const std::string err = ReadFile(err_path).value_or("");
+  const std::string what = absl::StrCat(script, " under ", py.path);
+  if (!status) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(what, " did not die within 60 s; stderr:\n", Printable(err)));
+  }
+  if (!WIFSIGNALED(*status)) {
+    return absl::InternalError(absl::StrCat(what, " was not killed by a signal (wait status ",
+                                            *status, "); stderr:\n", Printable(err)));
+  }
+  crash.signal = WTERMSIG(*status);
+  crash.report = WithoutExtensionModules(err);
+  const CorePattern pattern = ReadCorePattern();
+  crash.core = FindCore(pattern, dir, child->pid());
+  if (crash.core.empty()) {
+    return absl::InternalError(absl::StrCat(
+        what, " died of signal ", crash.signal, " (", strsignal(crash.signal), ") ",
+        WCOREDUMP(*status) ? "and the kernel says it dumped core" : "without dumping core",
+        ", but no core was found (core_pattern '", pattern.pattern, "', core_uses_pid ",
+        pattern.uses_pid, ", working directory ", dir,
+        "); is RLIMIT_CORE limited by a hard limit, or the directory not writable?"));
+  }
+  return crash;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crash cores against faulthandler's report
+
+struct CrashScenario {
+  std::string name;
+  std::string script;
+  int signal;
+  int min_minor;  // Python 3 minor version from which the scenario runs
+};
+
+const std::vector<CrashScenario>& CrashScenarios() {
+  static const auto* s = new std::vector<CrashScenario>{
+      {"segv", "core_segv.py", SIGSEGV, 6},        // ctypes.string_at(0) in the main thread
+      {"abort", "core_abort.py", SIGABRT, 6},      // os.abort() in a worker
+      {"cthread", "core_cthread.py", SIGSEGV, 6},  // a thread without a Python thread state
+      {"gc", "core_gc.py", SIGSEGV, 6},            // inside __del__ run by the collector
+  };
+  return *s;
+}
+
+struct CrashCase {
+  Interpreter python;
+  CrashScenario scenario;
+};
+
+void PrintTo(const CrashCase& c, std::ostream* os) {
+  *os << c.python.path << " (" << c.python.Version() << "), " << c.scenario.script;
+}
+
+std::vector<CrashCase> AllCrashCases() {
+  std::vector<CrashCase> cases;
+  for (const Interpreter& py : AllInterpreters()) {
+    for (const CrashScenario& s : CrashScenarios()) cases.push_back({py, s});
+  }
+  return cases;
+}
+
+// Per interpreter: (passed, run, skipped), for the summary at the end.
+std::map<std::string, std::array<int, 3>>& CoreTally() {
+  static auto* t = new std::map<std::string, std::array<int, 3>>;
+  return *t;
+}
+
+class CoreTest : public ::testing::TestWithParam<CrashCase> {
+ protected:
+  void TearDown() override {
+    auto& [passed, run, skipped] = CoreTally()[GetParam().python.name];
+    ++run;
+    if (IsSkipped()) ++skipped;
+    if (!HasFailure() && !IsSkipped()) ++passed;
+  }
+};
+
+TEST_P(CoreTest, CrashReportMatchesFaulthandler) {
+  const CrashCase& c = GetParam();
+  ASSERT_TOOL(tool);
+  if (c.python.major == 2) {
+    GTEST_SKIP() << "CPython 2.7 has no faulthandler: there is no crash report of its own to "
+                    "compare with (its cores are covered by Gcore.MatchesLiveDump)";
+  }
+  const CorePattern pattern = ReadCorePattern();
+  if (pattern.piped()) {
+    GTEST_SKIP() << "core_pattern pipes cores to a program ('" << pattern.pattern
+                 << "'): this test cannot get at them. NOT TESTED: crash cores.";
+  }
+  absl::StatusOr<Crash> crash = RunCrash(c.python, c.scenario.script);
+  ASSERT_TRUE(crash.ok()) << crash.status();
+  ASSERT_EQ(crash->signal, c.scenario.signal) << Printable(crash->report);
+  ASSERT_TRUE(absl::StartsWith(crash->report, "Fatal Python error: "))
+      << "unexpected stderr from the target:\n"
+      << Printable(crash->report);
+  // The scenario shows what it is there for (CPython's own report says so).
+  const bool has_current = absl::StrContains(crash->report, "\nCurrent thread 0x");
+  EXPECT_EQ(has_current, c.scenario.name != "cthread") << Printable(crash->report);
+  if (c.scenario.name == "gc" && c.python.minor >= 10) {
+    EXPECT_TRUE(absl::StrContains(crash->report, "  Garbage-collecting\n"))
+        << Printable(crash->report);
+  }
+
+  absl::StatusOr<RunResult> r =
+      RunProgram({tool, "--core", crash->core}, kToolTimeout, ToolEnv(c.python));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code(), 0) << r->Describe();
+  EXPECT_TRUE(r->out == crash->report) << DescribeMismatch(crash->report, r->out);
+  EXPECT_EQ(r->err, "") << Printable(r->err);
+
+  // The other views read the same core.
+  if (c.scenario.name == "segv") {
+    for (const char* format : {"traceback", "json"}) {
+      SCOPED_TRACE(format);
+      absl::StatusOr<RunResult> view =
+          RunProgram({tool, "--core", crash->core, absl::StrCat("--format=", format)}, kToolTimeout,
+                     ToolEnv(c.python));
+      ASSERT_TRUE(view.ok()) << view.status();
+      EXPECT_EQ(view->exit_code(), 0) << view->Describe();
+      EXPECT_NE(view->out.find("crash_inner"), std::string::npos) << view->Describe();
+      EXPECT_EQ(view->err, "") << Printable(view->err);
+    }
+  }
+}
+
+std::string CrashCaseName(const ::testing::TestParamInfo<CrashCase>& info) {
+  return info.param.python.name + "_" + info.param.scenario.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Interpreters, CoreTest, ::testing::ValuesIn(AllCrashCases()),
+                         CrashCaseName);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CoreTest);
+
+TEST(CoreDiscovery, FindsInterpreters) {
+  EXPECT_FALSE(AllInterpreters().empty())
+      << "no CPython found in " << Interpreters().pyenv_root
+      << "/versions/*/bin/python or /usr/bin/python3.N: the core tests ran on none";
+}
+
+// ---------------------------------------------------------------------------------------------
+// gcore of a live process
+
+class Gcore : public ::testing::TestWithParam<Interpreter> {};
+
+TEST_P(Gcore, MatchesLiveDump) {
+  const Interpreter& py = GetParam();
+  ASSERT_TOOL(tool);
+  absl::StatusOr<std::unique_ptr<Target>> target = StartTarget(py, "core_live.py", {});
+  ASSERT_TRUE(target.ok()) << target.status();
+  const pid_t pid = (*target)->child.pid();
+  const std::vector<std::string> env = ToolEnv(py);
+
+  absl::StatusOr<RunResult> live = RunProgram({tool, std::to_string(pid)}, kToolTimeout, env);
+  ASSERT_TRUE(live.ok()) << live.status();
+  ASSERT_EQ(live->exit_code(), 0) << live->Describe();
+  ASSERT_NE(live->out.find("Current thread"), std::string::npos) << live->Describe();
+
+  const std::string prefix = (*target)->dir.path() + "/gcore";
+  absl::StatusOr<RunResult> gcore =
+      RunProgram({"gcore", "-o", prefix, std::to_string(pid)}, std::chrono::seconds(120));
+  ASSERT_TRUE(gcore.ok()) << gcore.status() << " (gdb's gcore is needed: apt-get install gdb)";
+  const std::string core = absl::StrCat(prefix, ".", pid);
+  ASSERT_EQ(gcore->exit_code(), 0) << gcore->Describe();
+  ASSERT_TRUE(fs::exists(core)) << "gcore wrote no " << core << "\n" << gcore->Describe();
+
+  absl::StatusOr<RunResult> r = RunProgram({tool, "--core", core}, kToolTimeout, env);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code(), 0) << r->Describe();
+  EXPECT_TRUE(r->out == live->out) << DescribeMismatch(live->out, r->out);
+  EXPECT_EQ(r->err, "") << Printable(r->err);
+  // Python 3 wrote its own dump of the same state ("sync"): both must be it.
+  if ((*target)->mode == "sync") {
+    EXPECT_TRUE(r->out == (*target)->expected) << DescribeMismatch((*target)->expected, r->out);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Interpreters, Gcore, ::testing::ValuesIn(AllInterpreters()),
+                         [](const ::testing::TestParamInfo<Interpreter>& info) {
+                           return info.param.name;
+                         });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Gcore);
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+// The newest interpreter the tool reads by default, for tests that need one crash core.
+std::optional<Interpreter> NewestDefault() {
+  std::optional<Interpreter> newest;
+  for (const Interpreter& py : AllInterpreters()) {
+    if (ToolEnv(py).empty()) newest = py;
+  }
+  return newest;
+}
+
+void ExpectOneError(const absl::StatusOr<RunResult>& r, int code, const std::string& mention) {
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code(), code) << r->Describe();
+  EXPECT_EQ(r->out, "") << r->Describe();
+  EXPECT_TRUE(IsOneErrorLine(r->err)) << Printable(r->err);
+  EXPECT_NE(r->err.find(mention), std::string::npos)
+      << "no '" << mention << "' in " << Printable(r->err);
+}
+
+TEST(CoreErrors, NotACoreFile) {
+  ASSERT_TOOL(tool);
+  TempDir dir;
+  const std::string text = dir.path() + "/notes.txt";
+  std::ofstream(text) << "not a core\n";
+  const std::string empty = dir.path() + "/empty";
+  std::ofstream(empty).flush();
+  ExpectOneError(RunProgram({tool, "--core", text}, kToolTimeout), kExitBadCore, "not a core");
+  ExpectOneError(RunProgram({tool, "--core", empty}, kToolTimeout), kExitBadCore, "empty");
+  ExpectOneError(RunProgram({tool, "--core", "/bin/sh"}, kToolTimeout), kExitBadCore, "not a core");
+  ExpectOneError(RunProgram({tool, "--core", dir.path()}, kToolTimeout), kExitBadCore, dir.path());
+  ExpectOneError(RunProgram({tool, "--core", dir.path() + "/missing"}, kToolTimeout),
+                 kExitNoSuchProcess, "missing");
+}
+
+TEST(CoreErrors, CoreOfAProgramThatIsNotPython) {
+  ASSERT_TOOL(tool);
+  TempDir dir;
+  absl::StatusOr<Child> sleeper = Spawn({"sleep", "60"});
+  ASSERT_TRUE(sleeper.ok()) << sleeper.status();
+  const std::string prefix = dir.path() + "/gcore";
+  absl::StatusOr<RunResult> gcore = RunProgram(
+      {"gcore", "-o", prefix, std::to_string(sleeper->pid())}, std::chrono::seconds(120));
+  ASSERT_TRUE(gcore.ok()) << gcore.status();
+  const std::string core = absl::StrCat(prefix, ".", sleeper->pid());
+  ASSERT_TRUE(fs::exists(core)) << gcore->Describe();
+  ExpectOneError(RunProgram({tool, "--core", core}, kToolTimeout), kExitNotPython, "not a Python");
+}
+
+// Debian's python3.11 is static: its executable holds the runtime, so the core cannot be read
+// without it. A copy of it runs a crash, then moves into a "sysroot".
+TEST(CoreErrors, MissingExecutableSysrootAndExecutableOptions) {
+  ASSERT_TOOL(tool);
+  const std::string system_python = "/usr/bin/python3.11";
+  ASSERT_TRUE(fs::exists(system_python))
+      << system_python << " (Debian's static build) is needed: scripts/install-deps --test";
+  if (ReadCorePattern().piped())
+    GTEST_SKIP() << "core_pattern pipes cores to a program: NOT TESTED";
+  TempDir dir;
+  Interpreter py;
+  py.path = dir.path() + "/bin/python3.11";
+  py.major = 3;
+  py.minor = 11;
+  fs::create_directories(dir.path() + "/bin");
+  fs::copy_file(system_python, py.path);
+  absl::StatusOr<Crash> crash = RunCrash(py, "core_segv.py");
+  ASSERT_TRUE(crash.ok()) << crash.status();
+
+  const std::string sysroot = dir.path() + "/sysroot";
+  const std::string moved = sysroot + py.path;
+  fs::create_directories(fs::path(moved).parent_path());
+  fs::rename(py.path, moved);
+
+  absl::StatusOr<RunResult> missing = RunProgram({tool, "--core", crash->core}, kToolTimeout);
+  ExpectOneError(missing, kExitNoSuchProcess, py.path);
+  EXPECT_NE(missing->err.find("--executable"), std::string::npos) << Printable(missing->err);
+  EXPECT_NE(missing->err.find("--sysroot"), std::string::npos) << Printable(missing->err);
+
+  for (const std::vector<std::string>& option :
+       {std::vector<std::string>{"--sysroot", sysroot}, {"--executable", moved}}) {
+    SCOPED_TRACE(option[0]);
+    absl::StatusOr<RunResult> r =
+        RunProgram({tool, "--core", crash->core, option[0], option[1]}, kToolTimeout);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->exit_code(), 0) << r->Describe();
+    EXPECT_TRUE(r->out == crash->report) << DescribeMismatch(crash->report, r->out);
+    EXPECT_EQ(r->err, "") << Printable(r->err);
+  }
+
+  // The same executable with another build id: the dump still works, with one warning.
+  std::string image = ReadFile(moved).value_or("");
+  absl::StatusOr<RunResult> readelf = RunProgram({"readelf", "-n", moved}, kToolTimeout);
+  ASSERT_TRUE(readelf.ok() && readelf->exit_code() == 0);
+  const size_t at = readelf->out.find("Build ID: ");
+  ASSERT_NE(at, std::string::npos) << readelf->out;
+  const std::string hex = Trim(readelf->out.substr(at + 10, readelf->out.find('\n', at) - at - 10));
+  std::string id;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2)
+    id += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  const size_t where = image.find(id);
+  ASSERT_NE(where, std::string::npos);
+  image[where] = static_cast<char>(image[where] ^ 0xff);
+  const std::string other = dir.path() + "/other-python3.11";
+  std::ofstream(other, std::ios::binary) << image;
+  absl::StatusOr<RunResult> r =
+      RunProgram({tool, "--core", crash->core, "--executable", other}, kToolTimeout);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code(), 0) << r->Describe();
+  EXPECT_TRUE(r->out == crash->report) << DescribeMismatch(crash->report, r->out);
+  EXPECT_TRUE(absl::StartsWith(r->err, "pystack-dump: warning: ") &&
+              std::count(r->err.begin(), r->err.end(), '\n') == 1 &&
+              absl::StrContains(r->err, "does not match the core"))
+      << Printable(r->err);
+
+  ExpectOneError(
+      RunProgram({tool, "--core", crash->core, "--executable", dir.path() + "/nope"}, kToolTimeout),
+      kExitNoSuchProcess, "nope");
+}
+
+// What a damaged core may give: an error line, or a dump marked where it is incomplete (exit 9),
+// or the whole report; never a signal or a hang.
+void ExpectErrorOrMarkedDump(const absl::StatusOr<RunResult>& r, const std::string& report) {
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_FALSE(r->timed_out) << "the tool hung";
+  ASSERT_TRUE(r->exited()) << r->Describe();
+  EXPECT_TRUE(OnlyWarnings(ErrorLines(r->err)) || IsOneErrorLine(ErrorLines(r->err)))
+      << r->Describe();
+  switch (r->exit_code()) {
+    case 0:
+      EXPECT_TRUE(ErrorLines(r->err).empty()) << r->Describe();
+      break;
+    case kExitPartial:
+      EXPECT_NE(r->out.find("<pystack-dump: "), std::string::npos) << r->Describe();
+      break;
+    default:
+      EXPECT_EQ(r->out, "") << r->Describe();
+      EXPECT_TRUE(IsOneErrorLine(ErrorLines(r->err))) << r->Describe();
+      EXPECT_TRUE(r->exit_code() >= 2 && r->exit_code() <= 10) << r->Describe();
+  }
+  (void)report;
+}
+
+class DamagedCore : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::optional<Interpreter> py = NewestDefault();
+    if (!py || ReadCorePattern().piped()) return;
+    absl::StatusOr<Crash> c = RunCrash(*py, "core_segv.py");
+    if (c.ok())
+      crash_ = new Crash(*std::move(c));
+    else
+      problem_ = new std::string(c.status().ToString());
+  }
+  static void TearDownTestSuite() {
+    delete crash_;
+    crash_ = nullptr;
+  }
+  void SetUp() override {
+    if (ReadCorePattern().piped())
+      GTEST_SKIP() << "core_pattern pipes cores to a program: NOT TESTED";
+    ASSERT_TRUE(NewestDefault()) << "no CPython 3.11-3.13 found";
+    ASSERT_NE(crash_, nullptr) << (problem_ ? *problem_ : "no crash core");
+  }
+  static std::string Original() { return ReadFile(crash_->core).value_or(""); }
+  static std::string Write(const std::string& bytes) {
+    const std::string path = crash_->dir->path() + "/damaged";
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+    return path;
+  }
+  static inline Crash* crash_ = nullptr;
+  static inline std::string* problem_ = nullptr;
+};
+
+TEST_F(DamagedCore, TruncatedCores) {
+  ASSERT_TOOL(tool);
+  const std::string original = Original();
+  ASSERT_GT(original.size(), 1u << 20);
+  for (size_t size :
+       {size_t{10}, size_t{100}, size_t{64}, size_t{4096}, size_t{20000}, original.size() / 4,
+        original.size() / 2, original.size() * 3 / 4, original.size() - 1}) {
+    SCOPED_TRACE(absl::StrCat("cut to ", size, " of ", original.size(), " bytes"));
+    const std::string path = Write(original.substr(0, size));
+    absl::StatusOr<RunResult> r = RunProgram({tool, "--core", path}, kToolTimeout);
+    ExpectErrorOrMarkedDump(r, crash_->report);
+    if (r.ok() && r->exit_code() == 0) {
+      EXPECT_EQ(r->out, crash_->report);
+    }
+    // A cut core says so.
+    EXPECT_NE(r->err.find("truncated"), std::string::npos) << r->Describe();
+  }
+}
+
+TEST_F(DamagedCore, CorruptedCores) {
+  ASSERT_TOOL(tool);
+  const std::string original = Original();
+  // Headers and notes are in the first pages of a kernel core; most flips go there.
+  const size_t head = std::min<size_t>(original.size(), 64 << 10);
+  for (uint32_t seed = 1; seed <= 16; ++seed) {
+    SCOPED_TRACE(absl::StrCat("seed ", seed));
+    std::mt19937 random(seed);
+    std::string bytes = original;
+    for (int i = 0; i < 24; ++i) {
+      const size_t at = i % 3 == 2 ? random() % bytes.size() : random() % head;
+      bytes[at] = static_cast<char>(bytes[at] ^ (1 + random() % 255));
+    }
+    ExpectErrorOrMarkedDump(RunProgram({tool, "--core", Write(bytes)}, kToolTimeout),
+                            crash_->report);
+  }
+}
+
+// Prints which interpreters the crash tests covered.
+class CoreCoverageReport : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::string text = "\n[ coverage ] crash cores vs faulthandler, per interpreter:\n";
+    if (CoreTally().empty()) text += "[ coverage ]   none run\n";
+    for (const auto& [name, counts] : CoreTally()) {
+      absl::StrAppend(&text, "[ coverage ]   ", name, "  ", counts[0], "/", counts[1], " passed",
+                      counts[2] ? absl::StrCat(", ", counts[2], " skipped") : "", "\n");
+    }
+    fputs(text.c_str(), stdout);
+    fflush(stdout);
+  }
+};
+
+[[maybe_unused]] ::testing::Environment* const kCoreCoverageReport =
+    ::testing::AddGlobalTestEnvironment(new CoreCoverageReport);
+
+}  // namespace
+}  // namespace pystack_it

@@ -1,0 +1,453 @@
+// A whole dump of a CPython 3.14/3.15 process that exists only in memory: a fake address space
+// holding a runtime (its _Py_DebugOffsets built from the C declarations in
+// debug_offsets_314_test.h), an interpreter, two thread states, a frame chain with the
+// interpreter's own entry frames among Python frames, code objects with 3.14 location tables,
+// str and bytes objects. identify_runtime and SnapshotReader walk it, format_faulthandler
+// prints it.
+//
+// No 3.14 or 3.15 interpreter runs on this machine, so the expected texts are NOT recorded: they
+// are derived by hand from Python/traceback.c of 3.14.0 (a fork of the release, typthon commit
+// 71cf7bf1) and of 3.14.1+/3.15 (python/cpython after gh-140815), as the comments show.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+
+#include "common/errors.h"
+#include "cpython/runtime.h"
+#include "cpython/snapshot_reader.h"
+#include "debug_offsets_314_test.h"
+#include "format/faulthandler.h"
+
+namespace pystack {
+namespace {
+
+using namespace test314;  // NOLINT: test-only names
+using S = Sizes;
+
+// A sparse address space of zero-filled 4 KiB pages; reads of pages never written fail.
+class FakeProcess final : public RemoteMemory {
+ public:
+  static constexpr uint64_t kPage = 4096;
+
+  void write(uint64_t address, const void* data, size_t size) {
+    const auto* bytes = static_cast<const uint8_t*>(data);
+    for (size_t i = 0; i < size; ++i) {
+      const uint64_t at = address + i;
+      pages_[at / kPage][at % kPage] = bytes[i];  // operator[] makes a zeroed page
+    }
+  }
+  template <typename T>
+  void put(uint64_t address, T value) {
+    write(address, &value, sizeof value);
+  }
+  absl::Status read(uint64_t address, void* out, size_t size) const override {
+    auto* bytes = static_cast<uint8_t*>(out);
+    for (size_t i = 0; i < size; ++i) {
+      const uint64_t at = address + i;
+      auto page = pages_.find(at / kPage);
+      if (page == pages_.end()) return absl::DataLossError("unmapped");
+      bytes[i] = page->second[at % kPage];
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::map<uint64_t, std::array<uint8_t, kPage>> pages_;
+};
+
+// Addresses in the fake process.
+constexpr uint64_t kRuntime = 0x10000;
+constexpr uint64_t kInterp = 0x100000;
+constexpr uint64_t kThreadA = 0x200000;  // newest thread, no Python frame
+constexpr uint64_t kThreadB = 0x210000;  // the main thread, holds the GIL
+constexpr uint64_t kFrameTop = 0x300100;
+constexpr uint64_t kEntryFrame = 0x300200;     // FRAME_OWNED_BY_INTERPRETER, between the two
+constexpr uint64_t kFrameModule = 0x300300;
+constexpr uint64_t kBottomEntryFrame = 0x300400;
+constexpr uint64_t kStrType = 0x400000;
+constexpr uint64_t kBytesType = 0x401000;
+constexpr uint64_t kNone = 0x402000;
+constexpr uint64_t kCodeInner = 0x600000;
+constexpr uint64_t kCodeModule = 0x610000;
+constexpr uint64_t kObjects = 0x700000;  // str and bytes objects, one page each
+constexpr uint64_t kThreadIdA = 0x00007f3a2b1ff6c0;
+constexpr uint64_t kThreadIdB = 0x00007f3a2c8e1740;
+
+constexpr uint64_t kTpFlagsUnicode = 1ULL << 28;  // Py_TPFLAGS_UNICODE_SUBCLASS
+constexpr uint64_t kTpFlagsBytes = 1ULL << 27;    // Py_TPFLAGS_BYTES_SUBCLASS
+constexpr uint8_t kOwnedByThread = 0;             // FRAME_OWNED_BY_THREAD
+constexpr uint8_t kOwnedByInterpreter = 3;        // FRAME_OWNED_BY_INTERPRETER (3.14, 3.15)
+
+class ProcessBuilder {
+ public:
+  explicit ProcessBuilder(FakeProcess& memory) : memory_(memory) {}
+
+  // A compact str: PyASCIIObject (ob_refcnt, ob_type, length, hash, state), then for
+  // non-ASCII text the rest of PyCompactUnicodeObject (utf8_length, utf8), then the data.
+  // state: kind in bits 2-4, compact bit 5, ascii bit 6.
+  uint64_t str(const std::u32string& text) {
+    const uint64_t address = next_object();
+    const bool ascii = std::all_of(text.begin(), text.end(), [](char32_t c) { return c < 128; });
+    const char32_t widest = text.empty() ? 0 : *std::max_element(text.begin(), text.end());
+    const int kind = widest < 256 ? 1 : widest < 65536 ? 2 : 4;
+    memory_.put<uint64_t>(address, 1);  // ob_refcnt
+    memory_.put<uint64_t>(address + 8, kStrType);
+    memory_.put<int64_t>(address + S::kLength, static_cast<int64_t>(text.size()));
+    memory_.put<int64_t>(address + 24, -1);  // hash
+    memory_.put<uint32_t>(address + S::kState, (kind << 2) | (1 << 5) | (ascii ? 1 << 6 : 0));
+    uint64_t data = address + (ascii ? S::kAsciiSize : S::kCompactSize);
+    for (char32_t c : text) {
+      memory_.write(data, &c, kind);  // little endian: the low `kind` bytes
+      data += kind;
+    }
+    return address;
+  }
+
+  uint64_t bytes(const std::string& contents) {
+    const uint64_t address = next_object();
+    memory_.put<uint64_t>(address, 1);
+    memory_.put<uint64_t>(address + 8, kBytesType);
+    memory_.put<int64_t>(address + 16, static_cast<int64_t>(contents.size()));  // ob_size
+    memory_.write(address + S::kObSval, contents.data(), contents.size());
+    return address;
+  }
+
+  void code(uint64_t address, const std::u32string& filename, const std::u32string& name,
+            const std::u32string& qualname, int first_line, const std::string& line_table) {
+    memory_.put<uint64_t>(address + S::kFilename, str(filename));
+    memory_.put<uint64_t>(address + S::kName, str(name));
+    memory_.put<uint64_t>(address + S::kQualname, str(qualname));
+    memory_.put<uint64_t>(address + S::kLinetable, bytes(line_table));
+    memory_.put<int32_t>(address + S::kFirstLineno, first_line);
+  }
+
+  // _PyInterpreterFrame: f_executable (a _PyStackRef), previous, instr_ptr, owner.
+  void frame(uint64_t address, uint64_t executable, uint64_t previous, uint64_t instr_ptr,
+             uint8_t owner) {
+    memory_.put<uint64_t>(address, executable);
+    memory_.put<uint64_t>(address + 8, previous);
+    memory_.put<uint64_t>(address + S::kInstrPtr, instr_ptr);
+    memory_.put<uint8_t>(address + S::kOwner, owner);
+  }
+
+  void thread(uint64_t address, uint64_t prev, uint64_t next, uint64_t current_frame,
+              uint64_t thread_id, uint64_t native_id) {
+    memory_.put<uint64_t>(address + 0, prev);
+    memory_.put<uint64_t>(address + 8, next);
+    memory_.put<uint64_t>(address + 16, kInterp);
+    memory_.put<uint64_t>(address + S::kCurrentFrame, current_frame);
+    memory_.put<uint64_t>(address + S::kThreadId, thread_id);
+    memory_.put<uint64_t>(address + S::kNativeThreadId, native_id);
+  }
+
+ private:
+  uint64_t next_object() {
+    const uint64_t address = kObjects + objects_ * FakeProcess::kPage;
+    ++objects_;
+    return address;
+  }
+
+  FakeProcess& memory_;
+  int objects_ = 0;
+};
+
+// Location tables in the 3.11+ format, which 3.14 keeps (InternalDocs/code_objects.md):
+// an entry starts with 0x80 | code << 3 | (length - 1); code 13 = no columns (a signed
+// varint line delta follows), 10-12 = line delta code - 10 and two column bytes, 14 = long
+// form (signed varint line delta, varint end-line delta, varint column + 1, varint end column
+// + 1), 15 = no location. Signed varints hold the sign in bit 0.
+//
+// inner, first line 3: 1 code unit on line 3 (RESUME), 3 on line 4, 4 on line 6, 2 without a
+// location. The frame executes code unit 5, so faulthandler prints line 6.
+const std::string kInnerLineTable = {
+    '\xe8', '\x00',                          // code 13, 1 unit, line += 0 -> 3
+    '\xda', '\x04', '\x14',                  // code 11, 3 units, line += 1 -> 4, cols 4..20
+    '\xf3', '\x04', '\x00', '\x09', '\x15',  // code 14, 4 units, line += 2 -> 6
+    '\xf9',                                  // code 15, 2 units, no location
+};
+constexpr int kInnerUnit = 5;
+// <module>, first line 1: 1 unit on line 1, then 2 units 7 lines further (signed varint 14 =
+// +7): the frame executes code unit 2, line 8.
+const std::string kModuleLineTable = {'\xe8', '\x00', '\xe9', '\x0e'};
+constexpr int kModuleUnit = 2;
+
+// Writes the whole process for one _Py_DebugOffsets image.
+template <typename D>
+void build_process(FakeProcess& memory, const D& offsets) {
+  ProcessBuilder b(memory);
+  memory.write(kRuntime, &offsets, sizeof offsets);
+  memory.put<uint64_t>(kRuntime + S::kInterpretersHead, kInterp);
+  memory.put<uint64_t>(kStrType + S::kTpFlags, kTpFlagsUnicode | (1ULL << 9));
+  memory.put<uint64_t>(kBytesType + S::kTpFlags, kTpFlagsBytes | (1ULL << 9));
+  memory.put<uint64_t>(kNone, 1);
+
+  // The interpreter: its own GIL, locked by thread B; the collector is running.
+  memory.put<int64_t>(kInterp + S::kInterpId, 0);
+  memory.put<uint64_t>(kInterp + S::kInterpNext, 0);
+  memory.put<uint64_t>(kInterp + S::kThreadsHead, kThreadA);
+  memory.put<int32_t>(kInterp + S::kInterpGc + S::kGcCollecting, 1);
+  memory.put<uint64_t>(kInterp + S::kCevalGil, kInterp + S::kGil);
+  memory.put<int32_t>(kInterp + S::kGilLocked, 1);
+  memory.put<uint64_t>(kInterp + S::kGilHolder, kThreadB);
+
+  b.thread(kThreadA, 0, kThreadB, 0, kThreadIdA, 4243);
+  b.thread(kThreadB, kThreadA, 0, kFrameTop, kThreadIdB, 4242);
+
+  // Thread B's chain: inner -> entry frame -> <module> -> the bottom entry frame. inner's
+  // f_executable carries the Py_TAG_REFCNT bit (a borrowed reference).
+  b.frame(kFrameTop, kCodeInner | 1, kEntryFrame, kCodeInner + S::kCodeAdaptive + 2 * kInnerUnit,
+          kOwnedByThread);
+  b.frame(kEntryFrame, kNone, kFrameModule, 0x1234, kOwnedByInterpreter);
+  b.frame(kFrameModule, kCodeModule, kBottomEntryFrame,
+          kCodeModule + S::kCodeAdaptive + 2 * kModuleUnit, kOwnedByThread);
+  b.frame(kBottomEntryFrame, kNone, 0, 0x1234, kOwnedByInterpreter);
+  b.code(kCodeInner, U"/srv/app/work.py", U"caf\u00e9", U"Worker.caf\u00e9", 3, kInnerLineTable);
+  b.code(kCodeModule, U"/srv/app/main.py", U"<module>", U"<module>", 1, kModuleLineTable);
+}
+
+PythonBinary binary_at_runtime() {
+  PythonBinary binary;
+  binary.path = "/usr/lib/libpython3.14.so.1.0";
+  binary.runtime = kRuntime;
+  return binary;
+}
+
+absl::StatusOr<Snapshot> walk(const FakeProcess& memory) {
+  absl::StatusOr<PythonRuntime> runtime = identify_runtime(memory, binary_at_runtime());
+  if (!runtime.ok()) return runtime.status();
+  SnapshotReader reader(memory, *std::move(runtime));
+  return reader.read();
+}
+
+// The OS thread names, as another part of the tool reads them from /proc/PID/task/TID/comm.
+void name_threads(Snapshot& snapshot) {
+  snapshot.interpreters.at(0).threads.at(0).os_name = "worker-1";
+  snapshot.interpreters.at(0).threads.at(1).os_name = "python3.14";
+}
+
+// What faulthandler.dump_traceback(all_threads=True) prints for this state, derived from
+// _Py_DumpTracebackThreads (3.14.0, 3.14.1+ and 3.15 agree here):
+//  - threads from the head of the list (thread A, newest) with a blank line between them;
+//  - write_thread_id: "Thread 0x" or "Current thread 0x", the thread id in 16 hex digits,
+//    write_thread_name's " [" + pthread_getname_np + "]", " (most recent call first):";
+//  - "  Garbage-collecting" under the current thread's header while interp->gc.collecting;
+//  - dump_traceback: "  <no Python frame>" when current_frame is NULL; otherwise the frames,
+//    skipping owner == FRAME_OWNED_BY_INTERPRETER, as `  File "F", line N in NAME` with
+//    _Py_DumpASCII's escapes (U+00E9 -> \xe9) and the line of the executed code unit.
+const char kExpected[] =
+    "Thread 0x00007f3a2b1ff6c0 [worker-1] (most recent call first):\n"
+    "  <no Python frame>\n"
+    "\n"
+    "Current thread 0x00007f3a2c8e1740 [python3.14] (most recent call first):\n"
+    "  Garbage-collecting\n"
+    "  File \"/srv/app/work.py\", line 6 in caf\\xe9\n"
+    "  File \"/srv/app/main.py\", line 8 in <module>\n";
+
+template <typename D>
+void expect_dump(const D& offsets, int minor, int micro) {
+  FakeProcess memory;
+  build_process(memory, offsets);
+  absl::StatusOr<Snapshot> snapshot = walk(memory);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  EXPECT_EQ(snapshot->version.minor, minor);
+  EXPECT_EQ(snapshot->version.micro, micro);
+  ASSERT_EQ(snapshot->interpreters.size(), 1u);
+  const Interpreter& interp = snapshot->interpreters[0];
+  ASSERT_EQ(interp.threads.size(), 2u);
+  EXPECT_FALSE(interp.walk_error);
+
+  const Thread& a = interp.threads[0];
+  EXPECT_EQ(a.thread_id, kThreadIdA);
+  EXPECT_EQ(a.native_thread_id, 4243u);
+  EXPECT_FALSE(a.holds_gil);
+  EXPECT_TRUE(a.frames.empty());
+  EXPECT_EQ(a.skipped_frames, 0);
+
+  const Thread& b = interp.threads[1];
+  EXPECT_EQ(b.thread_id, kThreadIdB);
+  EXPECT_TRUE(b.holds_gil);
+  EXPECT_TRUE(b.is_current);
+  EXPECT_TRUE(b.gc_collecting);
+  EXPECT_FALSE(b.walk_error);
+  ASSERT_EQ(b.frames.size(), 2u);
+  EXPECT_EQ(b.skipped_frames, 2);
+  EXPECT_EQ(b.frames[0].code_address, kCodeInner);  // the tag bit cleared
+  EXPECT_EQ(b.frames[0].skipped_above, 0);
+  EXPECT_EQ(b.frames[0].lineno, 6);
+  ASSERT_TRUE(b.frames[0].qualname);
+  EXPECT_EQ(b.frames[0].qualname->code_points, U"Worker.caf\u00e9");
+  EXPECT_EQ(b.frames[1].code_address, kCodeModule);
+  EXPECT_EQ(b.frames[1].skipped_above, 1);
+  EXPECT_EQ(b.frames[1].lineno, 8);
+
+  Snapshot named = *snapshot;
+  name_threads(named);
+  EXPECT_EQ(format_faulthandler(named), kExpected);
+}
+
+TEST(Snapshot314, Walks314_0) {
+  expect_dump(example_offsets<DebugOffsets314>(kVersion3140), 14, 0);
+}
+
+TEST(Snapshot314, Walks314_1) {
+  expect_dump(example_offsets<DebugOffsets314>(kVersion3141), 14, 1);
+}
+
+TEST(Snapshot314, Walks315) {
+  expect_dump(example_315(), 15, 0);
+  expect_dump(example_315_pre(), 15, 0);
+}
+
+// ---- identify_runtime's errors for 3.14+ ----
+
+template <typename D>
+ErrorKind identify_error(const D& offsets) {
+  FakeProcess memory;
+  build_process(memory, offsets);
+  absl::StatusOr<PythonRuntime> runtime = identify_runtime(memory, binary_at_runtime());
+  return runtime.ok() ? ErrorKind::kInternal : error_kind(runtime.status());
+}
+
+TEST(Snapshot314, FreeThreadedBuildsAreUnsupported) {
+  DebugOffsets314 d = example_offsets<DebugOffsets314>(kVersion3141);
+  d.free_threaded = 1;
+  EXPECT_EQ(identify_error(d), ErrorKind::kUnsupportedVersion);
+}
+
+TEST(Snapshot314, UnknownLayoutsAreUnsupported) {
+  EXPECT_EQ(identify_error(example_315(kVersion3141)), ErrorKind::kUnsupportedVersion);
+  EXPECT_EQ(identify_error(example_315(0x031000A1)), ErrorKind::kUnsupportedVersion);  // 3.16
+}
+
+TEST(Snapshot314, CorruptOffsetsAreNotPython) {
+  DebugOffsets314 d = example_offsets<DebugOffsets314>(kVersion3141);
+  d.thread_state.thread_id = 1 << 20;
+  EXPECT_EQ(identify_error(d), ErrorKind::kNotPython);
+}
+
+// ---- the 3.14 dialects of faulthandler, on synthetic snapshots ----
+
+PyText ascii_text(const std::string& s) {
+  PyText t;
+  t.code_points.assign(s.begin(), s.end());
+  t.length = s.size();
+  return t;
+}
+
+Frame python_frame(const std::string& name, int lineno, int skipped_above = 0) {
+  Frame f;
+  f.filename = ascii_text("/srv/app/deep.py");
+  f.name = ascii_text(name);
+  f.lineno = lineno;
+  f.skipped_above = skipped_above;
+  return f;
+}
+
+Snapshot one_thread(int major, int minor, int micro, Thread thread) {
+  Snapshot snapshot;
+  snapshot.version = PythonVersion{major, minor, micro, 0};
+  snapshot.interpreters.emplace_back();
+  snapshot.interpreters[0].threads.push_back(std::move(thread));
+  return snapshot;
+}
+
+std::string frame_line(const std::string& name, int lineno) {
+  return "  File \"/srv/app/deep.py\", line " + std::to_string(lineno) + " in " + name + "\n";
+}
+
+// 3.14.0's dump_traceback steps over an interpreter frame without counting it, so up to
+// MAX_FRAME_DEPTH (100) Python frames print; 3.14.1+ (gh-140815) counts every frame of the
+// chain, interpreter frames included, before dump_frame skips them. Neither prints anything
+// past the limit ("plus N frames" needs depth > MAX_FRAME_DEPTH, which the loop never
+// reaches).
+TEST(Faulthandler314, InterpreterFramesCountTowardTheLimitFrom3141) {
+  Thread thread;
+  thread.thread_id = 0x1000;
+  std::string first_50, all_60;
+  for (int i = 0; i < 60; ++i) {
+    thread.frames.push_back(python_frame("f" + std::to_string(i), 10 + i, /*skipped_above=*/1));
+    thread.skipped_frames += 1;
+    (i < 50 ? first_50 : all_60) += frame_line("f" + std::to_string(i), 10 + i);
+  }
+  all_60 = first_50 + all_60;
+  const std::string header = "Thread 0x0000000000001000 (most recent call first):\n";
+  // Chain: entry, f0, entry, f1, ...: f_i is chain entry 2i + 1, printed while below 100.
+  EXPECT_EQ(format_faulthandler(one_thread(3, 14, 1, thread)), header + first_50);
+  EXPECT_EQ(format_faulthandler(one_thread(3, 15, 0, thread)), header + first_50);
+  EXPECT_EQ(format_faulthandler(one_thread(3, 14, 0, thread)), header + all_60);
+}
+
+TEST(Faulthandler314, NothingPastOneHundredFrames) {
+  Thread thread;
+  thread.thread_id = 0x1000;
+  std::string expected = "Thread 0x0000000000001000 (most recent call first):\n";
+  for (int i = 0; i < 130; ++i) {
+    thread.frames.push_back(python_frame("g", i + 1));
+    if (i < 100) expected += frame_line("g", i + 1);
+  }
+  EXPECT_EQ(format_faulthandler(one_thread(3, 14, 0, thread)), expected);
+  EXPECT_EQ(format_faulthandler(one_thread(3, 14, 2, thread)), expected);
+}
+
+// 3.14.1+ dump_frame returns -1 after printing a ??? (no line for the instruction, a filename
+// or name that is not a str), and dump_traceback then writes "  <invalid frame>" and stops.
+// 3.14.0 prints "line ???" and goes on.
+TEST(Faulthandler314, InvalidFrameEndsTheThreadFrom3141) {
+  Thread thread;
+  thread.thread_id = 0x1000;
+  thread.frames = {python_frame("a", 5), python_frame("b", -1), python_frame("c", 7)};
+  const std::string header = "Thread 0x0000000000001000 (most recent call first):\n";
+  const std::string a = frame_line("a", 5);
+  const std::string b = "  File \"/srv/app/deep.py\", line ??? in b\n";
+  const std::string c = frame_line("c", 7);
+  EXPECT_EQ(format_faulthandler(one_thread(3, 14, 0, thread)), header + a + b + c);
+  EXPECT_EQ(format_faulthandler(one_thread(3, 14, 1, thread)),
+            header + a + b + "  <invalid frame>\n");
+  thread.frames[1] = python_frame("b", 6);
+  thread.frames[1].filename.reset();
+  EXPECT_EQ(format_faulthandler(one_thread(3, 15, 0, thread)),
+            header + a + "  File ???, line 6 in b\n  <invalid frame>\n");
+}
+
+// "<no Python frame>" is printed when tstate->current_frame is NULL; a chain holding only the
+// interpreter's own frames prints nothing under the header (3.14.0: the skip reaches NULL and
+// breaks; 3.14.1+: dump_frame prints nothing for them).
+TEST(Faulthandler314, OnlyInterpreterFramesPrintNothing) {
+  Thread thread;
+  thread.thread_id = 0x1000;
+  thread.skipped_frames = 1;
+  const std::string header = "Thread 0x0000000000001000 (most recent call first):\n";
+  EXPECT_EQ(format_faulthandler(one_thread(3, 14, 0, thread)), header);
+  EXPECT_EQ(format_faulthandler(one_thread(3, 14, 1, thread)), header);
+  thread.skipped_frames = 0;
+  EXPECT_EQ(format_faulthandler(one_thread(3, 14, 0, thread)), header + "  <no Python frame>\n");
+}
+
+// write_thread_name: pthread_getname_np into char[100], written with strlen() as raw bytes,
+// and nothing at all for an empty name or when the name cannot be had. 3.13 has no name.
+TEST(Faulthandler314, ThreadNames) {
+  Thread thread;
+  thread.thread_id = 0x1000;
+  thread.is_current = true;
+  thread.frames = {python_frame("a", 5)};
+  const std::string tail = " (most recent call first):\n" + frame_line("a", 5);
+  EXPECT_EQ(format_faulthandler(one_thread(3, 14, 0, thread)),
+            "Current thread 0x0000000000001000" + tail);
+  thread.os_name = "";
+  EXPECT_EQ(format_faulthandler(one_thread(3, 14, 0, thread)),
+            "Current thread 0x0000000000001000" + tail);
+  thread.os_name = "w\xc3\xa9rker";  // UTF-8 bytes, not escaped
+  EXPECT_EQ(format_faulthandler(one_thread(3, 14, 0, thread)),
+            "Current thread 0x0000000000001000 [w\xc3\xa9rker]" + tail);
+  thread.os_name = std::string("ab\0cd", 5);
+  EXPECT_EQ(format_faulthandler(one_thread(3, 15, 0, thread)),
+            "Current thread 0x0000000000001000 [ab]" + tail);
+  thread.os_name = "worker";
+  EXPECT_EQ(format_faulthandler(one_thread(3, 13, 0, thread)),
+            "Current thread 0x0000000000001000" + tail);
+}
+
+}  // namespace
+}  // namespace pystack
