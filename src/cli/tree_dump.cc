@@ -48,7 +48,8 @@ SectionBody dump_body(const ProcessInfo& process, const Options& options) {
     return not_dumped(SectionBody::Kind::kExited, "(exited before it could be dumped)");
   }
   absl::StatusOr<Snapshot> snapshot =
-      dump_live_process(process.stat.pid, absl::Seconds(options.attach_timeout_seconds));
+      dump_live_process(process.stat.pid, absl::Seconds(options.attach_timeout_seconds), nullptr,
+                        read_options_for(options));
   if (!snapshot.ok()) return failure_body(snapshot.status());
   // As `pystack-dump PID` does (process_command.cc): thread names from /proc for the traceback
   // and JSON formats, source lines read through the process's own root and working directory.

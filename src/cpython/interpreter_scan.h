@@ -18,7 +18,7 @@ namespace pystack {
 
 // Bounds that keep the scan cheap on any binary: bytes of data read, distinct candidate values
 // looked at, and interpreters collected.
-inline constexpr uint64_t kMaxScannedDataBytes = uint64_t{64} << 20;
+inline constexpr uint64_t kMaxScannedDataBytes = uint64_t{16} << 20;
 inline constexpr size_t kMaxScanCandidates = size_t{1} << 18;
 inline constexpr size_t kMaxScanInterpreters = 64;
 

@@ -13,9 +13,11 @@
 namespace pystack {
 namespace {
 
-// 2.7, and 3.6 up to the newest: each verified against its own interpreter by the tests.
+// 2.7, and 3.6 up to the newest (see README, "Supported versions", for which are verified
+// against a running interpreter).
 constexpr int kOldestSupportedMinor = 6;
 constexpr int kNewestSupportedMinor = 15;
+
 bool supported(const PythonVersion& v) {
   if (v.major == 2) return v.minor == 7;
   return v.major == 3 && v.minor >= kOldestSupportedMinor && v.minor <= kNewestSupportedMinor;

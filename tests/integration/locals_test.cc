@@ -115,7 +115,7 @@ std::map<std::string, std::pair<int, int>>& Tally() {  // interpreter -> (passed
 class Locals : public ::testing::TestWithParam<LocalsCase> {
  protected:
   void TearDown() override {
-    auto& [passed, run] = Tally()[GetParam().python.Version() + " " + GetParam().python.path];
+    auto& [passed, run] = Tally()[GetParam().python.name];
     ++run;
     if (!HasFailure()) ++passed;
   }
@@ -175,8 +175,13 @@ class LocalsCoverage : public ::testing::Environment {
   void TearDown() override {
     if (Tally().empty()) return;
     std::string text = "\n[ coverage ] --locals against traceback's capture_locals:\n";
-    for (const auto& [python, counts] : Tally()) {
-      absl::StrAppend(&text, "  ", python, ": ", counts.first, "/", counts.second, " passed\n");
+    for (const Interpreter& py : Interpreters().in_scope) {
+      auto it = Tally().find(py.name);
+      absl::StrAppend(&text, "[ coverage ]   ", py.name, "  ", py.path, "  ",
+                      it == Tally().end() ? std::string("not run")
+                                          : absl::StrCat(it->second.first, "/", it->second.second,
+                                                         " passed"),
+                      "\n");
     }
     std::printf("%s", text.c_str());
   }
