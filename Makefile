@@ -73,9 +73,11 @@ bench: $(BUILD)/pystack-dump $(BUILD)/bench
 layouts:
 	scripts/gen-layouts third_party/cpython
 
-# Fails when an interpreter present here disagrees with the committed layout tables.
+# Fails when an interpreter present here disagrees with the committed layout tables or with the
+# committed table of printable characters (str reprs).
 check-layouts:
 	scripts/gen-layouts --check third_party/cpython
+	scripts/gen-unicode-printable --check
 
 clean:
 	rm -rf $(BUILD)
