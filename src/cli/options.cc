@@ -190,6 +190,8 @@ Options:
   --format=FORMAT         output format: faulthandler (the default); traceback: each
                           thread's traceback.format_stack() with source lines (oldest
                           call first); json: one JSON document (see README)
+  --locals                below each frame, its local variables as traceback's
+                          capture_locals shows them (reprs read from memory)
   --attach-timeout=SECS   give up if the threads do not all stop within SECS (default 2)
   --subprocesses          dump PID and all its descendants, each under a line
                           "=== pid PID (parent PPID): COMMAND LINE ===" (see README)
@@ -209,7 +211,9 @@ Options:
   -h, --help              print this help and exit
   -V, --version           print the version and exit
 
-Supported CPython versions: %s (Linux x86-64).
+Supported CPython versions: %s (Linux x86-64); 2.7 to 3.13 are
+verified against the interpreters themselves by the tests, 3.14 and 3.15 are read as
+CPython's sources describe them, not verified against a running interpreter.
 
 Exit codes:
   0   the dump was printed

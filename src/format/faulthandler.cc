@@ -3,6 +3,8 @@
 // everything else is common to 3.6..3.15 (2.7 has no faulthandler; it gets the 3.6 format).
 #include "format/faulthandler.h"
 
+#include "format/locals_text.h"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -153,6 +155,8 @@ void dump_traceback(std::string& out, const Thread& thread, const Dialect& diale
       return;  // past the cut, a walk error concerns frames that were never printed
     }
     dump_frame(out, frame);
+    // Not CPython's: the reader fills locals only when --locals asks for them.
+    if (!frame.locals.empty()) append_locals(out, frame);
     if (dialect.invalid_frame && printed_unknowns(frame)) {
       out += dialect.invalid_frame;
       return;

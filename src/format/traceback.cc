@@ -3,6 +3,8 @@
 // the source lines read for it. What differs between versions lives in one Dialect table.
 #include "format/traceback.h"
 
+#include "format/locals_text.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <string_view>
@@ -150,16 +152,6 @@ void append_source_line(std::string& out, const Frame& frame, const SourceLines&
     append_text(out, stripped, dialect);
     out += '\n';
   }
-}
-
-// '    {name} = {value}' for each local, sorted by name (Python compares str by code point, as
-// UTF-8 bytes compare).
-void append_locals(std::string& out, const Frame& frame) {
-  std::vector<const Local*> sorted;
-  for (const Local& local : frame.locals) sorted.push_back(&local);
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const Local* a, const Local* b) { return a->name < b->name; });
-  for (const Local* local : sorted) out += "    " + local->name + " = " + local->repr + "\n";
 }
 
 void append_frame(std::string& out, const Frame& frame, const SourceLines& sources,
