@@ -328,3 +328,31 @@ TEST(FaulthandlerFormat, FatalErrorHeaderComesFirst) {
 
 }  // namespace
 }  // namespace pystack
+
+namespace pystack {
+namespace {
+
+// --locals: the frame line as faulthandler prints it, then traceback's "    name = repr" lines,
+// sorted by name (CPython has no such view; the locals lines follow traceback's capture_locals).
+TEST(FaulthandlerFormat, LocalsFollowTheirFrameSortedByName) {
+  Snapshot snapshot;
+  snapshot.version = PythonVersion{3, 11, 7, 0x030b07f0};
+  Thread thread;
+  thread.thread_id = 0xabc;
+  Frame frame;
+  frame.filename = PyText{U"w.py", 4};
+  frame.name = PyText{U"g", 1};
+  frame.lineno = 9;
+  frame.locals = {Local{"zeta", "None"}, Local{"alpha", "[1, 2]"}};
+  thread.frames.push_back(frame);
+  snapshot.interpreters.push_back(Interpreter{});
+  snapshot.interpreters[0].threads.push_back(thread);
+  EXPECT_EQ(format_faulthandler(snapshot),
+            "Thread 0x0000000000000abc (most recent call first):\n"
+            "  File \"w.py\", line 9 in g\n"
+            "    alpha = [1, 2]\n"
+            "    zeta = None\n");
+}
+
+}  // namespace
+}  // namespace pystack
