@@ -16,6 +16,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <ostream>
@@ -460,6 +461,38 @@ TEST_P(Venv, MatchesFaulthandler) {
 INSTANTIATE_TEST_SUITE_P(Interpreters, Venv, ::testing::ValuesIn(OldestAndNewestPython3()),
                          ParamName);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Venv);
+
+// ---------------------------------------------------------------------------------------------
+// A runtime whose version nothing tells (no version in the file name, no Py_Version, no
+// _Py_DebugOffsets, no PY_VERSION string): refused with exit code 7, saying so.
+
+constexpr char kMysteryRuntime[] = R"(
+#include <stdint.h>
+#include <unistd.h>
+uint64_t _PyRuntime[512] __attribute__((used, visibility("default")));
+int main(void) { write(1, "ready\n", 6); sleep(60); return 0; }
+)";
+
+TEST(VersionDetection, UnknownVersionIsRefused) {
+  ASSERT_TOOL(tool);
+  TempDir dir;
+  const std::string source = dir.path() + "/mystery.c";
+  const std::string program = dir.path() + "/mystery";
+  std::ofstream(source) << kMysteryRuntime;
+  absl::Status built = RunToSuccess({"cc", "-O0", "-rdynamic", "-o", program, source});
+  ASSERT_TRUE(built.ok()) << built;
+  absl::StatusOr<Child> target = Spawn({program}, Stdio::Null(), Stdio::Pipe());
+  ASSERT_TRUE(target.ok()) << target.status();
+  char buffer[16];
+  ASSERT_GT(read(target->out(), buffer, sizeof buffer), 0);
+  absl::StatusOr<RunResult> r = RunProgram({tool, std::to_string(target->pid())}, kToolTimeout);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code(), 7) << r->Describe();
+  EXPECT_EQ(r->out, "");
+  EXPECT_TRUE(IsOneErrorLine(r->err)) << Printable(r->err);
+  EXPECT_NE(r->err.find("cannot tell the Python version of " + program), std::string::npos)
+      << Printable(r->err);
+}
 
 // ---------------------------------------------------------------------------------------------
 

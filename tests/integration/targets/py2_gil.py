@@ -1,9 +1,13 @@
 """Python 2.7 scenario "gil_VARIANT": one thread holds the GIL inside a C call (libc sleep through
 ctypes.PyDLL) and is shown as the "Current thread" (2.7: _PyThreadState_Current). Variants: "main",
-"worker" (a worker holds it while the main thread sleeps). Usage: py2_gil.py OUT_DIR VARIANT
+"worker" (a worker holds it while the main thread sleeps), "gc" (the main thread holds it inside
+a weakref callback run by gc.collect(): 2.7's collector never calls __del__ of an object in a
+cycle, but it does call the callbacks of weak references to one). Usage: py2_gil.py OUT_DIR VARIANT
 """
+import gc
 import threading
 import time
+import weakref
 
 import py2_common as common
 
@@ -27,6 +31,24 @@ def gil_worker(started, go):
     common.dump_holding_gil()
 
 
+class Node(object):
+    pass
+
+
+def collected(reference):
+    common.dump_holding_gil()
+
+
+def collect_garbage():
+    gc.disable()
+    cycle = Node()
+    cycle.self = cycle
+    reference = weakref.ref(cycle, collected)
+    del cycle
+    gc.collect()
+    return reference
+
+
 def main():
     variant = common.ARGS[0]
     common.start(parked_in_event)
@@ -40,6 +62,9 @@ def main():
         common.wait_parked()
         go.set()
         time.sleep(common.FOREVER)
+    elif variant == "gc":
+        common.wait_parked()
+        collect_garbage()
     else:
         common.fail("unknown variant %r" % variant)
 
