@@ -68,11 +68,8 @@ std::vector<Interpreter> AllInterpreters() {
   return all;
 }
 
-std::vector<std::string> ToolEnv(const Interpreter& py) {
-  const bool by_default = py.major == 3 && py.minor >= 11 && py.minor <= 13;
-  return by_default ? std::vector<std::string>{}
-                    : std::vector<std::string>{"PYSTACK_DUMP_EXPERIMENTAL=1"};
-}
+// Every version is read by default: the tool needs no extra environment.
+std::vector<std::string> ToolEnv(const Interpreter&) { return {}; }
 
 std::string Trim(const std::string& s) { return std::string(absl::StripAsciiWhitespace(s)); }
 

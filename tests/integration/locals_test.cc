@@ -133,7 +133,7 @@ TEST_P(Locals, MatchTracebackCaptureLocals) {
   const pid_t pid = (*target)->child.pid();
   absl::StatusOr<RunResult> r =
       RunProgram({tool, "--format=traceback", "--locals", std::to_string(pid)},
-                 std::chrono::seconds(60), {"PYSTACK_DUMP_EXPERIMENTAL=1"});
+                 std::chrono::seconds(60));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit_code(), 0) << r->Describe();
   EXPECT_EQ(r->err, "") << Printable(r->err);

@@ -1,5 +1,5 @@
 // pystack-dump --format=traceback and --format=json against live CPython processes, for every
-// interpreter found on this machine (2.7 and 3.6-3.10 with PYSTACK_DUMP_EXPERIMENTAL=1): the
+// interpreter found on this machine (2.7 and 3.6-3.13): the
 // target (targets/tb_stacks.py) parks its threads and records traceback.format_stack() of each
 // parked thread's frame from sys._current_frames(), from inside the process; each thread's block
 // in the tool's output (what follows our header line) must equal that record byte for byte.
@@ -26,7 +26,6 @@
 namespace pystack_it {
 namespace {
 
-const std::vector<std::string> kExperimental = {"PYSTACK_DUMP_EXPERIMENTAL=1"};
 constexpr auto kToolTimeout = std::chrono::seconds(30);
 
 // Every interpreter found, whether the faulthandler tests cover it or not.
@@ -162,7 +161,7 @@ TEST_P(TracebackFormat, MatchesFormatStackAndJsonAgrees) {
 
   // --format=traceback
   absl::StatusOr<RunResult> text =
-      RunProgram({tool, "--format=traceback", std::to_string(pid)}, kToolTimeout, kExperimental);
+      RunProgram({tool, "--format=traceback", std::to_string(pid)}, kToolTimeout);
   ASSERT_TRUE(text.ok()) << text.status();
   ASSERT_EQ(text->exit_code(), 0) << text->Describe();
   EXPECT_EQ(text->err, "") << Printable(text->err);
@@ -197,7 +196,7 @@ TEST_P(TracebackFormat, MatchesFormatStackAndJsonAgrees) {
 
   // --format=json, checked by the target's interpreter against the text output.
   absl::StatusOr<RunResult> json =
-      RunProgram({tool, "--format=json", std::to_string(pid)}, kToolTimeout, kExperimental);
+      RunProgram({tool, "--format=json", std::to_string(pid)}, kToolTimeout);
   ASSERT_TRUE(json.ok()) << json.status();
   ASSERT_EQ(json->exit_code(), 0) << json->Describe();
   EXPECT_EQ(json->err, "") << Printable(json->err);
