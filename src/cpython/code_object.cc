@@ -1,23 +1,13 @@
 #include "cpython/code_object.h"
 
+#include "cpython/image.h"
+
 #include <cstring>
 
 #include "cpython/line_table.h"
 
 namespace pystack {
 namespace {
-
-uint64_t load_u64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-int32_t load_i32(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
 
 // A name or filename that is not readable is shown like a missing one, not as an error.
 std::optional<PyText> text_or_none(const ObjectReader& objects, uint64_t address) {

@@ -1,5 +1,7 @@
 #include "cpython/dict.h"
 
+#include "cpython/image.h"
+
 #include <cstring>
 
 #include "absl/strings/str_format.h"
@@ -9,16 +11,6 @@ namespace {
 
 constexpr size_t kEntriesPerRead = 256;
 constexpr uint64_t kMaxSplitEntries = 255;  // the order array holds bytes
-
-absl::Status corrupt(std::string_view what, uint64_t address) {
-  return absl::DataLossError(absl::StrFormat("%s at 0x%x", what, address));
-}
-
-uint64_t load_u64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
 
 // Where a keys object's entries start and how they look.
 struct KeysShape {

@@ -1,5 +1,7 @@
 #include "cpython/locals.h"
 
+#include "cpython/image.h"
+
 #include <map>
 
 #include "absl/strings/str_format.h"
@@ -18,10 +20,6 @@ constexpr int32_t kCoOptimized = 0x0001;
 
 constexpr int64_t kMaxSlots = 1 << 16;
 constexpr size_t kMaxNameCodePoints = 1024;
-
-absl::Status corrupt(std::string_view what, uint64_t address) {
-  return absl::DataLossError(absl::StrFormat("%s at 0x%x", what, address));
-}
 
 }  // namespace
 

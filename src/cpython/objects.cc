@@ -1,5 +1,7 @@
 #include "cpython/objects.h"
 
+#include "cpython/image.h"
+
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -8,22 +10,6 @@
 
 namespace pystack {
 namespace {
-
-uint64_t load_u64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-uint32_t load_u32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-absl::Status corrupt(std::string_view what, uint64_t address) {
-  return absl::DataLossError(absl::StrFormat("%s at 0x%x", what, address));
-}
 
 }  // namespace
 

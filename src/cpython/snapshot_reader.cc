@@ -38,6 +38,20 @@ std::string at(std::string_view what, uint64_t address) {
   return absl::StrFormat("%s at 0x%x", what, address);
 }
 
+// Records `frame` as walked; false, with the thread's walk error set, when the chain loops back
+// or is longer than pystack-dump reads (corrupt memory must not keep the walk going).
+bool visit_frame(absl::flat_hash_set<uint64_t>& seen, uint64_t frame, Thread& thread) {
+  if (!seen.insert(frame).second) {
+    thread.walk_error = at("frame list loops", frame);
+    return false;
+  }
+  if (seen.size() > kMaxFrames) {
+    thread.walk_error = "more frames than pystack-dump reads";
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 SnapshotReader::SnapshotReader(const RemoteMemory& memory, PythonRuntime runtime)
@@ -234,14 +248,7 @@ void SnapshotReader::read_frames(uint64_t frame, Thread& thread) {
   absl::flat_hash_set<uint64_t> seen;
   int skipped = 0;  // the interpreter's own frames since the last frame kept
   while (frame != 0) {
-    if (!seen.insert(frame).second) {
-      thread.walk_error = at("frame list loops", frame);
-      return;
-    }
-    if (seen.size() > kMaxFrames) {
-      thread.walk_error = "more frames than pystack-dump reads";
-      return;
-    }
+    if (!visit_frame(seen, frame, thread)) return;
     absl::StatusOr<uint8_t> owner = read_value<uint8_t>(pages_, frame + layout_.iframe_owner);
     absl::StatusOr<uint64_t> code = objects_.read_pointer(frame + layout_.iframe_code);
     absl::StatusOr<uint64_t> previous = objects_.read_pointer(frame + layout_.iframe_previous);
@@ -270,14 +277,7 @@ void SnapshotReader::read_frame_objects(uint64_t frame, Thread& thread) {
   absl::flat_hash_set<uint64_t> seen;
   uint64_t frame_type = 0;
   while (frame != 0) {
-    if (!seen.insert(frame).second) {
-      thread.walk_error = at("frame list loops", frame);
-      return;
-    }
-    if (seen.size() > kMaxFrames) {
-      thread.walk_error = "more frames than pystack-dump reads";
-      return;
-    }
+    if (!visit_frame(seen, frame, thread)) return;
     absl::StatusOr<uint64_t> type = objects_.type_of(frame);
     absl::StatusOr<uint64_t> code = objects_.read_pointer(frame + layout_.frame_code);
     absl::StatusOr<uint64_t> back = objects_.read_pointer(frame + layout_.frame_back);
