@@ -33,6 +33,30 @@ bool ObjectRepr::exhausted(const State& state) const {
   return state.out.size() >= limits_.max_bytes || state.objects >= limits_.max_objects;
 }
 
+bool ObjectRepr::nested_too_deep(const State& state, uint64_t object, int depth) const {
+  return depth >= limits_.max_depth ||
+         std::find(state.active.begin(), state.active.end(), object) != state.active.end();
+}
+
+template <typename AppendItem>
+void ObjectRepr::append_items(State& state, uint64_t object, const std::string& open, size_t count,
+                              bool cut, const std::string& close, AppendItem append_item) {
+  state.active.push_back(object);
+  state.out += open;
+  for (size_t i = 0; i < count; ++i) {
+    if (i > 0) state.out += ", ";
+    if (exhausted(state)) {
+      state.out += "...";
+      cut = false;  // marked
+      break;
+    }
+    append_item(i);
+  }
+  if (cut) state.out += ", ...";
+  state.out += close;
+  state.active.pop_back();
+}
+
 void ObjectRepr::append(State& state, uint64_t object, int depth) {
   if (object == 0) {
     state.out += "<NULL>";
@@ -190,8 +214,7 @@ void ObjectRepr::append_sequence(State& state, uint64_t object, const TypeInfo& 
     return void(state.out += unreadable_marker(object));
   }
   if (*size == 0) return void(state.out += absl::StrCat(open, close));
-  if (depth >= limits_.max_depth ||
-      std::find(state.active.begin(), state.active.end(), object) != state.active.end()) {
+  if (nested_too_deep(state, object, depth)) {
     return void(state.out += absl::StrCat(open, "...", close));
   }
   uint64_t items = object + layout.tuple_items;
@@ -205,22 +228,11 @@ void ObjectRepr::append_sequence(State& state, uint64_t object, const TypeInfo& 
   if (!objects_.memory().read(items, pointers.data(), count * 8).ok()) {
     return void(state.out += absl::StrCat(open, unreadable_marker(items), close));
   }
-  state.active.push_back(object);
-  state.out += open;
-  bool cut = count < static_cast<size_t>(*size);
-  for (size_t i = 0; i < count; ++i) {
-    if (i > 0) state.out += ", ";
-    if (exhausted(state)) {
-      state.out += "...";
-      cut = false;  // marked
-      break;
-    }
-    append(state, pointers[i], depth + 1);
-  }
-  if (cut) state.out += ", ...";
-  if (tuple && *size == 1) state.out += ",";
-  state.out += close;
-  state.active.pop_back();
+  const bool cut = count < static_cast<size_t>(*size);
+  // A tuple of one item keeps its comma: "(x,)".
+  const std::string end = tuple && *size == 1 ? std::string(",") + close : std::string(close);
+  append_items(state, object, open, count, cut, end,
+               [&](size_t i) { append(state, pointers[i], depth + 1); });
 }
 
 void ObjectRepr::append_dict(State& state, uint64_t object, int depth) {
@@ -228,31 +240,17 @@ void ObjectRepr::append_dict(State& state, uint64_t object, int depth) {
       read_value<int64_t>(objects_.memory(), object + objects_.layout().dict_used);
   if (!used.ok()) return void(state.out += unreadable_marker(object));
   if (*used == 0) return void(state.out += "{}");
-  if (depth >= limits_.max_depth ||
-      std::find(state.active.begin(), state.active.end(), object) != state.active.end()) {
-    return void(state.out += "{...}");
-  }
+  if (nested_too_deep(state, object, depth)) return void(state.out += "{...}");
   std::vector<DictItem> items;
   bool cut = false;
   if (!dicts_.items(object, limits_.max_items, items, cut).ok()) {
     return void(state.out += unreadable_marker(object));
   }
-  state.active.push_back(object);
-  state.out += "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) state.out += ", ";
-    if (exhausted(state)) {
-      state.out += "...";
-      cut = false;
-      break;
-    }
+  append_items(state, object, "{", items.size(), cut, "}", [&](size_t i) {
     append(state, items[i].key, depth + 1);
     state.out += ": ";
     append(state, items[i].value, depth + 1);
-  }
-  if (cut) state.out += ", ...";
-  state.out += "}";
-  state.active.pop_back();
+  });
 }
 
 // 3.x: "{1, 2}" for a set, "NAME({1, 2})" for a frozenset or a subclass, "NAME()" when empty;
@@ -262,8 +260,7 @@ void ObjectRepr::append_set(State& state, uint64_t object, const TypeInfo& type,
   absl::StatusOr<int64_t> used =
       read_value<int64_t>(objects_.memory(), object + objects_.layout().set_used);
   if (!used.ok()) return void(state.out += unreadable_marker(object));
-  if (depth >= limits_.max_depth ||
-      std::find(state.active.begin(), state.active.end(), object) != state.active.end()) {
+  if (nested_too_deep(state, object, depth)) {
     return void(state.out += absl::StrCat(type.name, "(...)"));
   }
   if (*used == 0 && !python2) return void(state.out += absl::StrCat(type.name, "()"));
@@ -279,20 +276,8 @@ void ObjectRepr::append_set(State& state, uint64_t object, const TypeInfo& type,
     open = absl::StrCat(type.name, "(", open);
     close += ")";
   }
-  state.active.push_back(object);
-  state.out += open;
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) state.out += ", ";
-    if (exhausted(state)) {
-      state.out += "...";
-      cut = false;
-      break;
-    }
-    append(state, items[i], depth + 1);
-  }
-  if (cut) state.out += ", ...";
-  state.out += close;
-  state.active.pop_back();
+  append_items(state, object, open, items.size(), cut, close,
+               [&](size_t i) { append(state, items[i], depth + 1); });
 }
 
 std::optional<std::string> ObjectRepr::text_of(uint64_t object, size_t max_code_points) const {

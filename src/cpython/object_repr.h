@@ -54,6 +54,14 @@ class ObjectRepr {
   };
 
   bool exhausted(const State& state) const;
+  // Py_ReprEnter's case: `object` is already being printed (a cycle), or nesting reached the
+  // depth bound; the container then prints "..." between its brackets.
+  bool nested_too_deep(const State& state, uint64_t object, int depth) const;
+  // The items of the container `object` between `open` and `close`, ", " apart, each written by
+  // `append_item(i)`; "..." where the output budget ran out, ", ..." after them when `cut`.
+  template <typename AppendItem>
+  void append_items(State& state, uint64_t object, const std::string& open, size_t count, bool cut,
+                    const std::string& close, AppendItem append_item);
   void append(State& state, uint64_t object, int depth);
   void append_kind(State& state, uint64_t object, const TypeInfo& type, int depth);
   void append_int(State& state, uint64_t object, bool python2_long);
