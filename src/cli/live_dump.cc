@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/errors.h"
@@ -24,6 +25,9 @@
 
 namespace pystack {
 namespace {
+
+// Marks the status of a process in which no CPython runtime was found (lacks_python_runtime).
+constexpr char kNoRuntimeUrl[] = "pystack-dump/no-runtime";
 
 bool exists(const std::string& path) {
   struct stat st;
@@ -130,6 +134,10 @@ ReadOptions read_options_for(const Options& options) {
   return read;
 }
 
+bool lacks_python_runtime(const absl::Status& status) {
+  return error_kind(status) == ErrorKind::kNotPython && status.GetPayload(kNoRuntimeUrl).has_value();
+}
+
 absl::StatusOr<Snapshot> dump_live_process(pid_t pid, absl::Duration attach_timeout,
                                            DumpStats* stats, const ReadOptions& read_options) {
   // Everything that does not need the threads stopped happens before they are.
@@ -138,10 +146,12 @@ absl::StatusOr<Snapshot> dump_live_process(pid_t pid, absl::Duration attach_time
   absl::StatusOr<PythonBinary> binary = find_python_binary(*mappings, live_resolver(pid));
   if (!binary.ok()) {
     if (error_kind(binary.status()) == ErrorKind::kNotPython) {
-      return make_error(ErrorKind::kNotPython,
-                        absl::StrFormat("process %d is not a Python process: %s", pid,
-                                        binary.status().message()),
-                        "pystack-dump reads CPython processes only");
+      absl::Status status = make_error(
+          ErrorKind::kNotPython,
+          absl::StrFormat("process %d is not a Python process: %s", pid, binary.status().message()),
+          "pystack-dump reads CPython processes only");
+      status.SetPayload(kNoRuntimeUrl, absl::Cord("1"));
+      return status;
     }
     return binary.status();
   }

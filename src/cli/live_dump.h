@@ -22,6 +22,10 @@ absl::StatusOr<Snapshot> dump_live_process(pid_t pid, absl::Duration attach_time
                                            DumpStats* stats = nullptr,
                                            const ReadOptions& read_options = {});
 
+// True for dump_live_process's error about a process without a CPython runtime, as opposed to
+// one whose runtime was found but could not be read (both are ErrorKind::kNotPython).
+bool lacks_python_runtime(const absl::Status& status);
+
 // What the command line asks the reader for: locals with --locals, Python thread names for the
 // formats that show them (traceback, JSON).
 ReadOptions read_options_for(const Options& options);

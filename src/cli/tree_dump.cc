@@ -1,6 +1,5 @@
 #include "cli/tree_dump.h"
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "cli/live_dump.h"
@@ -19,14 +18,6 @@ struct SectionBody {
 
 SectionBody not_dumped(SectionBody::Kind kind, std::string line) {
   return {line + "\n", kind};
-}
-
-// dump_live_process says kNotPython both for a process without a CPython runtime and for one
-// whose runtime could not be read (corrupt, or still starting); only the first is "not a Python
-// process", told apart by the message live_dump gives it.
-bool lacks_python_runtime(const absl::Status& status) {
-  return error_kind(status) == ErrorKind::kNotPython &&
-         absl::StrContains(status.message(), "is not a Python process");
 }
 
 SectionBody failure_body(const absl::Status& status) {
