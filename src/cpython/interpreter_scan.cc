@@ -95,6 +95,18 @@ std::optional<uint64_t> interpreter_of_current_thread(const RemoteMemory& memory
   return *interp;
 }
 
+// The thread states of `interp`'s thread list (bounded).
+absl::flat_hash_set<uint64_t> thread_states_of(const RemoteMemory& memory, const Layout& layout,
+                                               uint64_t interp) {
+  absl::flat_hash_set<uint64_t> out;
+  absl::StatusOr<uint64_t> tstate = read_pointer(memory, interp + layout.interp_threads_head);
+  while (tstate.ok() && plausible_pointer(*tstate) && out.size() < kMaxChain &&
+         out.insert(*tstate).second) {
+    tstate = read_pointer(memory, *tstate + layout.tstate_next);
+  }
+  return out;
+}
+
 // The interpreters among the slots' values (bounded).
 absl::flat_hash_set<uint64_t> interpreters_among(const RemoteMemory& memory, const Layout& layout,
                                                  const std::vector<Slot>& slots) {
@@ -123,9 +135,8 @@ std::optional<uint64_t> list_head(const RemoteMemory& memory, const Layout& layo
                                         [interp](const auto& kv) { return kv.second == interp; });
     if (is_someones_next) continue;
     int reach = 0;
-    for (uint64_t at = interp; at != 0 && reach < kMaxChain; ++reach) {
-      auto it = next_of.find(at);
-      at = it == next_of.end() ? 0 : it->second;
+    for (auto it = next_of.find(interp); it != next_of.end() && reach < kMaxChain; ++reach) {
+      it = next_of.find(it->second);
     }
     if (reach > best_reach || (reach == best_reach && interp < *best)) {
       best = interp;
@@ -163,6 +174,11 @@ absl::StatusOr<uint64_t> find_interpreter_head_slot(const RemoteMemory& memory,
   if (std::optional<uint64_t> current =
           interpreter_of_current_thread(cache, layout, thread_state_current)) {
     interpreters.insert(*current);
+    // 2.7 keeps interp->tstate_head and tstate->interp at the same offset (8) and has no
+    // tstate->prev, so the first thread state of a list passes is_interpreter as well (T+8 is
+    // the interpreter, whose +8 is T). _PyThreadState_Current holds that thread state whenever
+    // the newest thread has the GIL: it is a thread of `current`, not an interpreter.
+    for (uint64_t tstate : thread_states_of(cache, layout, *current)) interpreters.erase(tstate);
   }
   std::optional<uint64_t> head = list_head(cache, layout, interpreters);
   if (head) {

@@ -100,6 +100,45 @@ TEST_P(InterpreterScan, UsesTheCurrentThreadState) {
   EXPECT_EQ(*slot, data + 0x300);
 }
 
+// A worker thread, the newest (the head of the thread list), holds the GIL: in 2.7 its thread
+// state, which _PyThreadState_Current holds, looks like an interpreter too (tstate->interp and
+// interp->tstate_head are both at offset 8).
+TEST_P(InterpreterScan, IgnoresTheCurrentThreadStateAtTheHeadOfTheThreadList) {
+  FakeMemory memory;
+  const uint64_t data = memory.allocate(0x1000);
+  const uint64_t interp = make_interpreter(memory, layout());
+  uint64_t main_tstate = 0;
+  ASSERT_TRUE(memory.read(interp + layout().interp_threads_head, &main_tstate, 8).ok());
+  const uint64_t worker = memory.allocate(layout().tstate_size);
+  memory.put(worker + layout().tstate_interp, interp);
+  memory.put(worker + layout().tstate_next, main_tstate);
+  if (layout().tstate_prev >= 0) memory.put(main_tstate + layout().tstate_prev, worker);
+  memory.put(interp + layout().interp_threads_head, worker);
+  memory.put(data + 0x100, worker);  // _PyThreadState_Current
+  memory.put(data + 0x300, interp);  // interp_head
+  absl::StatusOr<uint64_t> slot =
+      find_interpreter_head_slot(memory, layout(), {{data, 0x1000}}, data + 0x100);
+  ASSERT_TRUE(slot.ok()) << slot.status();
+  EXPECT_EQ(*slot, data + 0x300);
+}
+
+// The same with the only thread, its state allocated below the interpreter (no tie-break by
+// address can save the scan).
+TEST_P(InterpreterScan, IgnoresTheCurrentThreadStateOfTheOnlyThread) {
+  FakeMemory memory;
+  const uint64_t data = memory.allocate(0x1000);
+  const uint64_t tstate = memory.allocate(layout().tstate_size);
+  const uint64_t interp = memory.allocate(layout().interp_size);
+  memory.put(interp + layout().interp_threads_head, tstate);
+  memory.put(tstate + layout().tstate_interp, interp);
+  memory.put(data + 0x100, tstate);  // _PyThreadState_Current
+  memory.put(data + 0x300, interp);  // interp_head
+  absl::StatusOr<uint64_t> slot =
+      find_interpreter_head_slot(memory, layout(), {{data, 0x1000}}, data + 0x100);
+  ASSERT_TRUE(slot.ok()) << slot.status();
+  EXPECT_EQ(*slot, data + 0x300);
+}
+
 TEST_P(InterpreterScan, FailsWithoutAnInterpreterAndSurvivesHoles) {
   FakeMemory memory;
   const uint64_t data = memory.allocate(0x1000);
