@@ -189,6 +189,7 @@ absl::Status CoreFile::parse() {
       parse_note(note.n_type, bytes + desc_offset, note.n_descsz);
     }
   }
+  mark_lost_stacks();
   if (threads_.empty()) {
     if (truncated()) {
       return bad_core(path_,
@@ -317,6 +318,32 @@ absl::Status CoreFile::read_image(uint64_t address, void* out, size_t size) cons
     cursor += chunk;
   }
   return absl::OkStatus();
+}
+
+// On x86-64 the word at the thread pointer (fs_base) is the thread pointer itself (the TLS ABI:
+// glibc's and musl's TCB start with a pointer to themselves), and the TCB sits at the top of the
+// thread's stack mapping. A core whose copy of that word is anything else did not save that
+// mapping: what it holds there is not the process's memory.
+void CoreFile::mark_lost_stacks() {
+  for (const CoreThread& thread : threads_) {
+    if (thread.fs_base == 0) continue;
+    uint64_t self = 0;
+    if (!read_image(thread.fs_base, &self, sizeof self).ok()) continue;  // not in the core at all
+    if (self == thread.fs_base) continue;
+    for (CoreSegment& segment : segments_) {
+      if (thread.fs_base - segment.address < segment.memory_size && segment.lost_thread == 0) {
+        segment.lost_thread = thread.tid;
+      }
+    }
+  }
+}
+
+std::vector<pid_t> CoreFile::lost_stacks() const {
+  std::vector<pid_t> out;
+  for (const CoreSegment& segment : segments_) {
+    if (segment.lost_thread != 0) out.push_back(segment.lost_thread);
+  }
+  return out;
 }
 
 }  // namespace pystack

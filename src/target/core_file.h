@@ -33,6 +33,10 @@ struct CoreSegment {
   // Of file_size, the bytes really present (less when the core is truncated).
   uint64_t available = 0;
   bool readable = false, writable = false, executable = false;
+  // Not the process's memory although the core says it is: a thread's stack whose bytes gdb's
+  // gcore could not read (gdb 13 on a stack behind recent glibc's in-mapping guard page (2.43 here)
+  // writes zeros for the whole mapping). The thread whose TCB lies in it; 0 when the segment is sound.
+  pid_t lost_thread = 0;
 };
 
 // One file mapping (NT_FILE): [start, end) maps `path` from byte `file_offset` on.
@@ -81,6 +85,8 @@ class CoreFile {
   absl::Status read_image(uint64_t address, void* out, size_t size) const;
   // The segment holding `address`, or nullptr.
   const CoreSegment* segment_at(uint64_t address) const;
+  // The threads whose stack segment the core holds as zeros (CoreSegment::lost_thread).
+  std::vector<pid_t> lost_stacks() const;
 
  private:
   CoreFile() = default;
@@ -91,6 +97,7 @@ class CoreFile {
   void parse_file_note(const uint8_t* desc, size_t size);
   void parse_auxv(const uint8_t* desc, size_t size);
   void parse_prpsinfo(const uint8_t* desc, size_t size);
+  void mark_lost_stacks();
 
   std::string path_;
   const uint8_t* data_ = nullptr;  // the whole core, mapped read-only

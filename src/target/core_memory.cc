@@ -101,6 +101,11 @@ absl::Status CoreMemory::read(uint64_t address, void* out, size_t size) const {
   for (uint64_t cursor = address; cursor < end;) {
     const CoreSegment* segment = core_.segment_at(cursor);
     uint64_t chunk_end = end;
+    if (segment != nullptr && segment->lost_thread != 0) {
+      return absl::DataLossError(absl::StrFormat(
+          "0x%x is in the stack of thread %d, which the core holds as zeros (not saved)", cursor,
+          segment->lost_thread));
+    }
     if (segment != nullptr) {
       const uint64_t inside = cursor - segment->address;
       if (inside < segment->available) {

@@ -277,6 +277,33 @@ TEST(CoreFile, ReadsThreadsSignalProcessAuxvAndFiles) {
   EXPECT_FALSE(c.truncated());
 }
 
+// gdb 13's gcore writes zeros for a whole thread stack that begins with recent glibc's
+// in-mapping guard page: the thread's TCB at fs_base then lacks the pointer to itself that the
+// x86-64 TLS ABI puts there. Such a stack is reported lost, and reading it fails.
+TEST(CoreFile, AStackSavedAsZerosIsLostNotRead) {
+  TempDir dir;
+  constexpr uint64_t kGoodStack = 0x7f0010000000, kLostStack = 0x7f0020000000;
+  constexpr uint64_t kTcbOffset = 2 * 4096 - 64;
+  CoreBuilder b;
+  b.thread(201, 0, kGoodStack + kTcbOffset);
+  b.thread(202, 0, kLostStack + kTcbOffset);
+  Bytes good(2 * 4096, 0x11);
+  const uint64_t self = kGoodStack + kTcbOffset;
+  std::memcpy(good.data() + kTcbOffset, &self, sizeof self);
+  b.segment(kGoodStack, good);
+  b.segment(kLostStack, Bytes(2 * 4096, 0));
+  absl::StatusOr<std::unique_ptr<CoreFile>> core = CoreFile::open(dir.file("core", b.build()));
+  ASSERT_TRUE(core.ok()) << core.status();
+  EXPECT_EQ((*core)->lost_stacks(), std::vector<pid_t>{202});
+  CoreMemory memory(**core, plain_locator());
+  uint64_t value = 0;
+  EXPECT_TRUE(memory.read(kGoodStack + 8, &value, sizeof value).ok());
+  EXPECT_EQ(value, 0x1111111111111111u);
+  absl::Status lost = memory.read(kLostStack + 8, &value, sizeof value);
+  ASSERT_FALSE(lost.ok());
+  EXPECT_NE(lost.message().find("thread 202"), std::string_view::npos) << lost.message();
+}
+
 TEST(CoreFile, SignalFallsBackToTheFirstThreadsCurrentSignal) {
   TempDir dir;
   CoreBuilder b;
