@@ -20,6 +20,15 @@
 #include "internal/pycore_code.h"
 #include "internal/pycore_dict.h"
 #endif
+#if PY_VERSION_HEX >= 0x030E0000
+/* 3.14 moved the structs out of the headers above: _PyRuntimeState, PyInterpreterState, and
+ * _PyInterpreterFrame with the generator objects, whose _PyStackRef (f_executable, localsplus[])
+ * is in pycore_structs.h. Named here rather than reached through the includes above. */
+#include "internal/pycore_runtime_structs.h"
+#include "internal/pycore_interp_structs.h"
+#include "internal/pycore_interpframe_structs.h"
+#include "internal/pycore_stackref.h"
+#endif
 #if PY_VERSION_HEX >= 0x030A0000
 #include "internal/pycore_moduleobject.h"
 #endif
@@ -140,6 +149,7 @@ int main(void) {
 #if PY_VERSION_HEX >= 0x030B0000
     OUT("iframe_size", sizeof(_PyInterpreterFrame));
 #if PY_VERSION_HEX >= 0x030D0000
+    /* 3.14+: a _PyStackRef, the object pointer with tag bits in its low bits */
     OUT("iframe_code", offsetof(_PyInterpreterFrame, f_executable));
     OUT("iframe_instr", offsetof(_PyInterpreterFrame, instr_ptr));
 #else
@@ -219,6 +229,7 @@ int main(void) {
     /* Frames */
 #if PY_VERSION_HEX >= 0x030B0000
     OUT("iframe_locals", offsetof(_PyInterpreterFrame, f_locals));
+    /* 3.14+: _PyStackRef entries (tagged object pointers) */
     OUT("iframe_localsplus", offsetof(_PyInterpreterFrame, localsplus));
     NONE("frame_locals"); NONE("frame_localsplus");
 #else
@@ -344,5 +355,12 @@ int main(void) {
 #endif
     OUT("method_func", offsetof(PyMethodObject, im_func));
     OUT("method_self", offsetof(PyMethodObject, im_self));
+    /* The frame fields CPython's own check of a frame reads (_PyFrame_SafeGetCode, 3.13.10+) */
+#if PY_VERSION_HEX >= 0x030B0000
+    OUT("iframe_globals", offsetof(_PyInterpreterFrame, f_globals));
+    OUT("iframe_builtins", offsetof(_PyInterpreterFrame, f_builtins));
+#else
+    NONE("iframe_globals"); NONE("iframe_builtins");
+#endif
     return 0;
 }

@@ -15,12 +15,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "cli/commands.h"
 #include "cli/live_dump.h"
 #include "cli/render.h"
 #include "cli/report.h"
 #include "cli/source_reader.h"
 #include "common/errors.h"
+#include "cpython/os_thread_names.h"
 #include "cpython/runtime.h"
 #include "cpython/snapshot_reader.h"
 #include "symbols/python_binary.h"
@@ -207,7 +209,11 @@ absl::StatusOr<Snapshot> read_snapshot(const CoreFile& core, CoreMemory& memory,
   absl::StatusOr<PythonRuntime> runtime = identify_runtime(memory, *binary);
   if (!runtime.ok()) return explain_unreadable(runtime.status(), core);
   SnapshotReader reader(memory, *std::move(runtime));
-  absl::StatusOr<Snapshot> snapshot = reader.read(read_options_for(options));
+  ReadOptions read_options = read_options_for(options);
+  // 3.14+ OS thread names are inferred from the Python ones (infer_os_thread_names).
+  read_options.thread_names = read_options.thread_names ||
+                              shows_os_thread_names(options, reader.runtime().version);
+  absl::StatusOr<Snapshot> snapshot = reader.read(read_options);
   if (!snapshot.ok()) return explain_unreadable(snapshot.status(), core);
   return snapshot;
 }
@@ -285,6 +291,13 @@ int run_core_dump(const Options& options) {
         absl::StrFormat("the core %s is truncated (%d of %d bytes): memory past the cut is missing",
                         options.core_path, (*core)->size(), (*core)->expected_size()));
   }
+  if (std::vector<pid_t> lost = (*core)->lost_stacks(); !lost.empty()) {
+    warn(absl::StrCat("the core ", options.core_path, " holds zeros for the stack of thread",
+                      lost.size() > 1 ? "s " : " ", absl::StrJoin(lost, ", "),
+                      ": the program that wrote it could not read that memory (gdb 13's gcore "
+                      "cannot read a stack behind recent glibc's in-mapping guard page; gdb 18's "
+                      "can)"));
+  }
   if (!options.executable.empty() && !exists(options.executable)) {
     return report_error(
         make_error(ErrorKind::kNoSuchProcess, "no such file: --executable " + options.executable));
@@ -299,7 +312,13 @@ int run_core_dump(const Options& options) {
   snapshot->pid =
       (*core)->process().pid != 0 ? (*core)->process().pid : (*core)->threads().front().tid;
   snapshot->executable = executable;
+  warn_if_read_as_older(*snapshot);
   add_native_thread_ids(*snapshot, **core);
+  if (python_names_os_threads(snapshot->version) &&
+      shows_os_thread_names(options, snapshot->version)) {
+    infer_os_thread_names(*snapshot, static_cast<uint64_t>(snapshot->pid),
+                          (*core)->process().command);
+  }
   mark_crashed_thread(*snapshot, **core);
   const Snapshot shown = options.format == OutputFormat::kFaulthandler
                              ? crash_report_view(*snapshot)

@@ -1,5 +1,7 @@
 #include "cli/live_dump.h"
 
+#include "cli/render.h"
+
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -12,6 +14,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/cord.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/errors.h"
@@ -61,12 +64,20 @@ absl::Status exited(pid_t pid) {
                     absl::StrFormat("process %d exited during the dump", pid));
 }
 
-std::string executable_of(pid_t pid, const std::vector<MemoryMapping>& mappings) {
+std::string read_link(const std::string& path) {
   char buffer[4096];
-  const std::string link = absl::StrCat("/proc/", pid, "/exe");
-  ssize_t n = ::readlink(link.c_str(), buffer, sizeof buffer - 1);
-  if (n > 0) return std::string(buffer, n);
-  return mappings.empty() ? std::string() : mappings.front().path;
+  const ssize_t n = ::readlink(path.c_str(), buffer, sizeof buffer);
+  return n > 0 && static_cast<size_t>(n) < sizeof buffer ? std::string(buffer, n) : "";
+}
+
+// The executable as the process itself names it (sys.executable): /proc/PID/exe names it from
+// our root, so a chroot's own root (/proc/PID/root, when we can reach it) is taken off.
+std::string executable_of(pid_t pid, const std::vector<MemoryMapping>& mappings) {
+  std::string exe = read_link(absl::StrCat("/proc/", pid, "/exe"));
+  if (exe.empty()) return mappings.empty() ? std::string() : mappings.front().path;
+  const std::string root = read_link(absl::StrCat("/proc/", pid, "/root"));
+  if (root.size() > 1 && absl::StartsWith(exe, root + "/")) exe.erase(0, root.size());
+  return exe;
 }
 
 bool lacks_native_ids(const Snapshot& snapshot) {
@@ -125,6 +136,10 @@ void add_os_thread_names(pid_t pid, Snapshot& snapshot) {
       thread.os_name = std::move(comm);
     }
   }
+}
+
+void add_os_thread_names_shown(pid_t pid, const Options& options, Snapshot& snapshot) {
+  if (shows_os_thread_names(options, snapshot.version)) add_os_thread_names(pid, snapshot);
 }
 
 ReadOptions read_options_for(const Options& options) {

@@ -35,4 +35,7 @@ ReadOptions read_options_for(const Options& options);
 // thread's fs_base register). A thread that has exited keeps no name.
 void add_os_thread_names(pid_t pid, Snapshot& snapshot);
 
+// add_os_thread_names when the chosen format shows them (shows_os_thread_names).
+void add_os_thread_names_shown(pid_t pid, const Options& options, Snapshot& snapshot);
+
 }  // namespace pystack

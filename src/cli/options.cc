@@ -211,9 +211,9 @@ Options:
   -h, --help              print this help and exit
   -V, --version           print the version and exit
 
-Supported CPython versions: %s (Linux x86-64); 2.7 to 3.13 are
-verified against the interpreters themselves by the tests, 3.14 and 3.15 are read as
-CPython's sources describe them, not verified against a running interpreter.
+Supported CPython versions: %s (Linux x86-64), each verified against the
+interpreters themselves by the tests (see the README for the patch versions). A newer
+release is read as 3.15 when its _Py_DebugOffsets has 3.15's layout, with a warning.
 
 Exit codes:
   0   the dump was printed

@@ -21,8 +21,8 @@ int run_process_dump(const Options& options) {
     std::fprintf(stderr, "pystack-dump: timing: stopped_us=%.1f threads=%zu\n",
                  absl::ToDoubleMicroseconds(stats.stopped), stats.threads_stopped);
   }
-  // Thread names from /proc are shown by the traceback and JSON formats only.
-  if (options.format != OutputFormat::kFaulthandler) add_os_thread_names(options.pid, *snapshot);
+  warn_if_read_as_older(*snapshot);
+  add_os_thread_names_shown(options.pid, options, *snapshot);
   if (!write_all(stdout, render(*snapshot, options, live_source_resolver(options.pid)))) return 1;
   if (snapshot_is_partial(*snapshot)) {
     return report_error(make_error(ErrorKind::kPartial,

@@ -6,6 +6,11 @@
 
 namespace pystack {
 
+bool shows_os_thread_names(const Options& options, const PythonVersion& version) {
+  return options.format != OutputFormat::kFaulthandler ||
+         faulthandler_shows_os_thread_names(version);
+}
+
 std::string render(const Snapshot& snapshot, const Options& options,
                    const SourcePathResolver& sources) {
   switch (options.format) {

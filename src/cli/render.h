@@ -15,4 +15,8 @@ namespace pystack {
 std::string render(const Snapshot& snapshot, const Options& options,
                    const SourcePathResolver& sources);
 
+// True when the chosen format shows OS thread names for a target of `version`: the traceback
+// and JSON formats always, faulthandler's from 3.14 on.
+bool shows_os_thread_names(const Options& options, const PythonVersion& version);
+
 }  // namespace pystack

@@ -16,6 +16,17 @@ bool write_all(std::FILE* out, const std::string& text) {
   return std::fwrite(text.data(), 1, text.size(), out) == text.size() && std::fflush(out) == 0;
 }
 
+void warn_if_read_as_older(const Snapshot& snapshot) {
+  if (!snapshot.read_as) return;
+  const PythonVersion& v = snapshot.version;
+  std::fprintf(stderr,
+               "pystack-dump: warning: Python %d.%d.%d is newer than this build of pystack-dump "
+               "knows; its _Py_DebugOffsets matches %d.%d's, and the output follows %d.%d's "
+               "format\n",
+               v.major, v.minor, v.micro, snapshot.read_as->major, snapshot.read_as->minor,
+               snapshot.read_as->major, snapshot.read_as->minor);
+}
+
 bool snapshot_is_partial(const Snapshot& snapshot) {
   for (const Interpreter& interpreter : snapshot.interpreters) {
     if (interpreter.walk_error) return true;

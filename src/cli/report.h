@@ -15,6 +15,10 @@ int report_error(const absl::Status& status);
 // Writes all of `text` to `out` and flushes; false on a write error.
 bool write_all(std::FILE* out, const std::string& text);
 
+// For a release newer than this build knows (Snapshot::read_as), a one-line warning on stderr
+// that the output follows the older release's format.
+void warn_if_read_as_older(const Snapshot& snapshot);
+
 // True when some part of the walk stopped early (exit code 9 after printing).
 bool snapshot_is_partial(const Snapshot& snapshot);
 

@@ -42,11 +42,10 @@ SectionBody dump_body(const ProcessInfo& process, const Options& options) {
       dump_live_process(process.stat.pid, absl::Seconds(options.attach_timeout_seconds), nullptr,
                         read_options_for(options));
   if (!snapshot.ok()) return failure_body(snapshot.status());
-  // As `pystack-dump PID` does (process_command.cc): thread names from /proc for the traceback
-  // and JSON formats, source lines read through the process's own root and working directory.
-  if (options.format != OutputFormat::kFaulthandler) {
-    add_os_thread_names(process.stat.pid, *snapshot);
-  }
+  // As `pystack-dump PID` does (process_command.cc): OS thread names from /proc where the format
+  // shows them, source lines read through the process's own root and working directory.
+  warn_if_read_as_older(*snapshot);
+  add_os_thread_names_shown(process.stat.pid, options, *snapshot);
   SectionBody body{render(*snapshot, options, live_source_resolver(process.stat.pid)),
                    SectionBody::Kind::kPython};
   if (snapshot_is_partial(*snapshot)) body.kind = SectionBody::Kind::kIncomplete;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "cpython/layout.h"
@@ -36,6 +37,19 @@ size_t debug_offsets_read_size();
 // debug_offsets_314.cc), then every offset is checked against the size of its struct.
 // Errors: kUnimplemented when no known layout matches (an unknown pre-release) or for a
 // free-threaded build; kDataLoss when the matched offsets cannot be trusted.
-absl::StatusOr<Layout> layout_from_debug_offsets(std::string_view image);
+// `base`, when given, is the table generated from the version's headers: fields the target does
+// not publish (the object model that --locals and thread names read) come from it, every
+// published offset from the target.
+absl::StatusOr<Layout> layout_from_debug_offsets(std::string_view image,
+                                                 const Layout* base = nullptr);
+
+// The newest major.minor whose _Py_DebugOffsets this build knows (3.15).
+std::pair<int, int> newest_known_debug_offsets();
+
+// For a release newer than any known: `image` read with the layouts of `as_major.as_minor`
+// (and `base`, that version's table). The Layout's major and minor are as_major and as_minor:
+// the model it follows. Errors as layout_from_debug_offsets, kUnimplemented when no layout fits.
+absl::StatusOr<Layout> layout_from_debug_offsets_as(std::string_view image, const Layout* base,
+                                                    int as_major, int as_minor);
 
 }  // namespace pystack

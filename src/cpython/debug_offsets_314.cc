@@ -1,5 +1,6 @@
-// _Py_DebugOffsets of CPython 3.14 and later: the whole Layout comes from the target, since no
-// table is generated for versions that are not installed here.
+// _Py_DebugOffsets of CPython 3.14 and later: every offset the target publishes comes from the
+// target, laid over the table generated from the version's headers (third_party/cpython/) for
+// the object model it does not publish.
 //
 // Each known layout of the struct is data: its sections and their fields, in the order
 // Include/internal/pycore_debug_offsets.h declares them (every field is one uint64_t, after the
@@ -391,8 +392,8 @@ void read_unicode(FormatReader& r, Layout& layout) {
   layout.unicode_ascii_bit = kUnicodeAsciiBit;
 }
 
-absl::StatusOr<Layout> read_layout(FormatReader& r, int major, int minor) {
-  Layout layout;
+absl::StatusOr<Layout> read_layout(FormatReader& r, const Layout* base, int major, int minor) {
+  Layout layout = base != nullptr ? *base : Layout{};
   layout.major = major;
   layout.minor = minor;
   layout.pointer_size = 8;
@@ -427,7 +428,14 @@ size_t debug_offsets_read_size() {
   return words * 8;
 }
 
-absl::StatusOr<Layout> layout_from_debug_offsets(std::string_view image) {
+std::pair<int, int> newest_known_debug_offsets() {
+  std::pair<int, int> newest{3, 13};
+  for (const Format& format : formats()) newest = std::max(newest, {format.major, format.minor});
+  return newest;
+}
+
+absl::StatusOr<Layout> layout_from_debug_offsets_as(std::string_view image, const Layout* base,
+                                                    int as_major, int as_minor) {
   if (!has_debug_offsets(image) || image.size() < kHeaderWords * 8) {
     return absl::DataLossError("_Py_DebugOffsets is truncated");
   }
@@ -436,18 +444,31 @@ absl::StatusOr<Layout> layout_from_debug_offsets(std::string_view image) {
   const int minor = static_cast<int>((hex >> 16) & 0xff);
   if (load_word(image, kFreeThreadedWord) != 0) {
     return absl::UnimplementedError(absl::StrFormat(
-        "free-threaded builds of Python %d.%d are not supported", major, minor));
+        "free-threaded builds of Python %d.%d are not supported yet", major, minor));
   }
   for (const Format& format : formats()) {
-    if (format.major != major || format.minor != minor) continue;
+    if (format.major != as_major || format.minor != as_minor) continue;
     FormatReader reader(image, format);
     if (!reader.fits() || !reader.anchors_hold()) continue;
-    return read_layout(reader, major, minor);
+    return read_layout(reader, base, as_major, as_minor);
   }
-  return absl::UnimplementedError(absl::StrFormat(
-      "the _Py_DebugOffsets of Python %d.%d (version 0x%08x) has a layout this build does not "
-      "know (it knows: %s)",
-      major, minor, hex, known_formats(major, minor)));
+  if (major == as_major && minor == as_minor) {
+    return absl::UnimplementedError(absl::StrFormat(
+        "the _Py_DebugOffsets of Python %d.%d (version 0x%08x) has a layout this build does not "
+        "know (it knows: %s)",
+        major, minor, hex, known_formats(major, minor)));
+  }
+  return absl::UnimplementedError(
+      absl::StrFormat("no layout of %d.%d fits it", as_major, as_minor));
+}
+
+absl::StatusOr<Layout> layout_from_debug_offsets(std::string_view image, const Layout* base) {
+  if (!has_debug_offsets(image) || image.size() < kHeaderWords * 8) {
+    return absl::DataLossError("_Py_DebugOffsets is truncated");
+  }
+  const uint64_t hex = load_word(image, kVersionWord);
+  return layout_from_debug_offsets_as(image, base, static_cast<int>((hex >> 24) & 0xff),
+                                      static_cast<int>((hex >> 16) & 0xff));
 }
 
 }  // namespace pystack

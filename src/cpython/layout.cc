@@ -32,6 +32,12 @@ const std::vector<Layout> kLayouts = {
     Layout
 #include "cpython/layout_3_13.inc"
     ,
+    Layout
+#include "cpython/layout_3_14.inc"
+    ,
+    Layout
+#include "cpython/layout_3_15.inc"
+    ,
 };
 
 }  // namespace

@@ -135,6 +135,9 @@ struct Layout {
   int64_t gen_code = -1;                 // gi_code (2.7)
   int64_t method_func = -1;              // PyMethodObject.im_func
   int64_t method_self = -1;
+  // _PyInterpreterFrame.f_globals, f_builtins (3.11+): what _PyFrame_SafeGetCode checks first.
+  int64_t iframe_globals = -1;
+  int64_t iframe_builtins = -1;
 };
 
 // The generated table for major.minor, or nullptr when none was generated for it.

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_format.h"
 #include "cpython/repr.h"
+#include "cpython/stack_ref.h"
 
 namespace pystack {
 namespace {
@@ -134,6 +135,7 @@ std::vector<Local> LocalsReader::read(uint64_t frame, uint64_t code) {
   const bool v313 = layout.major > 3 || (layout.major == 3 && layout.minor >= 13);
 
   std::map<std::string, uint64_t> values;  // sorted as Python sorts str: by code point
+  std::map<std::string, int64_t> tagged_ints;  // 3.14+: ints held in the slot itself
   if (!optimized) {
     absl::StatusOr<uint64_t> dict = objects_.read_pointer(frame + locals_dict);
     if (dict.ok() && *dict != 0) {
@@ -153,7 +155,13 @@ std::vector<Local> LocalsReader::read(uint64_t frame, uint64_t code) {
     if (!slots.names[i]) continue;
     if (!optimized && (kind & kFastFree)) continue;
     if (!optimized && v313 && !(kind & kFastHidden)) continue;
-    uint64_t value = slot_values[i];
+    const StackRef ref = decode_stack_ref(layout, slot_values[i]);
+    if (ref.is_int) {
+      tagged_ints[*slots.names[i]] = ref.int_value;
+      values[*slots.names[i]] = 0;
+      continue;
+    }
+    uint64_t value = ref.object;
     if (value != 0 && (kind & (kFastCell | kFastFree))) value = cell_content(value);
     if (value == 0) {
       values.erase(*slots.names[i]);
@@ -166,7 +174,10 @@ std::vector<Local> LocalsReader::read(uint64_t frame, uint64_t code) {
       out.push_back({"...", absl::StrFormat("<%d more not shown>", values.size() - out.size())});
       break;
     }
-    out.push_back({name, reprs_.repr(value)});
+    auto tagged = tagged_ints.find(name);
+    out.push_back({name, tagged != tagged_ints.end() && value == 0
+                             ? std::to_string(tagged->second)
+                             : reprs_.repr(value)});
   }
   return out;
 }

@@ -120,12 +120,13 @@ absl::StatusOr<PythonRuntime> without_runtime(const RemoteMemory& memory,
   return runtime;
 }
 
-// The Layout a _Py_DebugOffsets image gives. 3.13 overlays its offsets on the table generated
-// from its headers; 3.14+ have no generated table: their image (and constants of their headers,
-// in debug_offsets_314.cc) is the whole layout.
+// The Layout a _Py_DebugOffsets image gives: its offsets laid over the table generated from the
+// version's headers (3.13: debug_offsets.cc; 3.14+: debug_offsets_314.cc, which also knows the
+// constants of their headers).
 absl::StatusOr<Layout> layout_from_image(std::string_view image, const PythonVersion& version) {
   if (version.at_least(3, 14)) {
-    absl::StatusOr<Layout> layout = layout_from_debug_offsets(image);
+    absl::StatusOr<Layout> layout =
+        layout_from_debug_offsets(image, find_layout(version.major, version.minor));
     if (layout.status().code() == absl::StatusCode::kUnimplemented) {
       return make_error(ErrorKind::kUnsupportedVersion, std::string(layout.status().message()),
                         "supported versions: " + supported_versions());
@@ -135,6 +136,32 @@ absl::StatusOr<Layout> layout_from_image(std::string_view image, const PythonVer
   const Layout* base = find_layout(version.major, version.minor);
   if (base == nullptr) return unsupported(version);
   return layout_from_debug_offsets_313(image, *base);
+}
+
+bool newer_than_known(const PythonVersion& v) {
+  const auto [major, minor] = newest_known_debug_offsets();
+  return v.major == major && v.minor > minor;
+}
+
+// A release newer than any this build knows is read as the newest known one only when its
+// _Py_DebugOffsets has that release's layout and every offset checks out; otherwise refused.
+absl::StatusOr<PythonRuntime> newer_runtime(std::string_view image, const PythonVersion& version,
+                                            uint64_t runtime, const PythonBinary& binary) {
+  const auto [major, minor] = newest_known_debug_offsets();
+  absl::StatusOr<Layout> layout =
+      layout_from_debug_offsets_as(image, find_layout(major, minor), major, minor);
+  if (!layout.ok()) {
+    return make_error(
+        ErrorKind::kUnsupportedVersion,
+        absl::StrFormat("Python %s is not supported by this build of pystack-dump: it is newer "
+                        "than %d.%d, and its _Py_DebugOffsets does not have %d.%d's layout (%s)",
+                        version_text(version), major, minor, major, minor,
+                        layout.status().message()),
+        "supported versions: " + supported_versions());
+  }
+  PythonRuntime out{version, *layout, runtime, 0, 0, binary.code_type};
+  out.read_as = PythonVersion{major, minor, -1, 0};
+  return out;
 }
 
 }  // namespace
@@ -166,6 +193,7 @@ absl::StatusOr<PythonRuntime> identify_runtime(const RemoteMemory& memory,
   std::string image(debug_offsets_read_size(), '\0');
   if (memory.read(runtime, image.data(), image.size()).ok() && has_debug_offsets(image)) {
     PythonVersion version = version_from_hex(debug_offsets_version(image));
+    if (newer_than_known(version)) return newer_runtime(image, version, runtime, binary);
     if (!supported(version)) return unsupported(version);
     absl::StatusOr<Layout> layout = layout_from_image(image, version);
     if (!layout.ok()) {

@@ -21,6 +21,9 @@ struct PythonRuntime {
   uint64_t interp_head_address = 0;  // the static interp_head (2.7, 3.6; 0 after)
   uint64_t thread_state_current_address = 0;  // _PyThreadState_Current (2.7, 3.6; 0 after)
   std::optional<uint64_t> code_type;  // PyCode_Type, to tell code objects from shims (3.13+)
+  // Set for a release newer than this build knows whose _Py_DebugOffsets matched an older one's
+  // layout: the release it is read as (the walk and the formats follow that release's rules).
+  std::optional<PythonVersion> read_as;
 };
 
 // The versions this build reads, e.g. "3.11, 3.12, 3.13" (for messages and --help).

@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
+#include "cpython/stack_ref.h"
 
 namespace pystack {
 namespace {
@@ -13,17 +14,14 @@ namespace {
 // or above: 3.12/3.13 FRAME_OWNED_BY_CSTACK = 3 (shims); 3.14 FRAME_OWNED_BY_INTERPRETER = 3
 // (entry frames) and FRAME_OWNED_BY_CSTACK = 4 (pycore_interpframe_structs.h); 3.15
 // FRAME_OWNED_BY_INTERPRETER = 3, also the thread state's base-frame sentinel. From 3.14
-// f_executable is a _PyStackRef whose low Py_TAG_BITS (3, pycore_stackref.h) tag it; code
-// objects are at least 8-byte aligned, so clearing them gives the object.
+// f_executable is a _PyStackRef (cpython/stack_ref.h).
 struct FrameConventions {
   int major, minor;
   int first_skipped_owner;  // -1: every frame is printed
-  uint64_t executable_tag_bits;
 };
 constexpr FrameConventions kFrameConventions[] = {
-    {3, 11, -1, 0},
-    {3, 12, 3, 0},
-    {3, 14, 3, 3},
+    {3, 11, -1},
+    {3, 12, 3},
 };
 
 const FrameConventions& frame_conventions(const PythonVersion& v) {
@@ -75,6 +73,7 @@ absl::StatusOr<Snapshot> SnapshotReader::read(const ReadOptions& options) {
   locals_.clear();
   Snapshot snapshot;
   snapshot.version = runtime_.version;
+  snapshot.read_as = runtime_.read_as;
   // 3.7+: _PyRuntime.interpreters.head; 2.7 and 3.6: the static interp_head.
   absl::StatusOr<uint64_t> head =
       runtime_.runtime_address != 0
@@ -260,9 +259,9 @@ void SnapshotReader::read_frames(uint64_t frame, Thread& thread) {
       ++skipped;
       ++thread.skipped_frames;
     } else {
-      const uint64_t tag_bits = frame_conventions(runtime_.version).executable_tag_bits;
-      thread.frames.push_back(read_frame(frame, *code & ~tag_bits));
+      thread.frames.push_back(read_frame(frame, decode_stack_ref(layout_, *code).object));
       thread.frames.back().skipped_above = skipped;
+      thread.frames.back().fails_safety_check = fails_safety_check(frame, *code);
       skipped = 0;
       if (options_.locals) add_locals(frame, thread.frames.back());
     }
@@ -304,6 +303,26 @@ void SnapshotReader::read_frame_objects(uint64_t frame, Thread& thread) {
     if (options_.locals) add_locals(frame, thread.frames.back());
     frame = *back;
   }
+}
+
+// _PyMem_IsPtrFreed: NULL and the low page, the debug allocator's fill patterns, the top page.
+bool SnapshotReader::looks_freed(uint64_t pointer) {
+  return pointer <= 0xff || pointer == 0xCDCDCDCDCDCDCDCDull ||
+         pointer == 0xDDDDDDDDDDDDDDDDull || pointer == 0xFDFDFDFDFDFDFDFDull ||
+         pointer >= 0xFFFFFFFFFFFFFF00ull;
+}
+
+// _PyFrame_SafeGetCode (3.13.10+, 3.14.1+): what faulthandler checks before it prints a frame.
+bool SnapshotReader::fails_safety_check(uint64_t frame, uint64_t executable_bits) const {
+  if (layout_.iframe_globals < 0 || layout_.iframe_builtins < 0) return false;
+  absl::StatusOr<uint64_t> globals = objects_.read_pointer(frame + layout_.iframe_globals);
+  absl::StatusOr<uint64_t> builtins = objects_.read_pointer(frame + layout_.iframe_builtins);
+  if (!globals.ok() || !builtins.ok() || *globals == 0 || *builtins == 0) return true;
+  if (looks_freed(executable_bits)) return true;  // also PyStackRef_NULL (3.14+: 1)
+  const uint64_t executable = decode_stack_ref(layout_, executable_bits).object;
+  absl::StatusOr<uint64_t> type = objects_.type_of(executable);
+  if (looks_freed(executable) || !type.ok() || looks_freed(*type)) return true;
+  return runtime_.code_type.has_value() && *type != *runtime_.code_type;  // PyCode_Check
 }
 
 Frame SnapshotReader::read_frame(uint64_t frame, uint64_t code_address) {

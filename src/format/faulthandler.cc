@@ -16,8 +16,8 @@ namespace {
 constexpr size_t kMaxFrameDepth = 100;  // MAX_FRAME_DEPTH
 constexpr size_t kMaxThreads = 100;     // MAX_NTHREADS
 
-// The version-dependent parts of the dump, each checked against the real interpreters up to
-// 3.13; 3.14+ are derived from Python/traceback.c of 3.14.0, 3.14.x and 3.15 (none runs here).
+// The version-dependent parts of the dump, each checked against the real interpreters: 3.6 to
+// 3.13.0 (pyenv), 3.13.18, 3.14.10 and 3.15.2 (Debian unstable); 3.14.0 from its sources.
 struct Dialect {
   // Printed for a thread without a Python frame; nullptr: nothing (3.6/3.7).
   const char* no_frame;
@@ -33,8 +33,9 @@ struct Dialect {
   bool no_frame_needs_empty_chain = false;
   // 3.14.1+ (gh-140815): the interpreter's own frames count toward MAX_FRAME_DEPTH.
   bool counts_skipped_frames = false;
-  // 3.14.1+ (gh-140815): printed after a frame with a ??? (filename, line or name), ending the
-  // thread's dump; nullptr: the dump goes on.
+  // 3.13.10+, 3.14.1+ (gh-140815): printed after a frame with a ??? (filename, line or name),
+  // or instead of a frame that fails CPython's safety check, ending the thread's dump; nullptr:
+  // the dump goes on.
   const char* invalid_frame = nullptr;
 };
 
@@ -42,6 +43,11 @@ constexpr Dialect kDialect36{nullptr, "  ...\n", false};
 constexpr Dialect kDialect38{"<no Python frame>\n", "  ...\n", false};  // unindented
 constexpr Dialect kDialect310{"  <no Python frame>\n", "  ...\n", true};
 constexpr Dialect kDialect313{"  <no Python frame>\n", nullptr, true};
+// 3.13.10+: gh-140815's "<invalid frame>", backported (checked against 3.13.18).
+constexpr Dialect kDialect31310{.no_frame = "  <no Python frame>\n",
+                                .frames_cut = nullptr,
+                                .shows_gc = true,
+                                .invalid_frame = "  <invalid frame>\n"};
 constexpr Dialect kDialect314{.no_frame = "  <no Python frame>\n",
                               .frames_cut = nullptr,
                               .shows_gc = true,
@@ -58,6 +64,7 @@ constexpr Dialect kDialect3141{.no_frame = "  <no Python frame>\n",
 const Dialect& dialect_for(const PythonVersion& v) {
   if (v.at_least(3, 14, 1)) return kDialect3141;  // 3.15 too
   if (v.at_least(3, 14)) return kDialect314;
+  if (v.at_least(3, 13, 10)) return kDialect31310;
   if (v.at_least(3, 13)) return kDialect313;
   if (v.at_least(3, 10)) return kDialect310;
   if (v.at_least(3, 8)) return kDialect38;
@@ -154,6 +161,11 @@ void dump_traceback(std::string& out, const Thread& thread, const Dialect& diale
       if (dialect.frames_cut) out += dialect.frames_cut;
       return;  // past the cut, a walk error concerns frames that were never printed
     }
+    // dump_frame returns -1 before it prints anything when _PyFrame_SafeGetCode fails.
+    if (dialect.invalid_frame && frame.fails_safety_check) {
+      out += dialect.invalid_frame;
+      return;
+    }
     dump_frame(out, frame);
     // Not CPython's: the reader fills locals only when --locals asks for them.
     if (!frame.locals.empty()) append_locals(out, frame);
@@ -200,6 +212,10 @@ bool prints_nothing(const Interpreter& interp) {
 }
 
 }  // namespace
+
+bool faulthandler_shows_os_thread_names(const PythonVersion& version) {
+  return dialect_for(version).shows_os_thread_name;
+}
 
 std::string format_faulthandler(const Snapshot& snapshot) {
   const Dialect& dialect = dialect_for(snapshot.version);

@@ -13,4 +13,7 @@ namespace pystack {
 // "Current thread".
 std::string format_faulthandler(const Snapshot& snapshot);
 
+// True when faulthandler of `version` prints each thread's OS name in its header (3.14+).
+bool faulthandler_shows_os_thread_names(const PythonVersion& version);
+
 }  // namespace pystack

@@ -46,6 +46,9 @@ struct Frame {
   // Frames of the interpreter's own (3.12+ shims, 3.14+ entry frames) the walk left out right
   // above this one: faulthandler 3.14.1+ counts them toward its 100-frame limit.
   int skipped_above = 0;
+  // CPython's own check of a frame (_PyFrame_SafeGetCode, 3.13.10+/3.14.1+ faulthandler) would
+  // reject it: no globals or builtins, or a code pointer that is freed memory or no code object.
+  bool fails_safety_check = false;
 };
 
 struct Thread {
@@ -78,6 +81,8 @@ struct Snapshot {
   // ("Segmentation fault", "Aborted", ...), printed as "Fatal Python error: NAME".
   std::optional<std::string> fatal_error;
   PythonVersion version;
+  // A release newer than pystack-dump knows, read as this older one (its rules and formats).
+  std::optional<PythonVersion> read_as;
   std::string executable;  // the target's executable, as the tool found it
   std::vector<Interpreter> interpreters;
 };

@@ -198,11 +198,20 @@ absl::StatusOr<TargetCommand> ScriptCommand(const std::string& executable,
   return command;
 }
 
-std::vector<Interpreter> InScope() { return Interpreters().in_scope; }
+// The variants are built from the host's interpreters (copies of their files, their
+// python-config): those of the Debian roots run only in their root, where they are already the
+// container case (dump_test, core_test, ...).
+std::vector<Interpreter> InScope() {
+  std::vector<Interpreter> out;
+  for (const Interpreter& py : Interpreters().in_scope) {
+    if (!py.InRoot()) out.push_back(py);
+  }
+  return out;
+}
 
 std::vector<Interpreter> InScopeOlderThan311() {
   std::vector<Interpreter> out;
-  for (const Interpreter& py : Interpreters().in_scope) {
+  for (const Interpreter& py : InScope()) {
     if (py.major == 2 || py.minor <= 10) out.push_back(py);
   }
   return out;
@@ -210,7 +219,7 @@ std::vector<Interpreter> InScopeOlderThan311() {
 
 std::vector<Interpreter> InScopePython3() {
   std::vector<Interpreter> out;
-  for (const Interpreter& py : Interpreters().in_scope) {
+  for (const Interpreter& py : InScope()) {
     if (py.major == 3) out.push_back(py);
   }
   return out;

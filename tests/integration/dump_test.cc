@@ -62,8 +62,8 @@ struct DumpCase {
 };
 
 void PrintTo(const DumpCase& c, std::ostream* os) {
-  *os << c.python.path << " (" << c.python.Version() << "), " << c.scenario.script << " "
-      << absl::StrJoin(c.scenario.args, " ");
+  PrintTo(c.python, os);
+  *os << ", " << c.scenario.script << " " << absl::StrJoin(c.scenario.args, " ");
 }
 
 std::vector<DumpCase> AllCases() {
@@ -209,7 +209,8 @@ class CoverageReport : public ::testing::Environment {
           it == Tally().end()
               ? "no dump case run"
               : absl::StrCat(it->second.passed, "/", it->second.run, " dump cases passed");
-      absl::StrAppend(&text, "[ coverage ]   ", py.name, "  ", py.path, "  ", result, "\n");
+      const std::string where = py.InRoot() ? py.inner_path + " in " + py.root : py.path;
+      absl::StrAppend(&text, "[ coverage ]   ", py.name, "  ", where, "  ", result, "\n");
       if (it == Tally().end()) continue;
       for (const std::string& skipped : it->second.skipped) {
         absl::StrAppend(&text, "[ coverage ]     skipped: ", skipped, "\n");
@@ -221,6 +222,8 @@ class CoverageReport : public ::testing::Environment {
     }
     for (const std::string& p : d.problems)
       absl::StrAppend(&text, "[ coverage ]   problem: ", p, "\n");
+    for (const std::string& root : d.roots)
+      absl::StrAppend(&text, "[ coverage ]   Debian root ", root, "\n");
     fputs(text.c_str(), stdout);
     fflush(stdout);
   }

@@ -325,10 +325,26 @@ absl::StatusOr<std::string> TargetsDir() {
 
 // ---------------------------------------------------------------------------------------------
 
-std::string Interpreter::Version() const { return absl::StrCat(major, ".", minor, ".", micro); }
+// scripts/in-root, beside the target scripts' tests/ folder.
+absl::StatusOr<std::string> InRootScript() {
+  absl::StatusOr<std::string> targets = TargetsDir();
+  if (!targets.ok()) return targets.status();
+  fs::path script = fs::path(*targets) / ".." / ".." / ".." / "scripts" / "in-root";
+  std::error_code ec;
+  if (!fs::exists(script, ec)) return absl::NotFoundError(script.string() + " not found");
+  return fs::weakly_canonical(script).string();
+}
+
+std::string Interpreter::Version() const {
+  return absl::StrCat(major, ".", minor, ".", micro, debug ? "d" : "");
+}
 
 void PrintTo(const Interpreter& python, std::ostream* os) {
-  *os << python.path << " (" << python.Version() << ")";
+  if (python.InRoot()) {
+    *os << python.inner_path << " in " << python.root << " (" << python.Version() << ")";
+  } else {
+    *os << python.path << " (" << python.Version() << ")";
+  }
 }
 
 bool Interpreter::InScope() const {
@@ -348,6 +364,61 @@ std::string FindPyenvRoot() {
   if (const char* env = getenv("PYENV_ROOT"); env && *env) return env;
   if (const char* home = getenv("HOME"); home && *home) return std::string(home) + "/.pyenv";
   return "/root/.pyenv";
+}
+
+// BUILD/roots of the test binary (PYSTACK_IT_ROOTS overrides).
+fs::path RootsDir() {
+  if (const char* env = getenv("PYSTACK_IT_ROOTS"); env && *env) return env;
+  std::error_code ec;
+  return fs::read_symlink("/proc/self/exe", ec).parent_path() / "roots";
+}
+
+// The interpreters of one Debian root: a wrapper for each (ROOTS/NAME.bin/PROGRAM), which runs
+// it there through scripts/in-root. A root without its completion mark is being built, or failed.
+std::vector<Interpreter> RootInterpreters(const fs::path& root, Discovery& d) {
+  std::error_code ec;
+  const std::string name = root.filename().string();
+  if (!fs::exists(root / ".complete", ec)) {
+    d.roots.push_back(absl::StrCat(name, ": not built (", root.string(), "/.complete missing)"));
+    return {};
+  }
+  if (geteuid() != 0) {
+    d.roots.push_back(absl::StrCat(name, ": skipped: running a target in it (chroot) needs root"));
+    return {};
+  }
+  absl::StatusOr<std::string> in_root = InRootScript();
+  if (!in_root.ok()) {
+    d.roots.push_back(absl::StrCat(name, ": skipped: ", in_root.status().message()));
+    return {};
+  }
+  const std::regex program(R"(python(2\.7|3\.[0-9]+d?))");
+  std::vector<std::string> programs;
+  for (const auto& entry : fs::directory_iterator(root / "usr" / "bin", ec)) {
+    const std::string file = entry.path().filename().string();
+    if (std::regex_match(file, program) && !fs::is_symlink(entry.path(), ec)) programs.push_back(file);
+  }
+  std::sort(programs.begin(), programs.end());
+  const fs::path bin = root.parent_path() / (name + ".bin");
+  fs::create_directories(bin, ec);
+  std::vector<Interpreter> out;
+  for (const std::string& file : programs) {
+    Interpreter py;
+    py.root = root.string();
+    py.inner_path = "/usr/bin/" + file;
+    py.debug = file.back() == 'd';
+    py.path = (bin / file).string();
+    std::ofstream wrapper(py.path, std::ios::trunc);
+    wrapper << "#!/bin/sh\n# Runs " << py.inner_path << " inside " << py.root
+            << " (written by the integration tests)\nexec " << *in_root << " " << py.root << " "
+            << py.inner_path << " \"$@\"\n";
+    wrapper.close();
+    fs::permissions(py.path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                 fs::perms::others_read | fs::perms::others_exec, ec);
+    out.push_back(py);
+  }
+  d.roots.push_back(absl::StrCat(name, ": ", programs.size(), " interpreters (",
+                                 absl::StrJoin(programs, ", "), ")"));
+  return out;
 }
 
 Discovery Discover() {
@@ -375,14 +446,39 @@ Discovery Discover() {
   }
   std::sort(debian.begin(), debian.end());
   candidates.insert(candidates.end(), debian.begin(), debian.end());
+  if (const char* extra = getenv("PYSTACK_IT_PYTHON"); extra && *extra) {
+    for (absl::string_view p : absl::StrSplit(extra, ':', absl::SkipEmpty()))
+      candidates.emplace_back(p);
+  }
+  std::vector<Interpreter> rooted;
+  std::vector<fs::path> roots;
+  for (const auto& entry : fs::directory_iterator(RootsDir(), ec)) {
+    if (entry.is_directory(ec) && !absl::EndsWith(entry.path().filename().string(), ".bin") &&
+        !absl::EndsWith(entry.path().filename().string(), ".tmp")) {
+      roots.push_back(entry.path());
+    }
+  }
+  std::sort(roots.begin(), roots.end());
+  if (roots.empty()) d.roots.push_back(RootsDir().string() + ": no Debian root built (scripts/make-root)");
+  for (const fs::path& root : roots) {
+    for (Interpreter& py : RootInterpreters(root, d)) rooted.push_back(std::move(py));
+  }
 
   std::set<std::string> seen;
   std::map<std::string, int> name_uses;
   const std::regex version_re(R"(\((\d+), (\d+), (\d+)\))");
   std::vector<Interpreter> all;
+  std::vector<Interpreter> to_ask;
   for (const std::string& path : candidates) {
     std::string real = fs::weakly_canonical(path, ec).string();
     if (!seen.insert(ec ? path : real).second) continue;
+    Interpreter py;
+    py.path = path;
+    to_ask.push_back(py);
+  }
+  to_ask.insert(to_ask.end(), rooted.begin(), rooted.end());
+  for (Interpreter py : to_ask) {
+    const std::string& path = py.path;
     absl::StatusOr<RunResult> r = RunProgram(
         {path, "-c", "import sys; print(sys.version_info[:3])"}, std::chrono::seconds(20));
     std::smatch m;
@@ -391,8 +487,6 @@ Discovery Discover() {
           path, ": cannot read its version: ", r.ok() ? r->Describe() : r.status().ToString()));
       continue;
     }
-    Interpreter py;
-    py.path = path;
     py.major = std::stoi(m[1]);
     py.minor = std::stoi(m[2]);
     py.micro = std::stoi(m[3]);
@@ -402,7 +496,8 @@ Discovery Discover() {
     return std::tie(a.major, a.minor, a.micro) < std::tie(b.major, b.minor, b.micro);
   });
   for (Interpreter& py : all) {
-    std::string base = absl::StrCat("py", py.major, "_", py.minor, "_", py.micro);
+    std::string base =
+        absl::StrCat("py", py.major, "_", py.minor, "_", py.micro, py.debug ? "d" : "");
     int uses = ++name_uses[base];
     py.name = uses == 1 ? base : absl::StrCat(base, "_", uses);
     (py.InScope() ? d.in_scope : d.out_of_scope).push_back(py);

@@ -29,8 +29,8 @@ using std::chrono::milliseconds;
 
 // The CPython versions (major, minor) the dump tests run against. The target scripts keep to 3.6
 // syntax; 2.7 runs their py2_*.py twins, which build their expected dump themselves.
-inline constexpr std::array<std::pair<int, int>, 9> kVersionsInScope = {
-    {{2, 7}, {3, 6}, {3, 7}, {3, 8}, {3, 9}, {3, 10}, {3, 11}, {3, 12}, {3, 13}}};
+inline constexpr std::array<std::pair<int, int>, 11> kVersionsInScope = {
+    {{2, 7}, {3, 6}, {3, 7}, {3, 8}, {3, 9}, {3, 10}, {3, 11}, {3, 12}, {3, 13}, {3, 14}, {3, 15}}};
 
 // ---------------------------------------------------------------------------------------------
 // File descriptors and child processes
@@ -156,11 +156,18 @@ absl::StatusOr<std::string> TargetsDir();
 // Interpreters
 
 struct Interpreter {
+  // What to run. For an interpreter of a Debian root (scripts/make-root), a wrapper that runs it
+  // inside that root as a container would (scripts/in-root): its files are then reachable from
+  // the host only under `root`, and only through /proc/PID/root for a running target.
   std::string path;
+  std::string root;        // the Debian root it runs in; empty for the host's own
+  std::string inner_path;  // its path inside `root`
+  bool debug = false;      // a debug build (python3.14d)
   int major = 0, minor = 0, micro = 0;
-  std::string name;  // e.g. "py3_12_1" (a suffix "_2", "_3" when two share a version)
-  std::string Version() const;
+  std::string name;  // e.g. "py3_12_1", "py3_14_10d" (a suffix "_2", "_3" when two share a version)
+  std::string Version() const;  // "3.14.10", "3.14.10d" for a debug build
   bool InScope() const;
+  bool InRoot() const { return !root.empty(); }
 };
 
 // For gtest's messages about parameterized tests: "/path/to/python (3.9.18)".
@@ -171,10 +178,17 @@ struct Discovery {
   std::vector<Interpreter> out_of_scope;
   std::vector<std::string> problems;  // interpreters that could not tell their version
   std::string pyenv_root;
+  // The Debian roots looked for (BUILD/roots/NAME), each with what was found or why not.
+  std::vector<std::string> roots;
 };
 
-// Every $(pyenv root)/versions/*/bin/python and /usr/bin/python3.N, each asked its version once.
-// Computed on first use, then cached.
+// scripts/in-root (runs a program inside a Debian root), or why it cannot be found.
+absl::StatusOr<std::string> InRootScript();
+
+// Every $(pyenv root)/versions/*/bin/python, /usr/bin/python3.N, each $PYSTACK_IT_PYTHON (paths
+// separated by ':'), and every python2.7, python3.N and python3.Nd of the Debian roots built by
+// scripts/make-root under BUILD/roots (BUILD: the directory of the test binary), each asked its
+// version once. Computed on first use, then cached.
 const Discovery& Interpreters();
 
 // ---------------------------------------------------------------------------------------------

@@ -238,8 +238,10 @@ TEST_P(KilledDuringDump, TargetRunsOn) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit_code(), 0) << r->Describe();
   EXPECT_EQ(r->err, "");
-  std::regex header("^(Current thread|Thread) 0x[0-9a-f]{16} \\(most recent call first\\):$",
-                    std::regex::multiline);
+  // 3.14+ name the OS thread: "Thread 0x... [name] (most recent call first):".
+  std::regex header(
+      "^(Current thread|Thread) 0x[0-9a-f]{16}( \\[[^\\]\n]*\\])? \\(most recent call first\\):$",
+      std::regex::multiline);
   auto count = std::distance(std::sregex_iterator(r->out.begin(), r->out.end(), header),
                              std::sregex_iterator());
   EXPECT_EQ(count, kParkedThreads + 2) << Printable(r->out);

@@ -315,7 +315,7 @@ RunResult CollectUntilExit(Child& child, Clock::duration timeout) {
 // ---------------------------------------------------------------------------------------------
 // Interpreters
 
-// The interpreters found whose version is 3.6 or later, in two groups (3.11+, and 3.6-3.10) so
+// The interpreters found whose version is 3.6 or later, in two groups (3.11-3.15, and 3.6-3.10) so
 // that each pool test stays small.
 std::vector<Interpreter> PythonsFrom(int first_minor, int last_minor) {
   std::vector<Interpreter> found;
@@ -340,7 +340,7 @@ std::string Describe(const std::vector<Interpreter>& pythons) {
 
 // A supported interpreter for the tests that need only one: the newest.
 std::optional<Interpreter> AnySupportedPython() {
-  std::vector<Interpreter> pythons = PythonsFrom(11, 13);
+  std::vector<Interpreter> pythons = PythonsFrom(11, 15);
   if (pythons.empty()) return std::nullopt;
   return pythons.back();
 }
@@ -514,7 +514,7 @@ void CheckPoolTreeDumpedAndEnded(const std::vector<Interpreter>& pythons,
 }
 
 TEST(TimeoutTree, PoolDeadlockDumpedThenEnded) {
-  std::vector<Interpreter> pythons = PythonsFrom(11, 13);
+  std::vector<Interpreter> pythons = PythonsFrom(11, 15);
   ASSERT_FALSE(pythons.empty()) << "no CPython 3.11-3.13 found";
   CheckPoolTreeDumpedAndEnded(pythons, {});
 }

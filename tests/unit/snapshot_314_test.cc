@@ -61,6 +61,8 @@ class FakeProcess final : public RemoteMemory {
 constexpr uint64_t kRuntime = 0x10000;
 constexpr uint64_t kInterp = 0x100000;
 constexpr uint64_t kThreadA = 0x200000;  // newest thread, no Python frame
+constexpr uint64_t kGlobalsDict = 0x7f0000000040;  // f_globals, f_builtins: any non-NULL value
+constexpr uint64_t kCodeType = 0x7f0000000080;     // PyCode_Type
 constexpr uint64_t kThreadB = 0x210000;  // the main thread, holds the GIL
 constexpr uint64_t kFrameTop = 0x300100;
 constexpr uint64_t kEntryFrame = 0x300200;     // FRAME_OWNED_BY_INTERPRETER, between the two
@@ -116,6 +118,7 @@ class ProcessBuilder {
 
   void code(uint64_t address, const std::u32string& filename, const std::u32string& name,
             const std::u32string& qualname, int first_line, const std::string& line_table) {
+    memory_.put<uint64_t>(address + 8, kCodeType);  // ob_type
     memory_.put<uint64_t>(address + S::kFilename, str(filename));
     memory_.put<uint64_t>(address + S::kName, str(name));
     memory_.put<uint64_t>(address + S::kQualname, str(qualname));
@@ -123,11 +126,14 @@ class ProcessBuilder {
     memory_.put<int32_t>(address + S::kFirstLineno, first_line);
   }
 
-  // _PyInterpreterFrame: f_executable (a _PyStackRef), previous, instr_ptr, owner.
+  // _PyInterpreterFrame: f_executable (a _PyStackRef), previous, f_globals and f_builtins (at
+  // their offsets of the 3.14/3.15 headers, which faulthandler checks are set), instr_ptr, owner.
   void frame(uint64_t address, uint64_t executable, uint64_t previous, uint64_t instr_ptr,
              uint8_t owner) {
     memory_.put<uint64_t>(address, executable);
     memory_.put<uint64_t>(address + 8, previous);
+    memory_.put<uint64_t>(address + 24, kGlobalsDict);
+    memory_.put<uint64_t>(address + 32, kGlobalsDict);
     memory_.put<uint64_t>(address + S::kInstrPtr, instr_ptr);
     memory_.put<uint8_t>(address + S::kOwner, owner);
   }
@@ -318,7 +324,20 @@ TEST(Snapshot314, FreeThreadedBuildsAreUnsupported) {
 
 TEST(Snapshot314, UnknownLayoutsAreUnsupported) {
   EXPECT_EQ(identify_error(example_315(kVersion3141)), ErrorKind::kUnsupportedVersion);
-  EXPECT_EQ(identify_error(example_315(0x031000A1)), ErrorKind::kUnsupportedVersion);  // 3.16
+  // 3.16 with another layout than any 3.15 had.
+  EXPECT_EQ(identify_error(example_offsets<DebugOffsets314>(0x031000A1)),
+            ErrorKind::kUnsupportedVersion);
+}
+
+// A newer release whose _Py_DebugOffsets has 3.15's layout is read as 3.15 (the CLI warns).
+TEST(Snapshot314, NewerReleaseWithTheNewestLayoutIsReadAsIt) {
+  FakeProcess memory;
+  build_process(memory, example_315(0x031000A1));  // 3.16.0a1
+  absl::StatusOr<PythonRuntime> runtime = identify_runtime(memory, binary_at_runtime());
+  ASSERT_TRUE(runtime.ok()) << runtime.status();
+  EXPECT_EQ(runtime->version.minor, 16);
+  ASSERT_TRUE(runtime->read_as.has_value());
+  EXPECT_EQ(runtime->read_as->minor, 15);
 }
 
 TEST(Snapshot314, CorruptOffsetsAreNotPython) {

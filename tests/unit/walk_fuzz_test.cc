@@ -25,6 +25,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -843,8 +844,11 @@ TEST(WalkFuzz, LongFrameChainsAreCut) {
   for (const Layout& layout : x86_64_layouts()) cases.push_back({version_name(layout), layout, ""});
   for (const Offsets314& offsets : offsets_314())
     cases.push_back({offsets.name, Layout{}, offsets.image});
+  // 3.14+ come both as generated tables and as debug offsets: the first of each name is kept.
+  std::set<std::string> seen;
   std::erase_if(cases, [&](const Case& c) {
-    return std::find(wanted.begin(), wanted.end(), c.name) == wanted.end();
+    return std::find(wanted.begin(), wanted.end(), c.name) == wanted.end() ||
+           !seen.insert(c.name).second;
   });
   ASSERT_EQ(cases.size(), wanted.size());
   std::ostringstream times;  // read + format times, for the log

@@ -19,6 +19,7 @@ import faulthandler
 import os
 import platform
 import signal
+import sys
 
 LIFETIME = 40         # seconds before a process kills itself
 FOREVER = 3600        # longer than LIFETIME: "blocks until killed"
@@ -49,7 +50,8 @@ def record_when_parked(out_dir, role, main_thread_only=False):
     _keep.append(dump_file)
     ready = os.path.join(out_dir, "ready-%d" % pid)
     with open(ready + ".tmp", "w") as f:
-        f.write("%s %s %d\n" % (role, platform.python_version(),
-                                len(os.listdir("/proc/self/task"))))
+        # A debug build (sys.gettotalrefcount) is told apart as "3.14.10d", as the tests name it.
+        version = platform.python_version() + ("d" if hasattr(sys, "gettotalrefcount") else "")
+        f.write("%s %s %d\n" % (role, version, len(os.listdir("/proc/self/task"))))
     os.rename(ready + ".tmp", ready)
     faulthandler.dump_traceback_later(DELAY, file=dump_file)
