@@ -10,12 +10,14 @@ DEPS_OK  := $(BUILD)/.deps-ok
 LIB_SRCS  := $(sort $(wildcard src/common/*.cc src/target/*.cc src/symbols/*.cc src/cpython/*.cc src/format/*.cc src/snapshot/*.cc))
 CLI_SRCS  := $(sort $(wildcard src/cli/*.cc))
 UNIT_SRCS := $(sort $(wildcard tests/unit/*.cc))
+SYSTEM_SRCS:= $(sort $(wildcard tests/system/*.cc))
 INTEG_SRCS:= $(sort $(wildcard tests/integration/*.cc))
 BENCH_SRCS:= $(sort $(wildcard tests/bench/*.cc))
 
 LIB_OBJS  := $(LIB_SRCS:%.cc=$(BUILD)/obj/%.o)
 CLI_OBJS  := $(CLI_SRCS:%.cc=$(BUILD)/obj/%.o)
 UNIT_OBJS := $(UNIT_SRCS:%.cc=$(BUILD)/obj/%.o)
+SYSTEM_OBJS:= $(SYSTEM_SRCS:%.cc=$(BUILD)/obj/%.o)
 INTEG_OBJS:= $(INTEG_SRCS:%.cc=$(BUILD)/obj/%.o)
 BENCH_OBJS:= $(BENCH_SRCS:%.cc=$(BUILD)/obj/%.o)
 
@@ -47,6 +49,11 @@ $(BUILD)/pystack-dump: $(CLI_OBJS) $(BUILD)/libpystack.a
 $(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libpystack.a
 	$(CXX) $(CXXFLAGS) -o $@ $^ -lgtest_main -lgtest -pthread $(LIBS)
 
+# Tests of the library against the real files of the interpreters on this machine (ELF symbol
+# lookups, live interpreters): each skips, saying so, what the machine lacks.
+$(BUILD)/system-tests: $(SYSTEM_OBJS) $(BUILD)/libpystack.a
+	$(CXX) $(CXXFLAGS) -o $@ $^ -lgtest_main -lgtest -pthread $(LIBS)
+
 $(BUILD)/integration-tests: $(INTEG_OBJS) $(BUILD)/libpystack.a | $(BUILD)/pystack-dump
 	$(CXX) $(CXXFLAGS) -o $@ $^ -lgtest_main -lgtest -pthread $(LIBS)
 
@@ -60,15 +67,24 @@ integration-test: $(BUILD)/integration-tests $(BUILD)/pystack-dump
 	@scripts/install-deps --test
 	PYSTACK_DUMP=$(BUILD)/pystack-dump $(BUILD)/integration-tests
 
-# Every suite runs even when an earlier one fails; the last line counts them all.
-test: $(BUILD)/unit-tests $(BUILD)/integration-tests $(BUILD)/pystack-dump
-	scripts/run-tests $(BUILD)
+# Every suite runs even when an earlier one fails; the last line counts them all. The binaries
+# are built with every core first.
+TEST_BINARIES := $(BUILD)/pystack-dump $(BUILD)/unit-tests $(BUILD)/system-tests \
+                 $(BUILD)/integration-tests
+# `make test PYTHON="/path/to/python ..."` tests those interpreters too.
+test: $(DEPS_OK)
+	@$(MAKE) --no-print-directory -j$$(nproc) $(TEST_BINARIES)
+	scripts/run-tests $(BUILD) $(foreach p,$(PYTHON),--python $(p))
 
-demo: $(BUILD)/pystack-dump
+demo: $(DEPS_OK)
+	@$(MAKE) --no-print-directory -j$$(nproc) $(BUILD)/pystack-dump
+	@scripts/install-deps --demo
 	@scripts/demo $(BUILD)/pystack-dump
 
 bench: $(BUILD)/pystack-dump $(BUILD)/bench
 	@scripts/install-deps --bench
+	@scripts/make-root unstable >/dev/null || echo "bench: no Debian unstable root: 3.13-3.15 not measured"
+	@scripts/make-root bullseye >/dev/null || echo "bench: no Debian 11 root: its 2.7 and 3.9 not measured"
 	$(BUILD)/bench $(BUILD)/pystack-dump
 
 # Regenerates third_party/cpython/ from the interpreters on this machine.

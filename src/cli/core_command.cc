@@ -101,8 +101,22 @@ std::string strip_deleted(const std::string& path) {
              : path;
 }
 
+// A core of a process in a container nested in another names its files from a root further out
+// (/srv/box/rootfs/usr/bin/python3.14 for the container's /usr/bin/python3.14): the longest tail
+// of `path` that names a file under `sysroot`, or "".
+std::string under_sysroot_by_tail(const std::string& sysroot, const std::string& path) {
+  constexpr int kMaxComponents = 64;
+  size_t at = 0;
+  for (int i = 0; i < kMaxComponents && (at = path.find('/', at + 1)) != std::string::npos; ++i) {
+    std::string under = sysroot + path.substr(at);
+    if (exists(under)) return under;
+  }
+  return "";
+}
+
 // Where a file the crashed process mapped is found here: --executable for its executable; under
-// --sysroot first, then at its own path (without the kernel's " (deleted)" mark, if need be).
+// --sysroot first (also by the tail of a path named from further out), then at its own path
+// (without the kernel's " (deleted)" mark, if need be).
 FileLocator make_locator(const Options& options, const std::string& executable) {
   return [options, executable](const std::string& mapped) -> std::string {
     if (!options.executable.empty() && mapped == executable) return options.executable;
@@ -112,6 +126,12 @@ FileLocator make_locator(const Options& options, const std::string& executable) 
         if (exists(under)) return under;
       }
       if (exists(path)) return path;
+    }
+    if (!options.sysroot.empty()) {
+      if (std::string under = under_sysroot_by_tail(options.sysroot, strip_deleted(mapped));
+          !under.empty()) {
+        return under;
+      }
     }
     return mapped;
   };

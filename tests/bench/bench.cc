@@ -32,6 +32,8 @@ using Clock = std::chrono::steady_clock;
 struct Interpreter {
   std::string label;
   std::string path;
+  // An interpreter of a Debian root (scripts/make-root) runs through scripts/in-root.
+  std::vector<std::string> prefix;
 };
 
 struct RunResult {
@@ -77,7 +79,26 @@ std::vector<Interpreter> find_interpreters() {
       found.push_back({"pyenv " + name, (dir / "bin/python").string()});
     }
   }
-  if (fs::exists("/usr/bin/python3.11")) found.push_back({"debian 3.11", "/usr/bin/python3.11"});
+  if (fs::exists("/usr/bin/python3.11")) found.push_back({"debian 3.11", "/usr/bin/python3.11", {}});
+  // The Debian roots the tests build (build/roots/NAME), each interpreter run inside its root.
+  const std::string in_root = fs::absolute("scripts/in-root").string();
+  for (const char* name : {"bullseye", "unstable"}) {
+    const fs::path root = fs::absolute(fs::path("build/roots") / name);
+    if (!fs::exists(root / ".complete", ec)) continue;
+    std::vector<std::string> programs;
+    for (const auto& entry : fs::directory_iterator(root / "usr/bin", ec)) {
+      const std::string file = entry.path().filename().string();
+      int major = 0, minor = 0;
+      char rest = 0;
+      const int n = std::sscanf(file.c_str(), "python%d.%d%c", &major, &minor, &rest);
+      if ((n == 2 || (n == 3 && rest == 'd')) && !fs::is_symlink(entry.path(), ec)) programs.push_back(file);
+    }
+    std::sort(programs.begin(), programs.end());
+    for (const std::string& file : programs) {
+      found.push_back({std::string(name) + " " + file.substr(6), "/usr/bin/" + file,
+                       {in_root, root.string()}});
+    }
+  }
   return found;
 }
 
@@ -140,14 +161,19 @@ struct Target {
   }
 };
 
-bool start_target(const std::string& python, const std::string& script, Target& target) {
+bool start_target(const Interpreter& python, const std::string& script, Target& target) {
   int out_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0) return false;
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  char* args[] = {const_cast<char*>(python.c_str()), const_cast<char*>(script.c_str()), nullptr};
-  int rc = posix_spawn(&target.pid, python.c_str(), &actions, nullptr, args, environ);
+  std::vector<std::string> argv = python.prefix;
+  argv.push_back(python.path);
+  argv.push_back(script);
+  std::vector<char*> args;
+  for (std::string& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  int rc = posix_spawn(&target.pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   close(out_pipe[1]);
   target.out = out_pipe[0];
@@ -230,8 +256,10 @@ void bench_core(const std::string& tool, const std::vector<Interpreter>& interpr
   struct statvfs fs_stat {};
   const bool space = statvfs("/tmp", &fs_stat) == 0 &&
                      fs_stat.f_bavail * fs_stat.f_frsize > (3ull * kCoreMiB << 20);
-  if (interpreters.empty() || pattern[0] == '|' || !space) {
-    std::printf("not measured: %s\n", interpreters.empty() ? "no interpreter"
+  const bool has_host = std::any_of(interpreters.begin(), interpreters.end(),
+                                    [](const Interpreter& i) { return i.prefix.empty(); });
+  if (!has_host || pattern[0] == '|' || !space) {
+    std::printf("not measured: %s\n", !has_host ? "no interpreter"
                                       : !space           ? "less than 3 GiB free in /tmp"
                                                          : "core_pattern pipes cores to a program");
     return;
@@ -239,7 +267,9 @@ void bench_core(const std::string& tool, const std::vector<Interpreter>& interpr
   char templ[] = "/tmp/pystack-bench-core-XXXXXX";
   if (mkdtemp(templ) == nullptr) return;
   const std::string dir = templ;
-  const Interpreter& interp = interpreters.back();
+  // The newest of the host's own interpreters (the core's files are then where it names them).
+  const Interpreter& interp = *std::find_if(interpreters.rbegin(), interpreters.rend(),
+                                            [](const Interpreter& i) { return i.prefix.empty(); });
   const std::string core = make_big_core(interp.path, dir);
   if (core.empty()) {
     std::printf("not measured: %s left no core in %s\n", interp.label.c_str(), dir.c_str());
@@ -268,7 +298,9 @@ int main(int argc, char** argv) {
   }
   const std::string tool = fs::absolute(argv[1]).string();
   const int runs = argc > 2 ? std::atoi(argv[2]) : 200;
-  const std::string script = fs::absolute("tests/bench/target_10x20.py").string();
+  // A copy under /tmp, which scripts/in-root binds into the Debian roots too.
+  const std::string script = "/tmp/pystack-bench-target_10x20.py";
+  fs::copy_file("tests/bench/target_10x20.py", script, fs::copy_options::overwrite_existing);
 
   std::vector<double> true_ms;
   for (int i = 0; i < runs; ++i) true_ms.push_back(run({"/bin/true"}, false).wall_ms);
@@ -278,7 +310,7 @@ int main(int argc, char** argv) {
   const bool have_gdb = fs::exists("/usr/bin/gdb") && fs::exists("/usr/bin/python3.11");
   if (have_gdb) {
     Target target;
-    if (start_target("/usr/bin/python3.11", script, target)) {
+    if (start_target({"debian 3.11", "/usr/bin/python3.11", {}}, script, target)) {
       std::vector<double> samples;
       for (int i = 0; i < 3; ++i) {
         RunResult r = run({"/usr/bin/gdb", "-q", "-nx", "-batch", "-iex", "set auto-load safe-path /",
@@ -306,7 +338,7 @@ int main(int argc, char** argv) {
   std::vector<double> version_medians;
   for (const Interpreter& interp : find_interpreters()) {
     Target target;
-    if (!start_target(interp.path, script, target)) {
+    if (!start_target(interp, script, target)) {
       std::printf("%-20s target did not start\n", interp.label.c_str());
       continue;
     }

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -166,9 +167,13 @@ std::vector<std::string> MappedFiles(pid_t pid) {
   return files;
 }
 
+// `path` as /proc/PID/maps names it: from our root, or, for a file of another mount namespace
+// below a chroot of ours, from further out (a longer path that ends with it).
 bool Maps(pid_t pid, const std::string& path) {
   std::vector<std::string> files = MappedFiles(pid);
-  return std::find(files.begin(), files.end(), path) != files.end();
+  return std::any_of(files.begin(), files.end(), [&](const std::string& file) {
+    return file == path || absl::EndsWith(file, path);
+  });
 }
 
 std::string FileName(const std::string& path) { return fs::path(path).filename().string(); }

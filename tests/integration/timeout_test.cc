@@ -515,13 +515,13 @@ void CheckPoolTreeDumpedAndEnded(const std::vector<Interpreter>& pythons,
 
 TEST(TimeoutTree, PoolDeadlockDumpedThenEnded) {
   std::vector<Interpreter> pythons = PythonsFrom(11, 15);
-  ASSERT_FALSE(pythons.empty()) << "no CPython 3.11-3.13 found";
+  if (pythons.empty()) GTEST_SKIP() << "no CPython 3.11-3.15 on this machine";
   CheckPoolTreeDumpedAndEnded(pythons, {});
 }
 
 TEST(TimeoutTree, PoolDeadlockDumpedThenEndedOlderVersions) {
   std::vector<Interpreter> pythons = PythonsFrom(6, 10);
-  ASSERT_FALSE(pythons.empty()) << "no CPython 3.6-3.10 found";
+  if (pythons.empty()) GTEST_SKIP() << "no CPython 3.6-3.10 on this machine";
   CheckPoolTreeDumpedAndEnded(pythons, {});
 }
 
@@ -531,7 +531,7 @@ TEST(TimeoutTree, PoolDeadlockDumpedThenEndedOlderVersions) {
 TEST(TimeoutTree, StubbornProcessesKilledAfterGracePeriod) {
   ASSERT_TOOL(tool);
   std::optional<Interpreter> python = AnySupportedPython();
-  ASSERT_TRUE(python.has_value()) << "no CPython 3.11-3.13 found";
+  ASSERT_TRUE(python.has_value()) << "no CPython 3.11-3.15 found";
   absl::StatusOr<std::string> targets = TargetsDir();
   ASSERT_TRUE(targets.ok()) << targets.status();
   TempDir dir;
@@ -588,7 +588,7 @@ TEST(TimeoutTree, StubbornProcessesKilledAfterGracePeriod) {
 TEST(Subprocesses, DumpsTheProcessAndItsDescendants) {
   ASSERT_TOOL(tool);
   std::optional<Interpreter> python = AnySupportedPython();
-  ASSERT_TRUE(python.has_value()) << "no CPython 3.11-3.13 found";
+  ASSERT_TRUE(python.has_value()) << "no CPython 3.11-3.15 found";
   absl::StatusOr<std::string> targets = TargetsDir();
   ASSERT_TRUE(targets.ok()) << targets.status();
   TempDir dir;

@@ -49,7 +49,7 @@ std::string runtime_image(const std::string& path) {
 
 TEST(DebugOffsets, AgreeWithTheHeadersOfEvery313OnTheMachine) {
   const std::vector<std::string> libraries = libpython313();
-  ASSERT_FALSE(libraries.empty()) << "no CPython 3.13 under " << pyenv_root();
+  if (libraries.empty()) GTEST_SKIP() << "needs pyenv's CPython 3.13 (" << pyenv_root() << ")";
   const Layout* generated = find_layout(3, 13);
   ASSERT_NE(generated, nullptr);
   for (const std::string& library : libraries) {
@@ -118,7 +118,7 @@ std::string with_word(std::string image, int index, uint64_t value) {
 
 TEST(DebugOffsets, RefusesOffsetsOutsideTheirStruct) {
   const std::vector<std::string> libraries = libpython313();
-  ASSERT_FALSE(libraries.empty());
+  if (libraries.empty()) GTEST_SKIP() << "needs pyenv's CPython 3.13 (" << pyenv_root() << ")";
   const std::string image = runtime_image(libraries.front());
   ASSERT_TRUE(has_debug_offsets(image));
   // Word 21 is thread_state.next, word 19 sizeof(PyThreadState).

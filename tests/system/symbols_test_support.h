@@ -40,6 +40,11 @@ inline std::string trim(std::string s) {
   return s;
 }
 
+// These tests read the interpreters' real files, which a machine may not have: without what a
+// test needs it is skipped, saying so (a test that checked nothing must not pass).
+#define SKIP_UNLESS(condition, needed) \
+  if (!(condition)) GTEST_SKIP() << "needs " << (needed) << ", which this machine lacks"
+
 inline std::filesystem::path pyenv_root() {
   std::string root = trim(run("pyenv root 2>/dev/null"));
   if (root.empty() && getenv("PYENV_ROOT") != nullptr) root = getenv("PYENV_ROOT");
