@@ -50,6 +50,13 @@ bool visit_frame(absl::flat_hash_set<uint64_t>& seen, uint64_t frame, Thread& th
   return true;
 }
 
+// _PyMem_IsPtrFreed: NULL and the low page, the debug allocator's fill patterns, the top page.
+bool looks_freed(uint64_t pointer) {
+  return pointer <= 0xff || pointer == 0xCDCDCDCDCDCDCDCDull ||
+         pointer == 0xDDDDDDDDDDDDDDDDull || pointer == 0xFDFDFDFDFDFDFDFDull ||
+         pointer >= 0xFFFFFFFFFFFFFF00ull;
+}
+
 }  // namespace
 
 SnapshotReader::SnapshotReader(const RemoteMemory& memory, PythonRuntime runtime)
@@ -303,13 +310,6 @@ void SnapshotReader::read_frame_objects(uint64_t frame, Thread& thread) {
     if (options_.locals) add_locals(frame, thread.frames.back());
     frame = *back;
   }
-}
-
-// _PyMem_IsPtrFreed: NULL and the low page, the debug allocator's fill patterns, the top page.
-bool SnapshotReader::looks_freed(uint64_t pointer) {
-  return pointer <= 0xff || pointer == 0xCDCDCDCDCDCDCDCDull ||
-         pointer == 0xDDDDDDDDDDDDDDDDull || pointer == 0xFDFDFDFDFDFDFDFDull ||
-         pointer >= 0xFFFFFFFFFFFFFF00ull;
 }
 
 // _PyFrame_SafeGetCode (3.13.10+, 3.14.1+): what faulthandler checks before it prints a frame.

@@ -58,7 +58,6 @@ class SnapshotReader {
   void read_frames(uint64_t frame, Thread& thread);
   void read_frame_objects(uint64_t frame, Thread& thread);
   Frame read_frame(uint64_t frame, uint64_t code_address);
-  static bool looks_freed(uint64_t pointer);
   bool fails_safety_check(uint64_t frame, uint64_t executable_bits) const;
   bool is_shim(uint8_t owner) const;
   void add_locals(uint64_t frame, Frame& out);
