@@ -1,7 +1,5 @@
 #include "cli/live_dump.h"
 
-#include "cli/render.h"
-
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -17,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "cli/render.h"
 #include "common/errors.h"
 #include "cpython/runtime.h"
 #include "cpython/snapshot_reader.h"
