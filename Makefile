@@ -7,7 +7,7 @@ CXXFLAGS += -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -Isrc -Ithi
 ABSL     := absl_status absl_statusor absl_strings absl_str_format absl_flat_hash_map absl_time
 DEPS_OK  := $(BUILD)/.deps-ok
 
-LIB_SRCS  := $(sort $(wildcard src/common/*.cc src/target/*.cc src/symbols/*.cc src/cpython/*.cc src/format/*.cc src/snapshot/*.cc))
+LIB_SRCS  := $(sort $(wildcard src/common/*.cc src/memory/*.cc src/symbols/*.cc src/cpython/*.cc src/format/*.cc src/snapshot/*.cc))
 CLI_SRCS  := $(sort $(wildcard src/cli/*.cc))
 UNIT_SRCS := $(sort $(wildcard tests/unit/*.cc))
 SYSTEM_SRCS:= $(sort $(wildcard tests/system/*.cc))

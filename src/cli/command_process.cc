@@ -31,7 +31,7 @@ class SpawnAttributes {
 
 absl::StatusOr<CommandProcess> CommandProcess::start(const std::vector<std::string>& argv,
                                                      const sigset_t& signal_mask) {
-  if (argv.empty()) return make_error(ErrorKind::kUsage, "no command to run");
+  if (argv.empty()) return make_error(ErrorKind::kInvalidArgument, "no command to run");
   SpawnAttributes attributes;
   // A session of its own: its pid names its process group (for signals from the "terminal") and
   // its session, which its descendants keep even when they change group or are reparented.
@@ -45,7 +45,7 @@ absl::StatusOr<CommandProcess> CommandProcess::start(const std::vector<std::stri
   const int err = ::posix_spawnp(&pid, args[0], nullptr, attributes.get(), args.data(), environ);
   if (err != 0) {
     const std::string message = absl::StrCat("cannot run '", argv[0], "': ", std::strerror(err));
-    return make_error(err == ENOENT ? ErrorKind::kNoSuchProcess : ErrorKind::kPermissionDenied,
+    return make_error(err == ENOENT ? ErrorKind::kNoSuchFile : ErrorKind::kPermissionDenied,
                       message);
   }
   return CommandProcess(pid);
@@ -74,7 +74,7 @@ void CommandProcess::signal_group(int signo) const {
 }
 
 int exit_code_for_start_error(const absl::Status& status) {
-  return error_kind(status) == ErrorKind::kNoSuchProcess ? 127 : 126;
+  return error_kind(status) == ErrorKind::kNoSuchFile ? 127 : 126;
 }
 
 }  // namespace pystack

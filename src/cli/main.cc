@@ -5,7 +5,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/report.h"
-#include "target/stopped_process.h"
+#include "memory/stopped_process.h"
 
 namespace pystack {
 namespace {

@@ -14,7 +14,7 @@ namespace {
 constexpr char kHelpHint[] = "see 'pystack-dump --help'";
 
 absl::Status usage_error(const std::string& message) {
-  return make_error(ErrorKind::kUsage, message, kHelpHint);
+  return make_error(ErrorKind::kInvalidArgument, message, kHelpHint);
 }
 
 // Splits "--name=value" or takes the value from the next argument.

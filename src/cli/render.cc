@@ -6,9 +6,16 @@
 
 namespace pystack {
 
-bool shows_os_thread_names(const Options& options, const PythonVersion& version) {
-  return options.format != OutputFormat::kFaulthandler ||
-         faulthandler_shows_os_thread_names(version);
+SnapshotNeeds needs_of(const Options& options) {
+  switch (options.format) {
+    case OutputFormat::kTraceback:
+      return traceback_needs(options.locals);
+    case OutputFormat::kJson:
+      return json_needs(options.locals);
+    case OutputFormat::kFaulthandler:
+      break;
+  }
+  return faulthandler_needs();
 }
 
 std::string render(const Snapshot& snapshot, const Options& options,

@@ -5,6 +5,7 @@
 
 #include "cli/options.h"
 #include "cli/source_reader.h"
+#include "snapshot/request.h"
 #include "snapshot/snapshot.h"
 
 namespace pystack {
@@ -15,8 +16,7 @@ namespace pystack {
 std::string render(const Snapshot& snapshot, const Options& options,
                    const SourcePathResolver& sources);
 
-// True when the chosen format shows OS thread names for a target of `version`: the traceback
-// and JSON formats always, faulthandler's from 3.14 on.
-bool shows_os_thread_names(const Options& options, const PythonVersion& version);
+// What the chosen format reads of a snapshot (each formatter declares it).
+SnapshotNeeds needs_of(const Options& options);
 
 }  // namespace pystack

@@ -1,5 +1,6 @@
 #include "cli/report.h"
 
+#include "cli/exit_codes.h"
 #include "common/errors.h"
 
 namespace pystack {
@@ -9,7 +10,7 @@ int report_error(const absl::Status& status) {
   const std::string hint = error_hint(status);
   if (!hint.empty()) line += " (hint: " + hint + ")";
   std::fprintf(stderr, "%s\n", line.c_str());
-  return static_cast<int>(error_kind(status));
+  return exit_code_for(error_kind(status));
 }
 
 bool write_all(std::FILE* out, const std::string& text) {
@@ -25,16 +26,6 @@ void warn_if_read_as_older(const Snapshot& snapshot) {
                "format\n",
                v.major, v.minor, v.micro, snapshot.read_as->major, snapshot.read_as->minor,
                snapshot.read_as->major, snapshot.read_as->minor);
-}
-
-bool snapshot_is_partial(const Snapshot& snapshot) {
-  for (const Interpreter& interpreter : snapshot.interpreters) {
-    if (interpreter.walk_error) return true;
-    for (const Thread& thread : interpreter.threads) {
-      if (thread.walk_error) return true;
-    }
-  }
-  return false;
 }
 
 }  // namespace pystack

@@ -19,7 +19,4 @@ bool write_all(std::FILE* out, const std::string& text);
 // that the output follows the older release's format.
 void warn_if_read_as_older(const Snapshot& snapshot);
 
-// True when some part of the walk stopped early (exit code 9 after printing).
-bool snapshot_is_partial(const Snapshot& snapshot);
-
 }  // namespace pystack

@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "target/unique_fd.h"
+#include "memory/unique_fd.h"
 
 namespace pystack {
 

@@ -13,7 +13,7 @@
 
 #include "format/linecache.h"
 #include "format/python_text.h"
-#include "target/unique_fd.h"
+#include "memory/unique_fd.h"
 
 namespace pystack {
 namespace {

@@ -30,7 +30,7 @@
 #include "cli/tree_dump.h"
 #include "cli/tree_termination.h"
 #include "common/errors.h"
-#include "target/process_tree.h"
+#include "memory/process_tree.h"
 
 namespace pystack {
 namespace {

@@ -4,7 +4,7 @@
 #include "cli/report.h"
 #include "cli/tree_dump.h"
 #include "common/errors.h"
-#include "target/process_tree.h"
+#include "memory/process_tree.h"
 
 namespace pystack {
 
@@ -22,14 +22,14 @@ int run_tree_dump(const Options& options) {
   }
   if (counts.failed + counts.incomplete > 0) {
     return report_error(make_error(
-        ErrorKind::kPartial,
+        ErrorKind::kIncomplete,
         absl::StrCat("the dump is incomplete: ", counts.failed + counts.incomplete, " of ",
                      counts.processes, " processes could not be dumped fully (told in their "
                      "sections)")));
   }
   if (counts.python == 0) {
     return report_error(make_error(
-        ErrorKind::kNotPython, absl::StrCat("none of the ", counts.processes,
+        ErrorKind::kNoPythonRuntime, absl::StrCat("none of the ", counts.processes,
                                             " processes of the tree of ", options.pid,
                                             " is a Python process that could be dumped")));
   }

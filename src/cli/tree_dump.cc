@@ -2,10 +2,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "cli/live_dump.h"
 #include "cli/render.h"
 #include "cli/report.h"
 #include "common/errors.h"
+#include "cpython/take_snapshot.h"
+#include "memory/live_process.h"
 
 namespace pystack {
 namespace {
@@ -22,7 +23,7 @@ SectionBody not_dumped(SectionBody::Kind kind, std::string line) {
 
 SectionBody failure_body(const absl::Status& status) {
   const ErrorKind kind = error_kind(status);
-  if (lacks_python_runtime(status)) {
+  if (kind == ErrorKind::kNoPythonRuntime) {
     return not_dumped(SectionBody::Kind::kNotPython, "(not a Python process)");
   }
   if (kind == ErrorKind::kProcessExited || kind == ErrorKind::kNoSuchProcess) {
@@ -38,14 +39,14 @@ SectionBody dump_body(const ProcessInfo& process, const Options& options) {
   if (process.zombie()) {
     return not_dumped(SectionBody::Kind::kExited, "(exited before it could be dumped)");
   }
-  absl::StatusOr<Snapshot> snapshot =
-      dump_live_process(process.stat.pid, absl::Seconds(options.attach_timeout_seconds), nullptr,
-                        read_options_for(options));
+  absl::StatusOr<std::unique_ptr<LiveProcess>> target = LiveProcess::open(process.stat.pid);
+  if (!target.ok()) return failure_body(target.status());
+  absl::StatusOr<Snapshot> snapshot = take_snapshot(
+      **target, needs_of(options), absl::Seconds(options.attach_timeout_seconds));
   if (!snapshot.ok()) return failure_body(snapshot.status());
-  // As `pystack-dump PID` does (process_command.cc): OS thread names from /proc where the format
-  // shows them, source lines read through the process's own root and working directory.
+  // As `pystack-dump PID` does (process_command.cc): source lines read through the process's
+  // own root and working directory.
   warn_if_read_as_older(*snapshot);
-  add_os_thread_names_shown(process.stat.pid, options, *snapshot);
   SectionBody body{render(*snapshot, options, live_source_resolver(process.stat.pid)),
                    SectionBody::Kind::kPython};
   if (snapshot_is_partial(*snapshot)) body.kind = SectionBody::Kind::kIncomplete;

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "cli/options.h"
-#include "target/process_tree.h"
+#include "memory/process_tree.h"
 
 namespace pystack {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "target/process_tree.h"
+#include "memory/process_tree.h"
 
 namespace pystack {
 

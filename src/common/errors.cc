@@ -12,15 +12,18 @@ constexpr char kHintUrl[] = "pystack-dump/hint";
 
 absl::StatusCode code_for(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kUsage: return absl::StatusCode::kInvalidArgument;
-    case ErrorKind::kNoSuchProcess: return absl::StatusCode::kNotFound;
+    case ErrorKind::kInvalidArgument: return absl::StatusCode::kInvalidArgument;
+    case ErrorKind::kNoSuchProcess:
+    case ErrorKind::kNoSuchFile:
+    case ErrorKind::kNoPythonRuntime: return absl::StatusCode::kNotFound;
     case ErrorKind::kPermissionDenied: return absl::StatusCode::kPermissionDenied;
     case ErrorKind::kAlreadyTraced: return absl::StatusCode::kFailedPrecondition;
-    case ErrorKind::kNotPython: return absl::StatusCode::kNotFound;
+    case ErrorKind::kNotElf:
+    case ErrorKind::kRuntimeUnreadable:
+    case ErrorKind::kIncomplete:
+    case ErrorKind::kBadCore: return absl::StatusCode::kDataLoss;
     case ErrorKind::kUnsupportedVersion: return absl::StatusCode::kUnimplemented;
     case ErrorKind::kProcessExited: return absl::StatusCode::kAborted;
-    case ErrorKind::kPartial: return absl::StatusCode::kDataLoss;
-    case ErrorKind::kBadCore: return absl::StatusCode::kDataLoss;
     case ErrorKind::kInternal: break;
   }
   return absl::StatusCode::kInternal;

@@ -1,5 +1,5 @@
-// Error kinds that users see as exit codes, carried inside absl::Status so that every stage can
-// say what went wrong and what to try, and only cli/ turns them into text and an exit code.
+// What went wrong, in the library's own terms, carried inside absl::Status so that every stage
+// can say what happened and what to try. Exit codes are cli/'s business (cli/exit_codes.h).
 #pragma once
 
 #include <string>
@@ -9,18 +9,20 @@
 
 namespace pystack {
 
-// The value is the process exit code (documented in --help and README).
 enum class ErrorKind {
-  kInternal = 1,            // anything unexpected
-  kUsage = 2,               // bad command line
-  kNoSuchProcess = 3,       // no such process, or no such file
-  kPermissionDenied = 4,    // ptrace or /proc access refused
-  kAlreadyTraced = 5,       // another debugger holds the process
-  kNotPython = 6,           // no CPython runtime found in the process
-  kUnsupportedVersion = 7,  // a CPython version this build cannot read
-  kProcessExited = 8,       // the process went away during the dump
-  kPartial = 9,             // a dump was printed, but memory was corrupt or unreadable in places
-  kBadCore = 10,            // not a core file, or a truncated one
+  kInternal,            // anything unexpected
+  kInvalidArgument,     // a request that cannot be carried out as asked (bad option, own pid)
+  kNoSuchProcess,       // no process with that pid
+  kNoSuchFile,          // a file that was named or needed is not there
+  kPermissionDenied,    // ptrace, /proc or a file refused
+  kAlreadyTraced,       // another debugger holds the process
+  kNotElf,              // a file that should be an ELF object is not one
+  kNoPythonRuntime,     // the process (or core) holds no CPython runtime
+  kRuntimeUnreadable,   // a runtime was found but its memory does not read as one
+  kUnsupportedVersion,  // a CPython release this build cannot read
+  kProcessExited,       // the process went away during the dump
+  kIncomplete,          // a snapshot was taken, but memory was corrupt, missing or over budget
+  kBadCore,             // not a core file, or a truncated one
 };
 
 // A status of `kind` whose message is `message` and whose hint (may be empty) tells what to try.

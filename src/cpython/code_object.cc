@@ -29,33 +29,45 @@ int code_line_at(const CodeObject& code, const Layout& layout, int byte_offset) 
 }
 
 absl::StatusOr<const CodeObject*> CodeCache::get(uint64_t address) {
+  absl::StatusOr<Fingerprint> fingerprint = read_fingerprint(address);
+  if (!fingerprint.ok()) return fingerprint.status();
   auto it = codes_.find(address);
-  if (it != codes_.end()) return &it->second;
-  absl::StatusOr<CodeObject> code = read_code_object(address);
-  if (!code.ok()) return code.status();
-  return &codes_.emplace(address, *std::move(code)).first->second;
+  if (it != codes_.end() && it->second.fingerprint == *fingerprint) return &it->second.code;
+  Entry entry{*fingerprint, decode(address, *fingerprint)};
+  if (it != codes_.end()) {
+    it->second = std::move(entry);
+    return &it->second.code;
+  }
+  return &codes_.emplace(address, std::move(entry)).first->second.code;
 }
 
-absl::StatusOr<CodeObject> CodeCache::read_code_object(uint64_t address) const {
+// One read of the object's head, which the walk's page cache already holds most of the time.
+absl::StatusOr<CodeCache::Fingerprint> CodeCache::read_fingerprint(uint64_t address) const {
   const Layout& layout = objects_.layout();
   uint8_t header[512];
-  const int64_t fields_end = std::max({layout.code_filename, layout.code_name, layout.code_qualname,
-                                       layout.code_linetable, layout.code_firstlineno}) + 8;
+  const int64_t fields_end =
+      std::max({layout.object_type, layout.code_filename, layout.code_name, layout.code_qualname,
+                layout.code_linetable, layout.code_firstlineno}) + 8;
   if (fields_end > static_cast<int64_t>(sizeof header)) {
     return absl::InternalError("code object layout too large");
   }
   if (absl::Status s = objects_.memory().read(address, header, fields_end); !s.ok()) return s;
+  auto field = [&](int64_t offset) { return offset >= 0 ? load_u64(header + offset) : 0; };
+  return Fingerprint{field(layout.object_type),   field(layout.code_filename),
+                     field(layout.code_name),     field(layout.code_qualname),
+                     field(layout.code_linetable),
+                     static_cast<uint32_t>(load_i32(header + layout.code_firstlineno))};
+}
 
+CodeObject CodeCache::decode(uint64_t address, const Fingerprint& fingerprint) const {
+  const Layout& layout = objects_.layout();
   CodeObject code;
-  code.filename = text_or_none(objects_, load_u64(header + layout.code_filename));
-  code.name = text_or_none(objects_, load_u64(header + layout.code_name));
-  if (layout.code_qualname >= 0) {
-    code.qualname = text_or_none(objects_, load_u64(header + layout.code_qualname));
-  }
-  code.first_line = load_i32(header + layout.code_firstlineno);
+  code.filename = text_or_none(objects_, fingerprint[1]);
+  code.name = text_or_none(objects_, fingerprint[2]);
+  if (layout.code_qualname >= 0) code.qualname = text_or_none(objects_, fingerprint[3]);
+  code.first_line = static_cast<int32_t>(static_cast<uint32_t>(fingerprint[5]));
   if (layout.code_adaptive >= 0) code.first_instruction = address + layout.code_adaptive;
-  const uint64_t table = load_u64(header + layout.code_linetable);
-  if (table != 0) {
+  if (const uint64_t table = fingerprint[4]; table != 0) {
     absl::StatusOr<std::string> bytes = objects_.read_bytes(table);
     if (bytes.ok()) code.line_table = *std::move(bytes);
   }

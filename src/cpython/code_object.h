@@ -1,7 +1,9 @@
-// What the walk needs of a code object, read once and kept by address: code objects are
-// immutable, so a dump (and later each profiler sample) reads each one only once.
+// What the walk needs of a code object, read once and kept by address. Code objects are
+// immutable, but one can be freed and another allocated at its address between two snapshots:
+// an entry is used again only when the fields it was decoded from still hold the same values.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -30,15 +32,25 @@ class CodeCache {
  public:
   explicit CodeCache(const ObjectReader& objects) : objects_(objects) {}
 
-  // The code object at `address`, from the cache or read now. Fails on unreadable memory.
+  // The code object at `address`, from the cache when its fields are unchanged, else read now.
+  // Fails on unreadable memory.
   absl::StatusOr<const CodeObject*> get(uint64_t address);
   void clear() { codes_.clear(); }
 
  private:
-  absl::StatusOr<CodeObject> read_code_object(uint64_t address) const;
+  // The values a CodeObject is decoded from: its type, the pointers to its names and line table,
+  // its first line. Equal keys at one address mean the same code object, or an equal one.
+  using Fingerprint = std::array<uint64_t, 6>;
+  struct Entry {
+    Fingerprint fingerprint;
+    CodeObject code;
+  };
+
+  absl::StatusOr<Fingerprint> read_fingerprint(uint64_t address) const;
+  CodeObject decode(uint64_t address, const Fingerprint& fingerprint) const;
 
   const ObjectReader& objects_;
-  absl::flat_hash_map<uint64_t, CodeObject> codes_;
+  absl::flat_hash_map<uint64_t, Entry> codes_;
 };
 
 }  // namespace pystack

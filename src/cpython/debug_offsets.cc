@@ -1,126 +1,333 @@
+// The one reader of _Py_DebugOffsets images (every version: a layout of the struct is data, see
+// debug_offsets_format.h), and 3.13's entry point. 3.14+'s layouts, and the choice between them,
+// are in debug_offsets_314.cc.
 #include "cpython/debug_offsets.h"
 
 #include <cstring>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_format.h"
+#include "cpython/debug_offsets_format.h"
 
 namespace pystack {
 namespace {
 
-// Word indexes of the 3.13 _Py_DebugOffsets (Include/internal/pycore_runtime.h of 3.13).
-enum Word313 : int {
-  kVersion = 1,
-  kRuntimeSize = 3, kRuntimeInterpretersHead = 5,
-  kInterpSize = 6, kInterpId = 7, kInterpNext = 8, kInterpThreadsHead = 9, kInterpGc = 10,
-  kInterpModules = 11, kInterpCevalGil = 14, kInterpGilState = 15, kInterpGilLocked = 17, kInterpGilHolder = 18,
-  kTstateSize = 19, kTstatePrev = 20, kTstateNext = 21, kTstateInterp = 22, kTstateFrame = 23,
-  kTstateThreadId = 24, kTstateNativeId = 25, kTstateDatastack = 26,
-  kFrameSize = 28, kFramePrevious = 29, kFrameExecutable = 30, kFrameInstr = 31,
-  kFrameLocalsplus = 32, kFrameOwner = 33,
-  kCodeSize = 34, kCodeFilename = 35, kCodeName = 36, kCodeQualname = 37, kCodeLinetable = 38,
-  kCodeFirstLine = 39, kCodeLocalsplusNames = 41, kCodeLocalsplusKinds = 42, kCodeAdaptive = 43,
-  kObjectSize = 44, kObjectType = 45,
-  kTypeSize = 46, kTypeName = 47, kTypeRepr = 48, kTypeFlags = 49,
-  kTupleSize = 50, kTupleItems = 51, kListSize = 53, kListItems = 54,
-  kDictSize = 56, kDictKeys = 57, kDictValues = 58, kFloatSize = 59, kFloatValue = 60,
-  kLongSize = 61, kLongTag = 62, kLongDigits = 63,
-  kBytesSize = 64, kBytesObSize = 65, kBytesSval = 66,
-  kUnicodeSize = 67, kUnicodeState = 68, kUnicodeLength = 69, kUnicodeAsciiSize = 70,
-  kGcSize = 71, kGcCollecting = 72,
+// No CPython struct the walk reads comes near this; a larger size is corrupt memory.
+constexpr uint64_t kMaxStructSize = 1 << 24;
+// ObjectReader reads a str's header (up to PyUnicodeObject.data) into a 128-byte buffer;
+// sizeof(PyUnicodeObject) is 64 on 64-bit builds.
+constexpr uint64_t kMaxUnicodeObjectSize = 128;
+
+// Fields of PyASCIIObject.state in a GIL build (Include/cpython/unicodeobject.h, the same from
+// 3.13 to 3.15): interned:2, kind:3, compact:1, ascii:1, statically_allocated:1, then padding.
+constexpr int64_t kUnicodeKindShift = 2;
+constexpr int64_t kUnicodeCompactBit = 5;
+constexpr int64_t kUnicodeAsciiBit = 6;
+// PyCompactUnicodeObject = PyASCIIObject + Py_ssize_t utf8_length + char *utf8 (same header);
+// used where the version does not publish sizeof(PyCompactUnicodeObject) (3.13, 3.14).
+constexpr int64_t kCompactUnicodeExtra = 16;
+
+}  // namespace
+
+// Include/internal/pycore_runtime.h of 3.13: 73 words (kDebugOffsetsSize313).
+const DebugOffsetsFormat& debug_offsets_format_313() {
+  static const DebugOffsetsFormat kFormat = {
+      3, 13, "CPython 3.13 Include/internal/pycore_runtime.h",
+      {
+          {"runtime_state", "size finalizing interpreters_head"},
+          {"interpreter_state",
+           "size id next threads_head gc imports_modules sysdict builtins ceval_gil "
+           "gil_runtime_state gil_runtime_state_enabled gil_runtime_state_locked "
+           "gil_runtime_state_holder"},
+          {"thread_state",
+           "size prev next interp current_frame thread_id native_thread_id datastack_chunk "
+           "status"},
+          {"interpreter_frame", "size previous executable instr_ptr localsplus owner"},
+          {"code_object",
+           "size filename name qualname linetable firstlineno argcount localsplusnames "
+           "localspluskinds co_code_adaptive"},
+          {"pyobject", "size ob_type"},
+          {"type_object", "size tp_name tp_repr tp_flags"},
+          {"tuple_object", "size ob_item ob_size"},
+          {"list_object", "size ob_item ob_size"},
+          {"dict_object", "size ma_keys ma_values"},
+          {"float_object", "size ob_fval"},
+          {"long_object", "size lv_tag ob_digit"},
+          {"bytes_object", "size ob_size ob_sval"},
+          {"unicode_object", "size state length asciiobject_size"},
+          {"gc", "size collecting"},
+      }};
+  return kFormat;
+}
+
+namespace {
+
+// The names in a section's space-separated field list.
+std::vector<std::string_view> field_names(std::string_view fields) {
+  std::vector<std::string_view> names;
+  while (!fields.empty()) {
+    const size_t space = fields.find(' ');
+    if (space != 0) names.push_back(fields.substr(0, space));
+    if (space == std::string_view::npos) break;
+    fields.remove_prefix(space + 1);
+  }
+  return names;
+}
+
+// The word index of `section.field` in `format`, or -1.
+int field_index(const DebugOffsetsFormat& format, std::string_view section,
+                std::string_view field) {
+  int words = kDebugOffsetsHeaderWords;
+  for (const DebugOffsetsSection& s : format.sections) {
+    int position = 0;
+    for (std::string_view name : field_names(s.fields)) {
+      if (s.name == section && name == field) return words + position;
+      ++position;
+    }
+    words += position;
+  }
+  return -1;
+}
+
+// One image read through one format. Offsets are checked as they are taken; the first reason
+// not to trust the image is kept.
+class FormatReader {
+ public:
+  FormatReader(std::string_view image, const DebugOffsetsFormat& format)
+      : image_(image), format_(format) {}
+
+  bool has(std::string_view section, std::string_view field) const {
+    return field_index(format_, section, field) >= 0;
+  }
+
+  // Requires has(section, field).
+  uint64_t word(std::string_view section, std::string_view field) const {
+    return debug_offsets_word(image_, field_index(format_, section, field));
+  }
+
+  // sizeof the struct a section describes, or -1 (and a problem) when implausible.
+  int64_t struct_size(std::string_view section) {
+    const uint64_t size = word(section, "size");
+    if (size == 0 || size > kMaxStructSize) {
+      fail(absl::StrFormat("size of %s (%d) is implausible", section, size));
+      return -1;
+    }
+    return static_cast<int64_t>(size);
+  }
+
+  // The offset of a field `width` bytes wide inside its section's struct, or -1 (and a
+  // problem) when it does not fit. Written so that a huge value cannot wrap around.
+  int64_t offset(std::string_view section, std::string_view field, uint64_t width) {
+    const int64_t size = struct_size(section);
+    const uint64_t value = word(section, field);
+    if (size < 0) return -1;
+    const uint64_t limit = static_cast<uint64_t>(size);
+    if (value > limit || width > limit - value) {
+      fail(absl::StrFormat("offset of %s.%s (%d) outside its struct (%d bytes)", section, field,
+                           value, limit));
+      return -1;
+    }
+    return static_cast<int64_t>(value);
+  }
+
+  // A field of a struct embedded at `inner_offset` of `outer`'s struct: the sum, when the
+  // embedded struct (of `inner_size` bytes) fits its container.
+  int64_t nested(std::string_view outer, std::string_view inner_field, int64_t inner_size,
+                 int64_t offset_in_inner) {
+    if (inner_size < 0 || offset_in_inner < 0) return -1;
+    const int64_t base = offset(outer, inner_field, static_cast<uint64_t>(inner_size));
+    return base < 0 ? -1 : base + offset_in_inner;
+  }
+
+  void fail(std::string message) {
+    if (problem_.empty()) problem_ = std::move(message);
+  }
+  const std::string& problem() const { return problem_; }
+
+ private:
+  std::string_view image_;
+  const DebugOffsetsFormat& format_;
+  std::string problem_;
 };
 
-uint64_t word(std::string_view image, int index) {
-  uint64_t v;
-  std::memcpy(&v, image.data() + index * 8, sizeof v);
-  return v;
+void read_runtime_and_interpreter(FormatReader& r, Layout& layout) {
+  layout.runtime_interpreters_head = r.offset("runtime_state", "interpreters_head", 8);
+  layout.interp_size = r.struct_size("interpreter_state");
+  layout.interp_id = r.offset("interpreter_state", "id", 8);
+  layout.interp_next = r.offset("interpreter_state", "next", 8);
+  layout.interp_threads_head = r.offset("interpreter_state", "threads_head", 8);
+  layout.interp_modules = r.offset("interpreter_state", "imports_modules", 8);
+  // interp->gc is a struct _gc_runtime_state; collecting is an int inside it.
+  layout.interp_gc_collecting =
+      r.nested("interpreter_state", "gc", r.struct_size("gc"), r.offset("gc", "collecting", 4));
+  // ceval.gil points at a struct _gil_runtime_state; the table gives locked and last_holder
+  // inside the interpreter's own _gil, so their distance from _gil is their place in the struct.
+  layout.interp_ceval_gil = r.offset("interpreter_state", "ceval_gil", 8);
+  const int64_t gil = r.offset("interpreter_state", "gil_runtime_state", 1);
+  const int64_t locked = r.offset("interpreter_state", "gil_runtime_state_locked", 4);
+  const int64_t holder = r.offset("interpreter_state", "gil_runtime_state_holder", 8);
+  if (gil >= 0 && locked >= 0 && holder >= 0) {
+    if (locked < gil || holder < gil) r.fail("the GIL's fields lie before the GIL");
+    layout.gil_locked = locked - gil;
+    layout.gil_last_holder = holder - gil;
+  }
+}
+
+void read_thread_and_frame(FormatReader& r, Layout& layout) {
+  layout.tstate_size = r.struct_size("thread_state");
+  layout.tstate_prev = r.offset("thread_state", "prev", 8);
+  layout.tstate_next = r.offset("thread_state", "next", 8);
+  layout.tstate_interp = r.offset("thread_state", "interp", 8);
+  layout.tstate_frame = r.offset("thread_state", "current_frame", 8);
+  layout.tstate_thread_id = r.offset("thread_state", "thread_id", 8);
+  layout.tstate_native_thread_id = r.offset("thread_state", "native_thread_id", 8);
+  layout.tstate_datastack_chunk = r.offset("thread_state", "datastack_chunk", 8);
+  layout.iframe_size = r.struct_size("interpreter_frame");
+  layout.iframe_previous = r.offset("interpreter_frame", "previous", 8);
+  layout.iframe_code = r.offset("interpreter_frame", "executable", 8);  // a tagged _PyStackRef
+  layout.iframe_instr = r.offset("interpreter_frame", "instr_ptr", 8);
+  layout.iframe_owner = r.offset("interpreter_frame", "owner", 1);
+  layout.iframe_localsplus = r.offset("interpreter_frame", "localsplus", 0);
+}
+
+void read_code(FormatReader& r, Layout& layout) {
+  layout.code_filename = r.offset("code_object", "filename", 8);
+  layout.code_name = r.offset("code_object", "name", 8);
+  layout.code_qualname = r.offset("code_object", "qualname", 8);
+  layout.code_linetable = r.offset("code_object", "linetable", 8);
+  layout.code_firstlineno = r.offset("code_object", "firstlineno", 4);
+  layout.code_adaptive = r.offset("code_object", "co_code_adaptive", 0);
+  layout.code_localsplusnames = r.offset("code_object", "localsplusnames", 8);
+  layout.code_localspluskinds = r.offset("code_object", "localspluskinds", 8);
+}
+
+void read_objects(FormatReader& r, Layout& layout) {
+  layout.object_type = r.offset("pyobject", "ob_type", 8);
+  layout.type_flags = r.offset("type_object", "tp_flags", 8);
+  layout.type_name = r.offset("type_object", "tp_name", 8);
+  layout.type_repr = r.offset("type_object", "tp_repr", 8);
+  layout.var_size = r.offset("bytes_object", "ob_size", 8);
+  layout.bytes_sval = r.offset("bytes_object", "ob_sval", 1);
+  layout.tuple_items = r.offset("tuple_object", "ob_item", 0);
+  layout.list_items = r.offset("list_object", "ob_item", 8);
+  layout.dict_keys = r.offset("dict_object", "ma_keys", 8);
+  layout.dict_values = r.offset("dict_object", "ma_values", 8);
+  layout.float_value = r.offset("float_object", "ob_fval", 8);
+  layout.long_tag = r.offset("long_object", "lv_tag", 8);
+  layout.long_digits = r.offset("long_object", "ob_digit", 0);
+  if (r.has("set_object", "size")) {  // published from 3.14
+    layout.set_used = r.offset("set_object", "used", 8);
+    layout.set_table = r.offset("set_object", "table", 8);
+    layout.set_mask = r.offset("set_object", "mask", 8);
+  }
+}
+
+void read_unicode(FormatReader& r, Layout& layout) {
+  const int64_t size = r.struct_size("unicode_object");
+  if (size > static_cast<int64_t>(kMaxUnicodeObjectSize)) {
+    r.fail(absl::StrFormat("sizeof(PyUnicodeObject) (%d) is implausible", size));
+    return;
+  }
+  layout.unicode_state = r.offset("unicode_object", "state", 4);
+  layout.unicode_length = r.offset("unicode_object", "length", 8);
+  layout.unicode_ascii_size = r.offset("unicode_object", "asciiobject_size", 0);
+  layout.unicode_compact_size =
+      r.has("unicode_object", "compactunicodeobject_size")
+          ? r.offset("unicode_object", "compactunicodeobject_size", 0)
+          : (layout.unicode_ascii_size < 0 ? -1 : layout.unicode_ascii_size + kCompactUnicodeExtra);
+  // PyUnicodeObject = PyCompactUnicodeObject + the data pointer.
+  layout.unicode_data_any = layout.unicode_compact_size;
+  if (layout.unicode_state < 0 || layout.unicode_length < 0 || layout.unicode_ascii_size < 0 ||
+      layout.unicode_compact_size < 0) {
+    return;
+  }
+  if (layout.unicode_state + 4 > layout.unicode_ascii_size ||
+      layout.unicode_length + 8 > layout.unicode_ascii_size ||
+      layout.unicode_ascii_size > layout.unicode_compact_size ||
+      layout.unicode_data_any + 8 > size) {
+    r.fail("the str layout is inconsistent");
+  }
+  layout.unicode_kind_shift = kUnicodeKindShift;
+  layout.unicode_compact_bit = kUnicodeCompactBit;
+  layout.unicode_ascii_bit = kUnicodeAsciiBit;
 }
 
 }  // namespace
+
+uint64_t debug_offsets_word(std::string_view image, int index) {
+  uint64_t v;
+  std::memcpy(&v, image.data() + static_cast<size_t>(index) * 8, sizeof v);
+  return v;
+}
+
+int debug_offsets_word_count(const DebugOffsetsFormat& format) {
+  int words = kDebugOffsetsHeaderWords;
+  for (const DebugOffsetsSection& section : format.sections) {
+    words += static_cast<int>(field_names(section.fields).size());
+  }
+  return words;
+}
+
+std::optional<uint64_t> debug_offsets_field(std::string_view image,
+                                            const DebugOffsetsFormat& format,
+                                            std::string_view section, std::string_view field) {
+  const int index = field_index(format, section, field);
+  if (index < 0 || image.size() < static_cast<size_t>(debug_offsets_word_count(format)) * 8) {
+    return std::nullopt;
+  }
+  return debug_offsets_word(image, index);
+}
+
+DebugOffsetsFormat without_field(DebugOffsetsFormat format, std::string_view source,
+                                 std::string_view section, std::string_view field) {
+  format.source = source;
+  for (DebugOffsetsSection& s : format.sections) {
+    if (s.name != section) continue;
+    std::string kept;
+    for (std::string_view name : field_names(s.fields)) {
+      if (name == field) continue;
+      if (!kept.empty()) kept += ' ';
+      kept += name;
+    }
+    s.fields = std::move(kept);
+  }
+  return format;
+}
+
+absl::StatusOr<Layout> read_debug_offsets(std::string_view image, const DebugOffsetsFormat& format,
+                                          const Layout* base) {
+  FormatReader r(image, format);
+  Layout layout = base != nullptr ? *base : Layout{};
+  layout.major = format.major;
+  layout.minor = format.minor;
+  layout.pointer_size = 8;
+  read_runtime_and_interpreter(r, layout);
+  read_thread_and_frame(r, layout);
+  read_code(r, layout);
+  read_objects(r, layout);
+  read_unicode(r, layout);
+  if (!r.problem().empty()) {
+    return absl::DataLossError("the target's _Py_DebugOffsets cannot be trusted: " + r.problem());
+  }
+  return layout;
+}
 
 bool has_debug_offsets(std::string_view image) {
   return image.size() >= 16 && image.substr(0, kDebugOffsetsCookie.size()) == kDebugOffsetsCookie;
 }
 
-uint64_t debug_offsets_version(std::string_view image) { return word(image, kVersion); }
+uint64_t debug_offsets_version(std::string_view image) {
+  return debug_offsets_word(image, kDebugOffsetsVersionWord);
+}
 
 absl::StatusOr<Layout> layout_from_debug_offsets_313(std::string_view image, const Layout& base) {
-  if (image.size() < kDebugOffsetsSize313 || !has_debug_offsets(image)) {
+  const DebugOffsetsFormat& format = debug_offsets_format_313();
+  if (image.size() < static_cast<size_t>(debug_offsets_word_count(format)) * 8 ||
+      !has_debug_offsets(image)) {
     return absl::DataLossError("_Py_DebugOffsets is truncated");
   }
-  std::string problem;
-  // An offset of a field of `size` bytes inside a struct of word(size_index) bytes.
-  auto field = [&](int index, int size_index, const char* name, int width = 8) -> int64_t {
-    const uint64_t value = word(image, index);
-    const uint64_t limit = word(image, size_index);
-    // Written so that a huge value cannot wrap around.
-    if (limit > (1u << 24) || value > limit || static_cast<uint64_t>(width) > limit - value) {
-      if (problem.empty()) {
-        problem = absl::StrFormat("offset of %s (%d) outside its struct (%d bytes)", name, value,
-                                  limit);
-      }
-      return -1;
-    }
-    return static_cast<int64_t>(value);
-  };
-  Layout layout = base;
-  layout.runtime_interpreters_head = field(kRuntimeInterpretersHead, kRuntimeSize, "interpreters.head");
-  layout.interp_size = word(image, kInterpSize);
-  layout.interp_id = field(kInterpId, kInterpSize, "interp.id");
-  layout.interp_next = field(kInterpNext, kInterpSize, "interp.next");
-  layout.interp_threads_head = field(kInterpThreadsHead, kInterpSize, "interp.threads.head");
-  layout.interp_gc_collecting =
-      field(kInterpGc, kInterpSize, "interp.gc") + field(kGcCollecting, kGcSize, "gc.collecting", 4);
-  layout.interp_ceval_gil = field(kInterpCevalGil, kInterpSize, "interp.ceval.gil");
-  const int64_t gil = field(kInterpGilState, kInterpSize, "interp._gil", 1);
-  layout.gil_locked = field(kInterpGilLocked, kInterpSize, "interp._gil.locked", 4) - gil;
-  layout.gil_last_holder = field(kInterpGilHolder, kInterpSize, "interp._gil.last_holder") - gil;
-  layout.tstate_size = word(image, kTstateSize);
-  layout.tstate_prev = field(kTstatePrev, kTstateSize, "tstate.prev");
-  layout.tstate_next = field(kTstateNext, kTstateSize, "tstate.next");
-  layout.tstate_interp = field(kTstateInterp, kTstateSize, "tstate.interp");
-  layout.tstate_frame = field(kTstateFrame, kTstateSize, "tstate.current_frame");
-  layout.tstate_thread_id = field(kTstateThreadId, kTstateSize, "tstate.thread_id");
-  layout.tstate_native_thread_id = field(kTstateNativeId, kTstateSize, "tstate.native_thread_id");
-  layout.tstate_datastack_chunk = field(kTstateDatastack, kTstateSize, "tstate.datastack_chunk");
-  layout.iframe_size = word(image, kFrameSize);
-  layout.iframe_previous = field(kFramePrevious, kFrameSize, "frame.previous");
-  layout.iframe_code = field(kFrameExecutable, kFrameSize, "frame.f_executable");
-  layout.iframe_instr = field(kFrameInstr, kFrameSize, "frame.instr_ptr");
-  layout.iframe_owner = field(kFrameOwner, kFrameSize, "frame.owner", 1);
-  layout.code_filename = field(kCodeFilename, kCodeSize, "code.co_filename");
-  layout.code_name = field(kCodeName, kCodeSize, "code.co_name");
-  layout.code_qualname = field(kCodeQualname, kCodeSize, "code.co_qualname");
-  layout.code_linetable = field(kCodeLinetable, kCodeSize, "code.co_linetable");
-  layout.code_firstlineno = field(kCodeFirstLine, kCodeSize, "code.co_firstlineno", 4);
-  layout.code_adaptive = field(kCodeAdaptive, kCodeSize, "code.co_code_adaptive", 0);
-  layout.object_type = field(kObjectType, kObjectSize, "ob_type");
-  layout.type_flags = field(kTypeFlags, kTypeSize, "tp_flags");
-  layout.var_size = field(kBytesObSize, kBytesSize, "ob_size");
-  layout.bytes_sval = field(kBytesSval, kBytesSize, "ob_sval", 1);
-  layout.unicode_state = field(kUnicodeState, kUnicodeSize, "str.state", 4);
-  layout.unicode_length = field(kUnicodeLength, kUnicodeSize, "str.length");
-  layout.unicode_ascii_size = field(kUnicodeAsciiSize, kUnicodeSize, "sizeof(PyASCIIObject)", 0);
-  // For --locals and thread names; the rest of what they need comes from the generated table.
-  layout.interp_modules = field(kInterpModules, kInterpSize, "interp.imports.modules");
-  layout.iframe_localsplus = field(kFrameLocalsplus, kFrameSize, "frame.localsplus", 0);
-  layout.code_localsplusnames = field(kCodeLocalsplusNames, kCodeSize, "code.co_localsplusnames");
-  layout.code_localspluskinds = field(kCodeLocalsplusKinds, kCodeSize, "code.co_localspluskinds");
-  layout.type_name = field(kTypeName, kTypeSize, "tp_name");
-  layout.type_repr = field(kTypeRepr, kTypeSize, "tp_repr");
-  layout.tuple_items = field(kTupleItems, kTupleSize, "tuple.ob_item", 0);
-  layout.list_items = field(kListItems, kListSize, "list.ob_item");
-  layout.dict_keys = field(kDictKeys, kDictSize, "dict.ma_keys");
-  layout.dict_values = field(kDictValues, kDictSize, "dict.ma_values");
-  layout.float_value = field(kFloatValue, kFloatSize, "float.ob_fval");
-  layout.long_tag = field(kLongTag, kLongSize, "long.lv_tag");
-  layout.long_digits = field(kLongDigits, kLongSize, "long.ob_digit", 0);
-  if (!problem.empty()) {
-    return absl::DataLossError("the target's _Py_DebugOffsets cannot be trusted: " + problem);
-  }
-  // sizeof(PyASCIIObject) is published; the compact header adds utf8_length and utf8.
-  layout.unicode_compact_size = layout.unicode_ascii_size + 16;
-  layout.unicode_data_any = layout.unicode_compact_size;
-  return layout;
+  return read_debug_offsets(image, format, &base);
 }
 
 }  // namespace pystack

@@ -1,5 +1,6 @@
 // _Py_DebugOffsets (3.13+): the offsets a CPython runtime publishes about itself at the start of
-// _PyRuntime, behind the cookie "xdebugpy". Parsing is a pure function of the bytes.
+// _PyRuntime, behind the cookie "xdebugpy". Parsing is a pure function of the bytes, by one
+// reader for every version (debug_offsets.cc) of layouts kept as data (debug_offsets_format.h).
 #pragma once
 
 #include <cstdint>
@@ -21,8 +22,8 @@ bool has_debug_offsets(std::string_view image);
 uint64_t debug_offsets_version(std::string_view image);
 
 // Overlays the 3.13 _Py_DebugOffsets in `image` onto `base` (the generated 3.13 table), after
-// checking that every offset lies inside the size of its struct. Fails (kUnsupportedVersion
-// or corrupt data) when the offsets cannot be trusted.
+// checking that every offset lies inside the size of its struct (as for 3.14+). kDataLoss when
+// the image is truncated or the offsets cannot be trusted.
 absl::StatusOr<Layout> layout_from_debug_offsets_313(std::string_view image, const Layout& base);
 
 // ---- 3.14+ (debug_offsets_314.cc) ----

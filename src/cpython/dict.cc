@@ -21,11 +21,27 @@ struct KeysShape {
   int64_t value_offset = 0;
 };
 
-// Reads entries [first, first + count) of `shape` into `buffer`.
-absl::Status read_entries(const RemoteMemory& memory, const KeysShape& shape, uint64_t first,
-                          uint64_t count, std::vector<uint8_t>& buffer) {
-  buffer.resize(count * shape.entry_size);
-  return memory.read(shape.entries + first * shape.entry_size, buffer.data(), buffer.size());
+// Reads the entries of `shape` (the first kMaxScannedEntries at most) kEntriesPerRead at a time
+// and hands each read to `chunk(first, count, entries)`: entries [first, first + count), whose
+// i-th starts at entries + i * entry_size. `chunk` returns false to stop, or an error to stop
+// with it.
+template <typename Chunk>
+absl::Status scan_entries(const RemoteMemory& memory, const KeysShape& shape, Chunk chunk) {
+  std::vector<uint8_t> buffer;
+  for (uint64_t first = 0; first < std::min(shape.nentries, kMaxScannedEntries);
+       first += kEntriesPerRead) {
+    const uint64_t count = std::min<uint64_t>(kEntriesPerRead, shape.nentries - first);
+    buffer.resize(count * shape.entry_size);
+    if (absl::Status s =
+            memory.read(shape.entries + first * shape.entry_size, buffer.data(), buffer.size());
+        !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<bool> more = chunk(first, count, buffer.data());
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -83,19 +99,16 @@ absl::Status DictReader::for_each_2(uint64_t dict, const Visitor& visit) const {
   }
   const KeysShape shape{*table, static_cast<uint64_t>(*mask) + 1, layout.dict_entry_size,
                         layout.dict_entry_key, layout.dict_entry_value};
-  std::vector<uint8_t> buffer;
-  for (uint64_t first = 0; first < std::min(shape.nentries, kMaxScannedEntries);
-       first += kEntriesPerRead) {
-    const uint64_t count = std::min<uint64_t>(kEntriesPerRead, shape.nentries - first);
-    if (absl::Status s = read_entries(memory, shape, first, count, buffer); !s.ok()) return s;
-    for (uint64_t i = 0; i < count; ++i) {
-      const uint8_t* entry = buffer.data() + i * shape.entry_size;
-      const uint64_t key = load_u64(entry + shape.key_offset);
-      const uint64_t value = load_u64(entry + shape.value_offset);
-      if (key != 0 && value != 0 && !visit(key, value)) return absl::OkStatus();
-    }
-  }
-  return absl::OkStatus();
+  return scan_entries(
+      memory, shape, [&](uint64_t, uint64_t count, const uint8_t* entries) -> absl::StatusOr<bool> {
+        for (uint64_t i = 0; i < count; ++i) {
+          const uint8_t* entry = entries + i * shape.entry_size;
+          const uint64_t key = load_u64(entry + shape.key_offset);
+          const uint64_t value = load_u64(entry + shape.value_offset);
+          if (key != 0 && value != 0 && !visit(key, value)) return false;
+        }
+        return true;
+      });
 }
 
 absl::Status DictReader::for_each_3(uint64_t dict, const Visitor& visit) const {
@@ -199,27 +212,27 @@ absl::Status DictReader::for_each_split(uint64_t keys, uint64_t values,
     }
     return absl::OkStatus();
   }
-  std::vector<uint8_t> buffer;
   std::vector<uint64_t> split_values;
-  for (uint64_t first = 0; first < std::min(shape.nentries, kMaxScannedEntries);
-       first += kEntriesPerRead) {
-    const uint64_t count = std::min<uint64_t>(kEntriesPerRead, shape.nentries - first);
-    if (absl::Status s = read_entries(memory, shape, first, count, buffer); !s.ok()) return s;
-    if (values != 0) {
-      split_values.resize(count);
-      if (absl::Status s = memory.read(values_array + first * 8, split_values.data(), count * 8);
-          !s.ok()) {
-        return s;
-      }
-    }
-    for (uint64_t i = 0; i < count; ++i) {
-      const uint8_t* entry = buffer.data() + i * shape.entry_size;
-      const uint64_t key = load_u64(entry + shape.key_offset);
-      const uint64_t value = values != 0 ? split_values[i] : load_u64(entry + shape.value_offset);
-      if (key != 0 && value != 0 && !visit(key, value)) return absl::OkStatus();
-    }
-  }
-  return absl::OkStatus();
+  return scan_entries(
+      memory, shape,
+      [&](uint64_t first, uint64_t count, const uint8_t* entries) -> absl::StatusOr<bool> {
+        if (values != 0) {
+          split_values.resize(count);
+          if (absl::Status s =
+                  memory.read(values_array + first * 8, split_values.data(), count * 8);
+              !s.ok()) {
+            return s;
+          }
+        }
+        for (uint64_t i = 0; i < count; ++i) {
+          const uint8_t* entry = entries + i * shape.entry_size;
+          const uint64_t key = load_u64(entry + shape.key_offset);
+          const uint64_t value =
+              values != 0 ? split_values[i] : load_u64(entry + shape.value_offset);
+          if (key != 0 && value != 0 && !visit(key, value)) return false;
+        }
+        return true;
+      });
 }
 
 absl::Status DictReader::set_items(uint64_t set, size_t max_items, std::vector<uint64_t>& out,
@@ -241,28 +254,26 @@ absl::Status DictReader::set_items(uint64_t set, size_t max_items, std::vector<u
   const bool python2 = layout.major == 2;
   const KeysShape shape{*table, static_cast<uint64_t>(*mask) + 1, layout.set_entry_size,
                         layout.set_entry_key, hash_offset};
-  std::vector<uint8_t> buffer;
+  // Reading stops after the read in which every element in use was found.
+  if (*used == 0) return absl::OkStatus();
   uint64_t found = 0;
-  for (uint64_t first = 0; first < std::min(shape.nentries, kMaxScannedEntries) &&
-                          found < static_cast<uint64_t>(*used);
-       first += kEntriesPerRead) {
-    const uint64_t count = std::min<uint64_t>(kEntriesPerRead, shape.nentries - first);
-    if (absl::Status s = read_entries(memory, shape, first, count, buffer); !s.ok()) return s;
-    for (uint64_t i = 0; i < count; ++i) {
-      const uint8_t* entry = buffer.data() + i * shape.entry_size;
-      const uint64_t key = load_u64(entry + shape.key_offset);
-      const auto hash = static_cast<int64_t>(load_u64(entry + hash_offset));
-      if (key == 0 || (!python2 && hash == -1)) continue;
-      if (python2 && str_equals(key, "<dummy key>")) continue;
-      if (out.size() >= max_items) {
-        cut = true;
-        return absl::OkStatus();
-      }
-      out.push_back(key);
-      ++found;
-    }
-  }
-  return absl::OkStatus();
+  return scan_entries(
+      memory, shape, [&](uint64_t, uint64_t count, const uint8_t* entries) -> absl::StatusOr<bool> {
+        for (uint64_t i = 0; i < count; ++i) {
+          const uint8_t* entry = entries + i * shape.entry_size;
+          const uint64_t key = load_u64(entry + shape.key_offset);
+          const auto hash = static_cast<int64_t>(load_u64(entry + hash_offset));
+          if (key == 0 || (!python2 && hash == -1)) continue;
+          if (python2 && str_equals(key, "<dummy key>")) continue;
+          if (out.size() >= max_items) {
+            cut = true;
+            return false;
+          }
+          out.push_back(key);
+          ++found;
+        }
+        return found < static_cast<uint64_t>(*used);
+      });
 }
 
 absl::StatusOr<uint64_t> DictReader::cached_keys(const TypeInfo& type) const {

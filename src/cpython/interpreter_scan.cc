@@ -8,7 +8,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
 #include "common/errors.h"
-#include "target/page_cache.h"
+#include "memory/page_cache.h"
 
 namespace pystack {
 namespace {
@@ -188,7 +188,7 @@ absl::StatusOr<uint64_t> find_interpreter_head_slot(const RemoteMemory& memory,
   }
   uint64_t scanned = 0;
   for (const AddressRange& range : writable_data) scanned += range.size;
-  return make_error(ErrorKind::kNotPython,
+  return make_error(ErrorKind::kRuntimeUnreadable,
                     absl::StrFormat("no interpreter state found through %d bytes of writable data "
                                     "(%d candidate pointers)",
                                     scanned, slots.size()),

@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "cpython/layout.h"
 #include "symbols/python_binary.h"
-#include "target/remote_memory.h"
+#include "memory/remote_memory.h"
 
 namespace pystack {
 

@@ -1,10 +1,10 @@
 #include "cpython/object_repr.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "cpython/long_object.h"
 #include "cpython/repr.h"
 
 namespace pystack {
@@ -123,54 +123,29 @@ void ObjectRepr::append_bool(State& state, uint64_t object) {
     absl::StatusOr<int64_t> ival = read_value<int64_t>(objects_.memory(), object + layout.int_value);
     if (!ival.ok()) return void(state.out += unreadable_marker(object));
     value = *ival != 0;
-  } else if (layout.long_tag >= 0) {
-    absl::StatusOr<uint64_t> tag = read_value<uint64_t>(objects_.memory(), object + layout.long_tag);
-    if (!tag.ok()) return void(state.out += unreadable_marker(object));
-    value = (*tag >> 3) != 0;
   } else {
-    absl::StatusOr<int64_t> size = read_value<int64_t>(objects_.memory(), object + layout.var_size);
-    if (!size.ok()) return void(state.out += unreadable_marker(object));
-    value = *size != 0;
+    absl::StatusOr<LongHeader> header = read_long_header(objects_.memory(), layout, object);
+    if (!header.ok()) return void(state.out += unreadable_marker(object));
+    value = header->ndigits != 0;
   }
   state.out += value ? "True" : "False";
 }
 
-// PyLongObject: |ob_size| digits and the sign of ob_size up to 3.11; from 3.12 lv_tag holds
-// the digit count above bit 3 and the sign in bits 0-1 (0 positive, 1 zero, 2 negative).
 void ObjectRepr::append_int(State& state, uint64_t object, bool python2_long) {
   const Layout& layout = objects_.layout();
   const RemoteMemory& memory = objects_.memory();
-  uint64_t ndigits = 0;
-  bool negative = false;
-  if (layout.long_tag >= 0) {
-    absl::StatusOr<uint64_t> tag = read_value<uint64_t>(memory, object + layout.long_tag);
-    if (!tag.ok()) return void(state.out += unreadable_marker(object));
-    ndigits = *tag >> 3;
-    negative = (*tag & 3) == 2;
-  } else {
-    absl::StatusOr<int64_t> size = read_value<int64_t>(memory, object + layout.var_size);
-    if (!size.ok()) return void(state.out += unreadable_marker(object));
-    negative = *size < 0;
-    ndigits = negative ? 0 - static_cast<uint64_t>(*size) : static_cast<uint64_t>(*size);
-  }
+  absl::StatusOr<LongHeader> header = read_long_header(memory, layout, object);
+  if (!header.ok()) return void(state.out += unreadable_marker(object));
   const std::string too_long =
       absl::StrFormat("<int with more than %d digits>", limits_.max_int_digits);
   // Each digit holds fewer than 10 decimal digits: this many cannot fit in the bound.
-  if (ndigits > limits_.max_int_digits / 9 + 2) return void(state.out += too_long);
-  const int digit_size = layout.long_digit_size == 2 ? 2 : 4;
-  std::vector<uint8_t> raw(ndigits * digit_size);
-  if (!raw.empty() && !memory.read(object + layout.long_digits, raw.data(), raw.size()).ok()) {
-    return void(state.out += unreadable_marker(object));
-  }
-  std::vector<uint32_t> digits(ndigits);
-  for (uint64_t i = 0; i < ndigits; ++i) {
-    uint32_t d = 0;
-    std::memcpy(&d, raw.data() + i * digit_size, digit_size);
-    digits[i] = d;
-  }
-  const std::string decimal = digits_to_decimal(digits, static_cast<int>(layout.long_shift));
+  if (header->ndigits > limits_.max_int_digits / 9 + 2) return void(state.out += too_long);
+  absl::StatusOr<std::vector<uint32_t>> digits =
+      read_long_digits(memory, layout, object, header->ndigits);
+  if (!digits.ok()) return void(state.out += unreadable_marker(object));
+  const std::string decimal = digits_to_decimal(*digits, static_cast<int>(layout.long_shift));
   if (decimal.size() > limits_.max_int_digits) return void(state.out += too_long);
-  if (negative) state.out.push_back('-');
+  if (header->negative) state.out.push_back('-');
   state.out += decimal;
   if (python2_long) state.out.push_back('L');
 }

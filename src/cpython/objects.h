@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "cpython/layout.h"
 #include "snapshot/snapshot.h"
-#include "target/remote_memory.h"
+#include "memory/remote_memory.h"
 
 namespace pystack {
 

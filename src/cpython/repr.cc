@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "common/utf8.h"
 #include "cpython/unicode_printable.h"
 
 namespace pystack {
@@ -44,37 +45,37 @@ bool append_common_escape(std::string& out, char32_t c, char quote) {
   return false;
 }
 
-}  // namespace
-
-void append_utf8(std::string& out, char32_t c) {
-  if (c < 0x80) {
-    out.push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out.push_back(static_cast<char>(0xc0 | (c >> 6)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3f)));
-  } else if (c >= 0xd800 && c <= 0xdfff) {
+// \xNN, \uNNNN or \UNNNNNNNN, the shortest that holds `c`.
+void append_escape(std::string& out, char32_t c) {
+  if (c <= 0xff) {
+    out += "\\x";
+    append_hex(out, c, 2);
+  } else if (c <= 0xffff) {
     out += "\\u";
     append_hex(out, c, 4);
-  } else if (c < 0x10000) {
-    out.push_back(static_cast<char>(0xe0 | (c >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3f)));
-  } else if (c <= 0x10ffff) {
-    out.push_back(static_cast<char>(0xf0 | (c >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3f)));
   } else {
-    // Not a code point at all (corrupt memory): shown as CPython would escape it.
     out += "\\U";
     append_hex(out, c, 8);
   }
 }
 
+// A byte, or a code point below 0x100, as every repr writes it: the common escapes, printable
+// ASCII as is, the rest as \xNN.
+void append_byte(std::string& out, char32_t c, char quote) {
+  if (append_common_escape(out, c, quote)) return;
+  if (c < U' ' || c >= 0x7f) {
+    append_escape(out, c);
+  } else {
+    out.push_back(static_cast<char>(c));
+  }
+}
+
+}  // namespace
+
 std::string to_utf8(std::u32string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (char32_t c : text) append_utf8(out, c);
+  append_utf8_backslashreplace(out, text);
   return out;
 }
 
@@ -164,23 +165,12 @@ std::string str_repr(std::u32string_view text, int major, int minor) {
   const char quote = choose_quote(text);
   std::string out(1, quote);
   for (char32_t c : text) {
-    if (append_common_escape(out, c, quote)) continue;
-    if (c < U' ' || c == 0x7f) {
-      out += "\\x";
-      append_hex(out, c, 2);
-    } else if (c < 0x7f) {
-      out.push_back(static_cast<char>(c));
+    if (c < 0x80) {
+      append_byte(out, c, quote);
     } else if (unicode_is_printable(c, major, minor)) {
-      append_utf8(out, c);
-    } else if (c <= 0xff) {
-      out += "\\x";
-      append_hex(out, c, 2);
-    } else if (c <= 0xffff) {
-      out += "\\u";
-      append_hex(out, c, 4);
+      append_utf8_backslashreplace(out, std::u32string_view(&c, 1));
     } else {
-      out += "\\U";
-      append_hex(out, c, 8);
+      append_escape(out, c);
     }
   }
   out.push_back(quote);
@@ -192,16 +182,7 @@ std::string bytes_repr(std::string_view bytes, bool b_prefix) {
   const char quote = choose_quote(bytes);
   std::string out = b_prefix ? "b" : "";
   out.push_back(quote);
-  for (char byte : bytes) {
-    const auto c = static_cast<unsigned char>(byte);
-    if (append_common_escape(out, c, quote)) continue;
-    if (c < ' ' || c >= 0x7f) {
-      out += "\\x";
-      append_hex(out, c, 2);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
+  for (char byte : bytes) append_byte(out, static_cast<unsigned char>(byte), quote);
   out.push_back(quote);
   return out;
 }
@@ -212,21 +193,10 @@ std::string unicode_repr_py2(std::u32string_view text) {
   std::string out = "u";
   out.push_back(quote);
   for (char32_t c : text) {
-    if (c == static_cast<char32_t>(quote) || c == U'\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c >= 0x10000) {
-      out += "\\U";
-      append_hex(out, c, 8);
-    } else if (c >= 0x100) {
-      out += "\\u";
-      append_hex(out, c, 4);
-    } else if (append_common_escape(out, c, quote)) {
-    } else if (c < ' ' || c >= 0x7f) {
-      out += "\\x";
-      append_hex(out, c, 2);
+    if (c < 0x100) {
+      append_byte(out, c, quote);
     } else {
-      out.push_back(static_cast<char>(c));
+      append_escape(out, c);
     }
   }
   out.push_back(quote);

@@ -39,9 +39,8 @@ std::string bytes_repr(std::string_view bytes, bool b_prefix);
 // repr() of a Python 2 unicode object: u'...', every code point past 0x7e escaped.
 std::string unicode_repr_py2(std::u32string_view text);
 
-// Appends `c` as UTF-8; a lone surrogate (which UTF-8 cannot encode) as \udXXX, as Python's
-// backslashreplace error handler writes it.
-void append_utf8(std::string& out, char32_t c);
+// `text` as UTF-8; a lone surrogate (which UTF-8 cannot encode) as \udXXX, as Python's
+// backslashreplace error handler writes it (common/utf8.h).
 std::string to_utf8(std::u32string_view text);
 
 // The marker for memory that cannot be read: <unreadable 0x7f...>.

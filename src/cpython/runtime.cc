@@ -109,7 +109,7 @@ absl::StatusOr<PythonRuntime> without_runtime(const RemoteMemory& memory,
     absl::StatusOr<uint64_t> slot = find_interpreter_head_slot(
         memory, runtime->layout, binary.writable_data, binary.thread_state_current);
     if (!slot.ok()) {
-      return make_error(ErrorKind::kNotPython,
+      return make_error(ErrorKind::kRuntimeUnreadable,
                         "no interp_head symbol in " + binary.path + " (stripped?), and " +
                             std::string(slot.status().message()),
                         error_hint(slot.status()));
@@ -198,7 +198,7 @@ absl::StatusOr<PythonRuntime> identify_runtime(const RemoteMemory& memory,
     absl::StatusOr<Layout> layout = layout_from_image(image, version);
     if (!layout.ok()) {
       if (error_kind(layout.status()) != ErrorKind::kInternal) return layout.status();
-      return make_error(ErrorKind::kNotPython, std::string(layout.status().message()),
+      return make_error(ErrorKind::kRuntimeUnreadable, std::string(layout.status().message()),
                         "the process's memory may be corrupt");
     }
     return PythonRuntime{version, *layout, runtime, 0, 0, binary.code_type};
@@ -207,7 +207,7 @@ absl::StatusOr<PythonRuntime> identify_runtime(const RemoteMemory& memory,
   if (binary.py_version) {
     absl::StatusOr<uint32_t> hex = read_value<uint32_t>(memory, *binary.py_version);
     if (!hex.ok()) {
-      return make_error(ErrorKind::kNotPython, "cannot read Py_Version: " +
+      return make_error(ErrorKind::kRuntimeUnreadable, "cannot read Py_Version: " +
                                                    std::string(hex.status().message()));
     }
     return with_layout(version_from_hex(*hex), runtime, binary);

@@ -10,7 +10,7 @@
 #include "cpython/layout.h"
 #include "snapshot/snapshot.h"
 #include "symbols/python_binary.h"
-#include "target/remote_memory.h"
+#include "memory/remote_memory.h"
 
 namespace pystack {
 

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "cpython/stack_ref.h"
 
@@ -71,10 +72,17 @@ SnapshotReader::SnapshotReader(const RemoteMemory& memory, PythonRuntime runtime
       locals_(objects_, types_, dicts_, reprs_),
       thread_names_(objects_, types_, dicts_) {}
 
-absl::StatusOr<Snapshot> SnapshotReader::read(const ReadOptions& options) {
+absl::StatusOr<Snapshot> SnapshotReader::read(const SnapshotNeeds& needs,
+                                              const SnapshotBudget& budget,
+                                              absl::Time stopped_at) {
   pages_.clear();
-  options_ = options;
-  // Types and code objects can be freed and their memory reused between two reads.
+  options_ = needs;
+  budget_ = budget;
+  deadline_ = stopped_at + budget.max_stopped;
+  frames_read_ = 0;
+  spent_.reset();
+  // Types can be freed and their memory reused between two reads (code objects are validated
+  // on reuse by CodeCache).
   types_.clear();
   reprs_.clear();
   locals_.clear();
@@ -89,6 +97,11 @@ absl::StatusOr<Snapshot> SnapshotReader::read(const ReadOptions& options) {
   if (!head.ok()) return head.status();
   absl::flat_hash_set<uint64_t> seen;
   for (uint64_t interp = *head; interp != 0;) {
+    if (std::optional<std::string> spent = over_budget();
+        spent && !snapshot.interpreters.empty()) {
+      snapshot.interpreters.back().walk_error = *spent;
+      break;
+    }
     if (!seen.insert(interp).second || seen.size() > kMaxInterpreters) {
       if (!snapshot.interpreters.empty()) {
         snapshot.interpreters.back().walk_error = "interpreter list loops or is too long";
@@ -127,6 +140,10 @@ absl::StatusOr<Interpreter> SnapshotReader::read_interpreter(uint64_t address) {
 
   absl::flat_hash_set<uint64_t> seen;
   for (uint64_t tstate = *head; tstate != 0;) {
+    if (std::optional<std::string> spent = over_budget()) {
+      interpreter.walk_error = *spent;
+      break;
+    }
     if (!seen.insert(tstate).second || seen.size() > kMaxThreads) {
       interpreter.walk_error = "thread list loops or is too long";
       break;
@@ -232,6 +249,35 @@ absl::StatusOr<uint64_t> SnapshotReader::current_frame(uint64_t tstate) const {
   return *current;
 }
 
+// The clock is read every kFramesPerClockCheck frames: a frame costs well under a microsecond
+// when its pages are cached.
+constexpr int64_t kFramesPerClockCheck = 256;
+
+std::optional<std::string> SnapshotReader::over_budget() {
+  if (spent_) return spent_;
+  if (frames_read_ >= budget_.max_frames) {
+    spent_ = absl::StrFormat("the snapshot's budget of %d frames is spent", budget_.max_frames);
+  } else if (pages_.pages_read() * PageCache::kPageSize > budget_.max_bytes_read) {
+    spent_ = absl::StrFormat("the snapshot's budget of %d bytes read is spent",
+                             budget_.max_bytes_read);
+  } else if (absl::Now() > deadline_) {
+    spent_ = absl::StrCat("the snapshot's budget of ", absl::FormatDuration(budget_.max_stopped),
+                          " with the target stopped is spent");
+  }
+  return spent_;
+}
+
+bool SnapshotReader::spend_frame(Thread& thread) {
+  const bool spent = spent_.has_value() || frames_read_ >= budget_.max_frames ||
+                     (frames_read_ % kFramesPerClockCheck == 0 && over_budget());
+  if (!spent) {
+    ++frames_read_;
+    return true;
+  }
+  thread.walk_error = *over_budget();
+  return false;
+}
+
 bool SnapshotReader::is_shim(uint8_t owner) const {
   const int first = frame_conventions(runtime_.version).first_skipped_owner;
   return first >= 0 && owner >= first;
@@ -254,7 +300,7 @@ void SnapshotReader::read_frames(uint64_t frame, Thread& thread) {
   absl::flat_hash_set<uint64_t> seen;
   int skipped = 0;  // the interpreter's own frames since the last frame kept
   while (frame != 0) {
-    if (!visit_frame(seen, frame, thread)) return;
+    if (!visit_frame(seen, frame, thread) || !spend_frame(thread)) return;
     absl::StatusOr<uint8_t> owner = read_value<uint8_t>(pages_, frame + layout_.iframe_owner);
     absl::StatusOr<uint64_t> code = objects_.read_pointer(frame + layout_.iframe_code);
     absl::StatusOr<uint64_t> previous = objects_.read_pointer(frame + layout_.iframe_previous);
@@ -283,7 +329,7 @@ void SnapshotReader::read_frame_objects(uint64_t frame, Thread& thread) {
   absl::flat_hash_set<uint64_t> seen;
   uint64_t frame_type = 0;
   while (frame != 0) {
-    if (!visit_frame(seen, frame, thread)) return;
+    if (!visit_frame(seen, frame, thread) || !spend_frame(thread)) return;
     absl::StatusOr<uint64_t> type = objects_.type_of(frame);
     absl::StatusOr<uint64_t> code = objects_.read_pointer(frame + layout_.frame_code);
     absl::StatusOr<uint64_t> back = objects_.read_pointer(frame + layout_.frame_back);

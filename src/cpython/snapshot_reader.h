@@ -1,13 +1,17 @@
 // The walk from _PyRuntime to interpreters, threads, frames and code objects, producing a
 // Snapshot. Reads only; the target must be stopped while read() runs.
 //
-// Built for repeated use (the coming sampler): code objects and type flags are cached across
-// reads, memory is read in pages through a per-read page cache.
+// Built for repeated use (the coming sampler): code objects are cached across reads and
+// validated on reuse (an address may hold another code object by then); types, reprs and pages
+// are kept for one read. Each read is bounded by a SnapshotBudget.
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "cpython/code_object.h"
 #include "cpython/dict.h"
 #include "cpython/locals.h"
@@ -16,9 +20,10 @@
 #include "cpython/py_types.h"
 #include "cpython/runtime.h"
 #include "cpython/thread_names.h"
+#include "snapshot/request.h"
 #include "snapshot/snapshot.h"
-#include "target/page_cache.h"
-#include "target/remote_memory.h"
+#include "memory/page_cache.h"
+#include "memory/remote_memory.h"
 
 namespace pystack {
 
@@ -27,20 +32,17 @@ inline constexpr int kMaxInterpreters = 1024;
 inline constexpr int kMaxThreads = 1 << 16;
 inline constexpr int kMaxFrames = 1 << 17;
 
-// What a read collects beyond the stacks. Each costs reads while the target is stopped.
-struct ReadOptions {
-  bool locals = false;        // Frame::locals (--locals)
-  bool thread_names = false;  // Thread::name (threading.Thread.name)
-};
-
 class SnapshotReader {
  public:
   // `memory` must outlive the reader.
   SnapshotReader(const RemoteMemory& memory, PythonRuntime runtime);
 
   // Every interpreter and thread of the process now. Fails only when the runtime itself cannot
-  // be read; damage below it gives a partial Snapshot with walk_error set where it happened.
-  absl::StatusOr<Snapshot> read(const ReadOptions& options = {});
+  // be read; damage below it, or a walk over `budget` (the stop counted from `stopped_at`),
+  // gives a partial Snapshot with walk_error set where it happened.
+  absl::StatusOr<Snapshot> read(const SnapshotNeeds& needs = {},
+                                const SnapshotBudget& budget = {},
+                                absl::Time stopped_at = absl::Now());
 
   const PythonRuntime& runtime() const { return runtime_; }
 
@@ -60,6 +62,10 @@ class SnapshotReader {
   Frame read_frame(uint64_t frame, uint64_t code_address);
   bool fails_safety_check(uint64_t frame, uint64_t executable_bits) const;
   bool is_shim(uint8_t owner) const;
+  // Counts one frame against the budget; false, with the thread's walk error set, once spent.
+  bool spend_frame(Thread& thread);
+  // Why the walk must stop now (the budget is spent), or nullopt.
+  std::optional<std::string> over_budget();
   void add_locals(uint64_t frame, Frame& out);
   void add_thread_names(Interpreter& interpreter);
 
@@ -69,7 +75,11 @@ class SnapshotReader {
   ObjectReader objects_;
   CodeCache codes_;
   // --locals and thread names.
-  ReadOptions options_;
+  SnapshotNeeds options_;
+  SnapshotBudget budget_;
+  absl::Time deadline_;
+  int64_t frames_read_ = 0;
+  std::optional<std::string> spent_;  // set once the budget is spent
   TypeCache types_;
   DictReader dicts_;
   ObjectRepr reprs_;

@@ -1,8 +1,7 @@
 #include "cpython/thread_names.h"
 
-#include <cstring>
-
 #include "absl/strings/str_format.h"
+#include "cpython/long_object.h"
 #include "cpython/repr.h"
 
 namespace pystack {
@@ -48,27 +47,20 @@ std::optional<uint64_t> ThreadNameReader::int_value(uint64_t object) {
     return static_cast<uint64_t>(*value);
   }
   if ((*type)->kind != ReprKind::kInt) return std::nullopt;
-  uint64_t ndigits = 0;
-  if (layout.long_tag >= 0) {
-    absl::StatusOr<uint64_t> tag = read_value<uint64_t>(memory, object + layout.long_tag);
-    if (!tag.ok() || (*tag & 3) == 2) return std::nullopt;
-    ndigits = *tag >> 3;
-  } else {
-    absl::StatusOr<int64_t> size = read_value<int64_t>(memory, object + layout.var_size);
-    if (!size.ok() || *size < 0) return std::nullopt;
-    ndigits = static_cast<uint64_t>(*size);
-  }
+  absl::StatusOr<LongHeader> header = read_long_header(memory, layout, object);
+  if (!header.ok() || header->negative) return std::nullopt;
+  const uint64_t ndigits = header->ndigits;
   const int shift = static_cast<int>(layout.long_shift);
-  const int digit_size = layout.long_digit_size == 2 ? 2 : 4;
-  if (shift <= 0 || ndigits * static_cast<uint64_t>(shift) > 64 + static_cast<uint64_t>(shift)) {
+  // At most the digits of 64 bits and one more (zero) digit; divided, not multiplied, so that a
+  // corrupt count cannot wrap around the bound.
+  if (shift <= 0 || ndigits > (64 + static_cast<uint64_t>(shift)) / static_cast<uint64_t>(shift)) {
     return std::nullopt;
   }
+  absl::StatusOr<std::vector<uint32_t>> digits = read_long_digits(memory, layout, object, ndigits);
+  if (!digits.ok()) return std::nullopt;
   uint64_t value = 0;
-  for (uint64_t i = ndigits; i-- > 0;) {
-    uint32_t digit = 0;
-    if (!memory.read(object + layout.long_digits + i * digit_size, &digit, digit_size).ok()) {
-      return std::nullopt;
-    }
+  for (uint64_t i = 0; i < ndigits; ++i) {
+    const uint32_t digit = (*digits)[i];
     if (i * shift >= 64 && digit != 0) return std::nullopt;  // too large
     if (i * shift < 64) value |= static_cast<uint64_t>(digit) << (i * shift);
   }

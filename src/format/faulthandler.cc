@@ -206,6 +206,23 @@ void dump_interpreter(std::string& out, const Interpreter& interp, const Dialect
   }
 }
 
+// faulthandler's crash handler dumps one interpreter: the crashed thread's, else the main one
+// (_PyGILState_GetInterpreterStateUnsafe), which is last in the list (newest first).
+// dump_traceback_later and a live dump show them all.
+std::vector<const Interpreter*> interpreters_dumped(const Snapshot& snapshot) {
+  std::vector<const Interpreter*> all;
+  for (const Interpreter& interp : snapshot.interpreters) {
+    for (const Thread& thread : interp.threads) {
+      if (snapshot.fatal_error && thread.is_current) return {&interp};
+    }
+    all.push_back(&interp);
+  }
+  if (snapshot.fatal_error && !all.empty()) return {all.back()};
+  return all;
+}
+
+PythonVersion first_version_showing_os_thread_names() { return {3, 14}; }
+
 bool prints_nothing(const Interpreter& interp) {
   // CPython returns "unable to get the thread head state" and writes nothing.
   return interp.threads.empty() && !interp.walk_error;
@@ -217,13 +234,20 @@ bool faulthandler_shows_os_thread_names(const PythonVersion& version) {
   return dialect_for(version).shows_os_thread_name;
 }
 
+SnapshotNeeds faulthandler_needs() {
+  SnapshotNeeds needs;
+  needs.os_thread_names_since = first_version_showing_os_thread_names();
+  return needs;
+}
+
 std::string format_faulthandler(const Snapshot& snapshot) {
   const Dialect& dialect = dialect_for(snapshot.version);
   std::string out;
   // faulthandler_fatal_error: the signal's name and a blank line before the threads.
   if (snapshot.fatal_error) out += "Fatal Python error: " + *snapshot.fatal_error + "\n\n";
   bool first = true;
-  for (const Interpreter& interp : snapshot.interpreters) {
+  for (const Interpreter* dumped : interpreters_dumped(snapshot)) {
+    const Interpreter& interp = *dumped;
     if (prints_nothing(interp)) continue;
     if (!first) out += '\n';  // interpreters are separated like threads are
     dump_interpreter(out, interp, dialect);

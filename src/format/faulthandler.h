@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "snapshot/request.h"
 #include "snapshot/snapshot.h"
 
 namespace pystack {
@@ -15,5 +16,8 @@ std::string format_faulthandler(const Snapshot& snapshot);
 
 // True when faulthandler of `version` prints each thread's OS name in its header (3.14+).
 bool faulthandler_shows_os_thread_names(const PythonVersion& version);
+
+// What format_faulthandler reads of a snapshot: the stacks, and the OS thread names from 3.14.
+SnapshotNeeds faulthandler_needs();
 
 }  // namespace pystack

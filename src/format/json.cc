@@ -141,6 +141,10 @@ void write_thread(JsonWriter& json, const Thread& thread, const SourceLines& sou
 
 }  // namespace
 
+SnapshotNeeds json_needs(bool with_locals) {
+  return {.locals = with_locals, .thread_names = true, .os_thread_names_since = PythonVersion{}};
+}
+
 std::string format_json(const Snapshot& snapshot, const SourceLines& sources, bool with_locals) {
   const bool python2 = snapshot.version.major == 2;
   JsonWriter json;

@@ -3,8 +3,6 @@
 namespace pystack {
 namespace {
 
-constexpr char kHexDigits[] = "0123456789abcdef";
-
 bool is_surrogate(char32_t c) { return c >= 0xd800 && c <= 0xdfff; }
 
 // The length of the valid UTF-8 sequence at the start of `bytes`, or 0 when it is not one
@@ -67,40 +65,6 @@ std::u32string_view strip_python(std::u32string_view text, bool python2) {
   while (begin < end && space(text[begin])) ++begin;
   while (end > begin && space(text[end - 1])) --end;
   return text.substr(begin, end - begin);
-}
-
-void append_utf8_code_point(std::string& out, char32_t c) {
-  if (c < 0x80) {
-    out.push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out.push_back(static_cast<char>(0xc0 | (c >> 6)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3f)));
-  } else if (c < 0x10000) {
-    out.push_back(static_cast<char>(0xe0 | (c >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3f)));
-  } else {
-    // Past U+10FFFF cannot come from CPython; written as the 4-byte pattern all the same.
-    out.push_back(static_cast<char>(0xf0 | ((c >> 18) & 0x07)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3f)));
-  }
-}
-
-void append_utf8_backslashreplace(std::string& out, std::u32string_view text) {
-  for (char32_t c : text) {
-    if (is_surrogate(c)) {
-      out += "\\u";
-      for (int shift = 12; shift >= 0; shift -= 4) out.push_back(kHexDigits[(c >> shift) & 0xf]);
-    } else if (c > 0x10ffff) {
-      // Not a code point at all (corrupt memory): backslashreplace's 8-digit form.
-      out += "\\U";
-      for (int shift = 28; shift >= 0; shift -= 4) out.push_back(kHexDigits[(c >> shift) & 0xf]);
-    } else {
-      append_utf8_code_point(out, c);
-    }
-  }
 }
 
 void append_python2_bytes(std::string& out, std::u32string_view text) {

@@ -9,6 +9,10 @@
 #include <string>
 #include <string_view>
 
+// The UTF-8 encoder (append_utf8_code_point, append_utf8_backslashreplace) is common/utf8.h's;
+// it is part of this header's view of text for the formatters.
+#include "common/utf8.h"
+
 namespace pystack {
 
 // Python 3 str.isspace() of one code point (Py_UNICODE_ISSPACE: the ASCII whitespace and the
@@ -21,16 +25,9 @@ bool is_python2_space(char32_t c);
 // str.strip() with no argument: `python2` selects byte semantics (Python 2 str).
 std::u32string_view strip_python(std::u32string_view text, bool python2);
 
-// Appends `text` as UTF-8, as print() writes a str to a UTF-8 stream opened with
-// errors='backslashreplace': a lone surrogate (which UTF-8 cannot encode) becomes \udXXX.
-void append_utf8_backslashreplace(std::string& out, std::u32string_view text);
-
 // Appends a Python 2 str (code points 0..255 are its bytes) as those bytes, byte for byte as
 // Python 2 writes it. Code points past 0xff (a Python 2 unicode object) are written as UTF-8.
 void append_python2_bytes(std::string& out, std::u32string_view text);
-
-// Appends one code point as UTF-8 (surrogates too: callers decide what to do with them first).
-void append_utf8_code_point(std::string& out, char32_t c);
 
 // Decodes UTF-8 the way os.fsdecode() does (errors='surrogateescape'): each byte of an invalid
 // sequence becomes U+DC80 + byte. Overlong forms, surrogates and values past U+10FFFF are

@@ -221,6 +221,10 @@ void append_thread(std::string& out, const Thread& thread, const SourceLines& so
 
 }  // namespace
 
+SnapshotNeeds traceback_needs(bool with_locals) {
+  return {.locals = with_locals, .thread_names = true, .os_thread_names_since = PythonVersion{}};
+}
+
 std::string format_traceback(const Snapshot& snapshot, const SourceLines& sources,
                              bool with_locals) {
   const Dialect& dialect = dialect_for(snapshot.version);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "format/source_lines.h"
+#include "snapshot/request.h"
 #include "snapshot/snapshot.h"
 
 namespace pystack {
@@ -18,5 +19,8 @@ namespace pystack {
 // `sources` holds linecache's lines (cli/source_reader); nothing here reads files or memory.
 std::string format_traceback(const Snapshot& snapshot, const SourceLines& sources,
                              bool with_locals);
+
+// What format_traceback reads of a snapshot: names of every kind, and locals when it shows them.
+SnapshotNeeds traceback_needs(bool with_locals);
 
 }  // namespace pystack

@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "common/elf_notes.h"
 #include "common/errors.h"
 
 namespace pystack {
@@ -31,7 +31,7 @@ void init_libelf_once() {
 
 absl::Status open_error(const std::string& path, int err) {
   std::string message = absl::StrCat("cannot open ", path, ": ", std::strerror(err));
-  if (err == ENOENT || err == ENOTDIR) return make_error(ErrorKind::kNoSuchProcess, message);
+  if (err == ENOENT || err == ENOTDIR) return make_error(ErrorKind::kNoSuchFile, message);
   if (err == EACCES || err == EPERM) {
     return make_error(ErrorKind::kPermissionDenied, message, "run as the owner of the file or as root");
   }
@@ -39,7 +39,7 @@ absl::Status open_error(const std::string& path, int err) {
 }
 
 absl::Status not_elf(const std::string& path, std::string_view why) {
-  return make_error(ErrorKind::kNotPython, absl::StrCat(path, " is not an ELF file (", std::string(why), ")"));
+  return make_error(ErrorKind::kNotElf, absl::StrCat(path, " is not an ELF file (", std::string(why), ")"));
 }
 
 // ---- Bounds-checked reads from section bytes (may be unaligned: the file is mmapped). ----
@@ -217,25 +217,13 @@ size_t program_header_count(Elf* elf) {
   return count;
 }
 
-// The hex of the NT_GNU_BUILD_ID note in `data`, or "".
+// The hex of the NT_GNU_BUILD_ID note in `data`, or "". libelf has already put the note
+// headers in this machine's byte order; ELF_T_NHDR8 marks notes padded to 8 bytes.
 std::string build_id_in(Elf_Data* data) {
   if (data == nullptr || data->d_buf == nullptr) return "";
-  GElf_Nhdr note;
-  size_t name_offset = 0, desc_offset = 0;
-  // gelf_getnote returns the offset of the next note, 0 at the end or on a malformed note, and
-  // only hands out name/desc offsets that lie inside the data.
-  for (size_t offset = 0;
-       (offset = gelf_getnote(data, offset, &note, &name_offset, &desc_offset)) > 0;) {
-    const auto* bytes = static_cast<const unsigned char*>(data->d_buf);
-    if (note.n_type != NT_GNU_BUILD_ID || note.n_namesz != 4 ||
-        std::memcmp(bytes + name_offset, "GNU", 4) != 0) {
-      continue;
-    }
-    std::string hex;
-    for (size_t i = 0; i < note.n_descsz; ++i) absl::StrAppendFormat(&hex, "%02x", bytes[desc_offset + i]);
-    return hex;
-  }
-  return "";
+  return gnu_build_id_in_notes(
+      std::string_view(static_cast<const char*>(data->d_buf), data->d_size),
+      data->d_type == ELF_T_NHDR8 ? 8 : 4);
 }
 
 }  // namespace

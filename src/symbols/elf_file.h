@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "target/unique_fd.h"
+#include "memory/unique_fd.h"
 
 namespace pystack {
 

@@ -182,7 +182,7 @@ absl::Status not_found(const std::vector<MemoryMapping>& mappings,
   if (!open_failure.ok()) {
     absl::StrAppend(&hint, " Some files could not be opened, e.g. ", open_failure.message());
   }
-  return make_error(ErrorKind::kNotPython, absl::StrCat("no CPython runtime found in ", where),
+  return make_error(ErrorKind::kNoPythonRuntime, absl::StrCat("no CPython runtime found in ", where),
                     hint);
 }
 
@@ -197,7 +197,7 @@ absl::StatusOr<PythonBinary> find_python_binary(const std::vector<MemoryMapping>
     if (!elf.ok()) {
       // A file we may not read could be the one: say so if nothing else holds a runtime. A
       // non-ELF mapping (fonts, locale data, caches) is expected and not worth mentioning.
-      if (open_failure.ok() && error_kind(elf.status()) != ErrorKind::kNotPython) {
+      if (open_failure.ok() && error_kind(elf.status()) != ErrorKind::kNotElf) {
         open_failure = elf.status();
       }
       continue;

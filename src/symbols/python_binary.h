@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "symbols/version_strings.h"
-#include "target/proc_maps.h"
+#include "memory/proc_maps.h"
 
 namespace pystack {
 

@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "target/unique_fd.h"
+#include "memory/unique_fd.h"
 
 namespace pystack {
 namespace {

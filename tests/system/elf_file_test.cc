@@ -275,17 +275,17 @@ TEST(ElfFileTest, NonElfFilesAreErrors) {
   for (const char* name : {"text", "empty", "magic-only", "bad-class", "fifo"}) {
     absl::StatusOr<ElfFile> elf = ElfFile::open(tmp.path() / name);
     ASSERT_FALSE(elf.ok()) << name;
-    EXPECT_EQ(error_kind(elf.status()), ErrorKind::kNotPython) << name << ": " << elf.status();
+    EXPECT_EQ(error_kind(elf.status()), ErrorKind::kNotElf) << name << ": " << elf.status();
   }
   for (const char* path : {"/dev/null", "/proc/self"}) {
     absl::StatusOr<ElfFile> elf = ElfFile::open(path);
     ASSERT_FALSE(elf.ok()) << path;
-    EXPECT_EQ(error_kind(elf.status()), ErrorKind::kNotPython) << path;
+    EXPECT_EQ(error_kind(elf.status()), ErrorKind::kNotElf) << path;
   }
   absl::StatusOr<ElfFile> missing = ElfFile::open(tmp.path() / "missing");
   ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(error_kind(missing.status()), ErrorKind::kNoSuchProcess);
-  EXPECT_EQ(error_kind(ElfFile::open("/etc/passwd/x").status()), ErrorKind::kNoSuchProcess);
+  EXPECT_EQ(error_kind(missing.status()), ErrorKind::kNoSuchFile);
+  EXPECT_EQ(error_kind(ElfFile::open("/etc/passwd/x").status()), ErrorKind::kNoSuchFile);
 }
 
 // Calls everything; whatever is found must be what the intact file says.
@@ -320,7 +320,7 @@ TEST(ElfFileTest, TruncatedCopiesGiveErrorsNotCrashes) {
       write_bytes(copy, std::string_view(bytes).substr(0, size));
       absl::StatusOr<ElfFile> elf = ElfFile::open(copy);
       if (!elf.ok()) {
-        EXPECT_EQ(error_kind(elf.status()), ErrorKind::kNotPython) << elf.status();
+        EXPECT_EQ(error_kind(elf.status()), ErrorKind::kNotElf) << elf.status();
         ++refused;
         continue;
       }

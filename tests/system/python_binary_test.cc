@@ -207,7 +207,7 @@ TEST(PythonBinaryTest, NoRuntimeIsNotPython) {
   for (const auto& maps : processes) {
     absl::StatusOr<PythonBinary> binary = find_python_binary(maps, identity);
     ASSERT_FALSE(binary.ok());
-    EXPECT_EQ(error_kind(binary.status()), ErrorKind::kNotPython) << binary.status();
+    EXPECT_EQ(error_kind(binary.status()), ErrorKind::kNoPythonRuntime) << binary.status();
     EXPECT_TRUE(std::string(binary.status().message()).starts_with("no CPython runtime found in "))
         << binary.status();
     EXPECT_FALSE(error_hint(binary.status()).empty());
@@ -229,7 +229,7 @@ TEST(PythonBinaryTest, UnopenableFilesAreSkippedAndMentioned) {
   maps = fake_process("/nonexistent/python3.12", {"/nonexistent/libpython3.12.so.1.0"});
   binary = find_python_binary(maps, identity);
   ASSERT_FALSE(binary.ok());
-  EXPECT_EQ(error_kind(binary.status()), ErrorKind::kNotPython);
+  EXPECT_EQ(error_kind(binary.status()), ErrorKind::kNoPythonRuntime);
   EXPECT_NE(error_hint(binary.status()).find("could not be opened"), std::string::npos)
       << error_hint(binary.status());
 }
@@ -262,7 +262,7 @@ TEST(PythonBinaryTest, LoadBiasComesFromTheOffsetZeroMapping) {
   EXPECT_EQ(binary->load_bias, kLibraryStart);
   // Without an offset-0 mapping there is no load bias to compute: not found.
   maps.pop_back();
-  EXPECT_EQ(error_kind(find_python_binary(maps, identity).status()), ErrorKind::kNotPython);
+  EXPECT_EQ(error_kind(find_python_binary(maps, identity).status()), ErrorKind::kNoPythonRuntime);
 }
 
 // ---- Live processes ----

@@ -1,6 +1,6 @@
 // CoreFile and CoreMemory on small cores built here byte by byte: notes, segments, memory that
 // only the mapped files hold, build ids, and truncated, foreign or corrupt files.
-#include "target/core_file.h"
+#include "memory/core_file.h"
 
 #include <elf.h>
 #include <signal.h>
@@ -19,7 +19,7 @@
 
 #include "common/errors.h"
 #include "gtest/gtest.h"
-#include "target/core_memory.h"
+#include "memory/core_memory.h"
 
 namespace pystack {
 namespace {
@@ -433,7 +433,7 @@ TEST(CoreFile, RejectsWhatIsNotACore) {
     EXPECT_EQ(error_kind(core.status()), ErrorKind::kBadCore) << c.name << ": " << core.status();
   }
   EXPECT_EQ(error_kind(CoreFile::open(dir.path() + "/missing").status()),
-            ErrorKind::kNoSuchProcess);
+            ErrorKind::kNoSuchFile);
   EXPECT_EQ(error_kind(CoreFile::open(dir.path()).status()), ErrorKind::kBadCore);  // a directory
 }
 

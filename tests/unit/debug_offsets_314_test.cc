@@ -9,6 +9,7 @@
 #include <cstddef>
 
 #include "cpython/debug_offsets.h"
+#include "cpython/debug_offsets_format.h"
 
 namespace pystack {
 namespace {
@@ -134,6 +135,12 @@ TEST(DebugOffsets314, ReadSizeCoversEveryKnownLayout) {
   EXPECT_GE(debug_offsets_read_size(), sizeof(DebugOffsets315));
   EXPECT_GE(debug_offsets_read_size(), sizeof(DebugOffsets314));
   EXPECT_GE(debug_offsets_read_size(), kDebugOffsetsSize313);
+}
+
+// 3.13's layout is read by the same reader: its table must have the struct's 73 words.
+TEST(DebugOffsets314, The313TableHasThe313Size) {
+  EXPECT_EQ(static_cast<size_t>(debug_offsets_word_count(debug_offsets_format_313())) * 8,
+            kDebugOffsetsSize313);
 }
 
 // ---- damaged and unknown images ----

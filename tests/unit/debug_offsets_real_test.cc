@@ -17,7 +17,7 @@
 #include "cpython/debug_offsets.h"
 #include "cpython/runtime.h"
 #include "symbols/python_binary.h"
-#include "target/remote_memory.h"
+#include "memory/remote_memory.h"
 
 namespace pystack {
 namespace {

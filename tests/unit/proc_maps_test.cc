@@ -1,4 +1,4 @@
-#include "target/proc_maps.h"
+#include "memory/proc_maps.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 
 #include "common/errors.h"
 #include "gtest/gtest.h"
-#include "target/unique_fd.h"
+#include "memory/unique_fd.h"
 #include "target_test_child.h"
 
 namespace pystack {

@@ -1,4 +1,4 @@
-#include "target/process_memory.h"
+#include "memory/process_memory.h"
 
 #include <sys/mman.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "target/process_tree.h"
+#include "memory/process_tree.h"
 
 #include <signal.h>
 #include <sys/wait.h>

@@ -343,7 +343,7 @@ TEST(Snapshot314, NewerReleaseWithTheNewestLayoutIsReadAsIt) {
 TEST(Snapshot314, CorruptOffsetsAreNotPython) {
   DebugOffsets314 d = example_offsets<DebugOffsets314>(kVersion3141);
   d.thread_state.thread_id = 1 << 20;
-  EXPECT_EQ(identify_error(d), ErrorKind::kNotPython);
+  EXPECT_EQ(identify_error(d), ErrorKind::kRuntimeUnreadable);
 }
 
 // ---- the 3.14 dialects of faulthandler, on synthetic snapshots ----

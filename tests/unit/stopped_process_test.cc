@@ -1,4 +1,4 @@
-#include "target/stopped_process.h"
+#include "memory/stopped_process.h"
 
 #include <signal.h>
 #include <sys/mman.h>
@@ -16,8 +16,8 @@
 
 #include "common/errors.h"
 #include "gtest/gtest.h"
-#include "target/process_memory.h"
-#include "target/procfs.h"
+#include "memory/process_memory.h"
+#include "memory/procfs.h"
 #include "target_test_child.h"
 
 namespace pystack {
@@ -234,7 +234,7 @@ TEST(StoppedProcess, ZombieProcessHasExited) {
 TEST(StoppedProcess, OwnPidIsAUsageError) {
   auto stopped = StoppedProcess::stop(::getpid(), kTimeout);
   ASSERT_FALSE(stopped.ok());
-  EXPECT_EQ(error_kind(stopped.status()), ErrorKind::kUsage);
+  EXPECT_EQ(error_kind(stopped.status()), ErrorKind::kInvalidArgument);
 }
 
 TEST(StoppedProcess, AlreadyTracedByAnotherProcess) {

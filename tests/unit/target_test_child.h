@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "target/procfs.h"
+#include "memory/procfs.h"
 
 namespace pystack::testing {
 

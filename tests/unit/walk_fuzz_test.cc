@@ -488,7 +488,7 @@ size_t format_all(const Snapshot& snapshot) {
 }
 
 void expect_intact(const FakeMemory& memory, const PythonRuntime& runtime,
-                   const ReadOptions& options) {
+                   const SnapshotNeeds& options) {
   SnapshotReader reader(memory, runtime);
   absl::StatusOr<Snapshot> snapshot = reader.read(options);
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
@@ -740,7 +740,7 @@ void fuzz_one(const Layout& layout, const std::string& offsets, const std::strin
   }
 
   SnapshotReader reader(memory, *runtime);
-  for (const ReadOptions options : {ReadOptions{true, true}, ReadOptions{false, false}}) {
+  for (const SnapshotNeeds options : {SnapshotNeeds{true, true}, SnapshotNeeds{false, false}}) {
     watchdog.arm(name + " seed " + std::to_string(seed));
     const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<Snapshot> snapshot = reader.read(options);
@@ -809,9 +809,9 @@ TEST(WalkFuzz, IntactImagesGiveEveryFrame) {
     FakeMemory memory;
     ImageBuilder image(memory, layout);
     const PythonRuntime runtime = image.build();
-    expect_intact(memory, runtime, ReadOptions{false, false});
-    expect_intact(memory, runtime, ReadOptions{true, false});
-    expect_intact(memory, runtime, ReadOptions{true, true});
+    expect_intact(memory, runtime, SnapshotNeeds{false, false});
+    expect_intact(memory, runtime, SnapshotNeeds{true, false});
+    expect_intact(memory, runtime, SnapshotNeeds{true, true});
   }
   for (const Offsets314& offsets : offsets_314()) {
     SCOPED_TRACE(offsets.name);
@@ -822,8 +822,8 @@ TEST(WalkFuzz, IntactImagesGiveEveryFrame) {
     absl::StatusOr<PythonRuntime> runtime =
         build_image(memory, Layout{}, offsets.image, image, runtime_block);
     ASSERT_TRUE(runtime.ok()) << runtime.status();
-    expect_intact(memory, *runtime, ReadOptions{false, false});
-    expect_intact(memory, *runtime, ReadOptions{true, true});
+    expect_intact(memory, *runtime, SnapshotNeeds{false, false});
+    expect_intact(memory, *runtime, SnapshotNeeds{true, true});
   }
   std::cout << "[ covered  ]" << covered << "\n";
 }
@@ -862,7 +862,7 @@ TEST(WalkFuzz, LongFrameChainsAreCut) {
     image->give_long_chain(kMaxFrames + 10);
     SnapshotReader reader(memory, *runtime);
     const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<Snapshot> snapshot = reader.read(ReadOptions{true, true});
+    absl::StatusOr<Snapshot> snapshot = reader.read(SnapshotNeeds{true, true});
     const auto read = std::chrono::steady_clock::now();
     ASSERT_TRUE(snapshot.ok()) << name << ": " << snapshot.status();
     EXPECT_GT(format_all(*snapshot), 0u);

@@ -1,4 +1,4 @@
-#include "target/process_tree.h"
+#include "memory/process_tree.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -17,8 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "target/procfs.h"
-#include "target/unique_fd.h"
+#include "memory/procfs.h"
+#include "memory/unique_fd.h"
 
 namespace pystack {
 namespace {

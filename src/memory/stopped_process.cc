@@ -1,4 +1,4 @@
-#include "target/stopped_process.h"
+#include "memory/stopped_process.h"
 
 #include <signal.h>
 #include <sys/ptrace.h>
@@ -16,7 +16,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
-#include "target/procfs.h"
+#include "memory/procfs.h"
 
 namespace pystack {
 namespace {
@@ -220,7 +220,7 @@ absl::StatusOr<std::unique_ptr<StoppedProcess>> StoppedProcess::stop(pid_t pid,
     return make_error(ErrorKind::kNoSuchProcess, absl::StrCat("no such process: ", pid));
   }
   if (pid == ::getpid()) {
-    return make_error(ErrorKind::kUsage, "cannot dump this process's own stacks from outside",
+    return make_error(ErrorKind::kInvalidArgument, "cannot dump this process's own stacks from outside",
                       "give the pid of another process");
   }
   absl::Time deadline = absl::Now() + timeout;

@@ -13,9 +13,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
-#include "target/core_file.h"
-#include "target/remote_memory.h"
-#include "target/unique_fd.h"
+#include "memory/core_file.h"
+#include "memory/remote_memory.h"
+#include "memory/unique_fd.h"
 
 namespace pystack {
 

@@ -1,4 +1,4 @@
-#include "target/process_memory.h"
+#include "memory/process_memory.h"
 
 #include <fcntl.h>
 #include <sys/uio.h>
@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/errors.h"
-#include "target/procfs.h"
+#include "memory/procfs.h"
 
 namespace pystack {
 namespace {

@@ -5,8 +5,8 @@
 #include <sys/types.h>
 
 #include "absl/status/statusor.h"
-#include "target/remote_memory.h"
-#include "target/unique_fd.h"
+#include "memory/remote_memory.h"
+#include "memory/unique_fd.h"
 
 namespace pystack {
 

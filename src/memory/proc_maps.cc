@@ -1,4 +1,4 @@
-#include "target/proc_maps.h"
+#include "memory/proc_maps.h"
 
 #include <cerrno>
 #include <charconv>
@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
-#include "target/procfs.h"
+#include "memory/procfs.h"
 
 namespace pystack {
 namespace {

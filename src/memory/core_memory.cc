@@ -1,4 +1,4 @@
-#include "target/core_memory.h"
+#include "memory/core_memory.h"
 
 #include <elf.h>
 #include <fcntl.h>
@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/elf_notes.h"
 
 namespace pystack {
 namespace {
@@ -19,30 +20,6 @@ namespace {
 constexpr uint16_t kMaxProgramHeaders = 512;
 constexpr uint64_t kMaxNoteSegment = 1 << 16;
 constexpr uint64_t kMaxHeaderOffset = 1 << 20;
-
-uint64_t align_up(uint64_t value, uint64_t alignment) {
-  return (value + alignment - 1) & ~(alignment - 1);
-}
-
-// NT_GNU_BUILD_ID in one note segment's bytes (notes padded to `alignment`), as hex.
-std::string build_id_in_notes(const std::vector<uint8_t>& notes, uint64_t alignment) {
-  for (uint64_t offset = 0; offset + 12 <= notes.size();) {
-    uint32_t header[3];  // namesz, descsz, type
-    std::memcpy(header, notes.data() + offset, sizeof header);
-    const uint64_t name = offset + 12;
-    const uint64_t desc = align_up(name + header[0], alignment);
-    const uint64_t next = align_up(desc + header[1], alignment);
-    if (desc > notes.size() || desc + header[1] > notes.size() || next <= offset) return "";
-    if (header[2] == NT_GNU_BUILD_ID && header[0] == 4 &&
-        std::memcmp(notes.data() + name, "GNU", 4) == 0) {
-      std::string hex;
-      for (uint64_t i = 0; i < header[1]; ++i) absl::StrAppendFormat(&hex, "%02x", notes[desc + i]);
-      return hex;
-    }
-    offset = next;
-  }
-  return "";
-}
 
 // pread until `size` bytes are in or the file ends; the count read.
 size_t pread_fully(int fd, void* out, size_t size, uint64_t offset) {
@@ -84,7 +61,9 @@ std::string elf_build_id(const ByteReader& read, std::optional<uint64_t> mapped_
     std::vector<uint8_t> notes(phdr.p_filesz);
     const uint64_t where = mapped_at ? bias + phdr.p_vaddr : phdr.p_offset;
     if (!read(where, notes.data(), notes.size())) continue;
-    std::string id = build_id_in_notes(notes, phdr.p_align == 8 ? 8 : 4);
+    std::string id = gnu_build_id_in_notes(
+        std::string_view(reinterpret_cast<const char*>(notes.data()), notes.size()),
+        phdr.p_align == 8 ? 8 : 4);
     if (!id.empty()) return id;
   }
   return "";

@@ -1,4 +1,4 @@
-#include "target/core_file.h"
+#include "memory/core_file.h"
 
 #include <elf.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/errors.h"
-#include "target/unique_fd.h"
+#include "memory/unique_fd.h"
 
 namespace pystack {
 namespace {
@@ -39,7 +39,7 @@ absl::Status bad_core(const std::string& path, const std::string& why,
 
 absl::Status open_error(const std::string& path, int err) {
   if (err == ENOENT || err == ENOTDIR) {
-    return make_error(ErrorKind::kNoSuchProcess, absl::StrCat("no such core file: ", path),
+    return make_error(ErrorKind::kNoSuchFile, absl::StrCat("no such core file: ", path),
                       "check the path given to --core");
   }
   if (err == EACCES || err == EPERM) {

@@ -1,4 +1,4 @@
-#include "target/procfs.h"
+#include "memory/procfs.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
-#include "target/unique_fd.h"
+#include "memory/unique_fd.h"
 
 namespace pystack::procfs {
 namespace {

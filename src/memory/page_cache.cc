@@ -1,4 +1,4 @@
-#include "target/page_cache.h"
+#include "memory/page_cache.h"
 
 #include <algorithm>
 #include <cstring>

@@ -8,7 +8,7 @@
 #include <memory>
 
 #include "absl/container/flat_hash_map.h"
-#include "target/remote_memory.h"
+#include "memory/remote_memory.h"
 
 namespace pystack {
 

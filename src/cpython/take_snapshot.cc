@@ -1,0 +1,144 @@
+#include "cpython/take_snapshot.h"
+
+#include <signal.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "cpython/os_thread_names.h"
+#include "cpython/runtime.h"
+#include "cpython/snapshot_reader.h"
+#include "symbols/python_binary.h"
+
+namespace pystack {
+namespace {
+
+bool lacks_native_ids(const Snapshot& snapshot) {
+  for (const Interpreter& interp : snapshot.interpreters) {
+    for (const Thread& thread : interp.threads) {
+      if (!thread.native_thread_id) return true;
+    }
+  }
+  return false;
+}
+
+// Before 3.11 CPython does not keep the OS thread id. On x86-64 glibc, pthread_self() (the
+// thread_id CPython keeps) is the thread's fs_base, which the target knows while it is still:
+// asked only when some thread lacks its id. Two threads with one fs_base cannot be told apart:
+// neither is paired.
+void add_native_ids_from_fs_base(const Target& target, Snapshot& snapshot) {
+  if (!lacks_native_ids(snapshot)) return;
+  absl::flat_hash_map<uint64_t, pid_t> tid_by_fs_base;
+  for (pid_t tid : target.threads()) {
+    std::optional<uint64_t> fs_base = target.fs_base(tid);
+    if (!fs_base) continue;
+    auto [it, inserted] = tid_by_fs_base.emplace(*fs_base, tid);
+    if (!inserted) it->second = 0;
+  }
+  for (Interpreter& interp : snapshot.interpreters) {
+    for (Thread& thread : interp.threads) {
+      if (thread.native_thread_id) continue;
+      auto it = tid_by_fs_base.find(thread.thread_id);
+      if (it != tid_by_fs_base.end() && it->second > 0) thread.native_thread_id = it->second;
+    }
+  }
+}
+
+// The thread that received a fatal signal is faulthandler's "Current thread": its tstate is the
+// one whose pthread_t (thread_id) is that thread's fs_base. A thread without a Python thread
+// state leaves no thread current, as in faulthandler.
+void mark_crashed_thread(const Target& target, Snapshot& snapshot) {
+  std::optional<std::string> name = faulthandler_signal_name(target.fatal_signal());
+  if (!name) return;  // no crash (gcore) or not one faulthandler reports: the GIL holder stays
+  snapshot.fatal_error = *name;
+  std::optional<pid_t> signalled = target.signalled_thread();
+  const uint64_t crashed = signalled ? target.fs_base(*signalled).value_or(0) : 0;
+  for (Interpreter& interpreter : snapshot.interpreters) {
+    for (Thread& thread : interpreter.threads) {
+      thread.is_current = crashed != 0 && thread.thread_id == crashed;
+    }
+  }
+}
+
+constexpr uint64_t kMaxOsThreadId = 1u << 22;  // pid_max's ceiling
+
+// The OS names of the threads: asked of the target, else (a core of 3.14+) inferred from the
+// Python names CPython gave them (cpython/os_thread_names.h).
+void add_os_thread_names(const Target& target, Snapshot& snapshot) {
+  if (!target.knows_os_thread_names()) {
+    if (python_names_os_threads(snapshot.version)) {
+      infer_os_thread_names(snapshot, static_cast<uint64_t>(snapshot.pid), target.process_name());
+    }
+    return;
+  }
+  for (Interpreter& interp : snapshot.interpreters) {
+    for (Thread& thread : interp.threads) {
+      const uint64_t tid = thread.native_thread_id.value_or(0);
+      if (tid == 0 || tid > kMaxOsThreadId) continue;
+      if (std::optional<std::string> name = target.os_thread_name(static_cast<pid_t>(tid))) {
+        thread.os_name = *std::move(name);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> faulthandler_signal_name(int signal) {
+  switch (signal) {
+    case SIGBUS: return "Bus error";
+    case SIGILL: return "Illegal instruction";
+    case SIGFPE: return "Floating point exception";
+    case SIGABRT: return "Aborted";
+    case SIGSEGV: return "Segmentation fault";
+    default: return std::nullopt;
+  }
+}
+
+bool snapshot_is_partial(const Snapshot& snapshot) {
+  for (const Interpreter& interpreter : snapshot.interpreters) {
+    if (interpreter.walk_error) return true;
+    for (const Thread& thread : interpreter.threads) {
+      if (thread.walk_error) return true;
+    }
+  }
+  return false;
+}
+
+absl::StatusOr<Snapshot> take_snapshot(Target& target, const SnapshotNeeds& needs,
+                                       absl::Duration stop_timeout, const SnapshotBudget& budget,
+                                       SnapshotStats* stats) {
+  // Everything that does not need the threads still happens before they are stopped.
+  absl::StatusOr<PythonBinary> binary = find_python_binary(
+      target.mappings(), [&target](const MemoryMapping& m) { return target.file_of(m); });
+  if (!binary.ok()) return target.no_runtime_error(binary.status());
+  target.runtime_file_found(binary->path);
+  absl::StatusOr<PythonRuntime> runtime = identify_runtime(target.memory(), *binary);
+  if (!runtime.ok()) return target.unreadable_runtime_error(runtime.status());
+  SnapshotReader reader(target.memory(), *std::move(runtime));
+  SnapshotNeeds read = needs;
+  // The OS names of a target that cannot tell them are inferred from the Python ones (3.14+).
+  const PythonVersion& version = reader.runtime().version;
+  const bool os_names = needs.os_thread_names(version);
+  if (os_names && !target.knows_os_thread_names() && python_names_os_threads(version)) {
+    read.thread_names = true;
+  }
+
+  const absl::Time stop_start = absl::Now();
+  if (absl::Status stopped = target.stop(stop_timeout); !stopped.ok()) return stopped;
+  absl::StatusOr<Snapshot> snapshot = reader.read(read, budget, stop_start);
+  if (snapshot.ok()) add_native_ids_from_fs_base(target, *snapshot);
+  const size_t threads_stopped = target.threads().size();
+  target.resume();
+  if (stats != nullptr) {
+    stats->stopped = absl::Now() - stop_start;
+    stats->threads_stopped = threads_stopped;
+  }
+  if (!snapshot.ok()) return target.unreadable_runtime_error(snapshot.status());
+
+  snapshot->pid = target.pid();
+  snapshot->executable = target.executable();
+  if (os_names) add_os_thread_names(target, *snapshot);
+  mark_crashed_thread(target, *snapshot);
+  return snapshot;
+}
+
+}  // namespace pystack

@@ -1,0 +1,155 @@
+#include "memory/live_process.h"
+
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/user.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdlib>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/errors.h"
+#include "memory/procfs.h"
+
+namespace pystack {
+namespace {
+
+bool exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string read_link(const std::string& path) {
+  char buffer[4096];
+  const ssize_t n = ::readlink(path.c_str(), buffer, sizeof buffer);
+  return n > 0 && static_cast<size_t>(n) < sizeof buffer ? std::string(buffer, n) : "";
+}
+
+// Tests of the "process exited during the dump" path set PYSTACK_DUMP_TEST_PAUSE_MS to widen the
+// window between finding the runtime and stopping the threads.
+void pause_for_tests() {
+  const char* pause = std::getenv("PYSTACK_DUMP_TEST_PAUSE_MS");
+  if (pause != nullptr) absl::SleepFor(absl::Milliseconds(std::min(std::atoi(pause), 10000)));
+}
+
+// /proc/PID/comm and /proc/PID/task/TID/comm without the newline; nullopt once gone.
+std::optional<std::string> read_comm(const std::string& path) {
+  std::string comm;
+  if (procfs::read_file(path, comm) != 0) return std::nullopt;
+  if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+  return comm;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LiveProcess>> LiveProcess::open(pid_t pid) {
+  absl::StatusOr<std::vector<MemoryMapping>> mappings = read_proc_maps(pid);
+  if (!mappings.ok()) return mappings.status();
+  absl::StatusOr<ProcessMemory> memory = ProcessMemory::open(pid);
+  if (!memory.ok()) return memory.status();
+  return std::unique_ptr<LiveProcess>(
+      new LiveProcess(pid, *std::move(memory), *std::move(mappings)));
+}
+
+std::string LiveProcess::description() const { return absl::StrCat("process ", pid_); }
+
+// The target's files as this process can open them: through its root (other mount namespaces),
+// else through map_files (deleted or replaced files), else the plain path.
+std::string LiveProcess::file_of(const MemoryMapping& mapping) const {
+  std::string rooted = absl::StrCat("/proc/", pid_, "/root", mapping.path);
+  if (exists(rooted)) return rooted;
+  std::string mapped =
+      absl::StrFormat("/proc/%d/map_files/%x-%x", pid_, mapping.start, mapping.end);
+  if (exists(mapped)) return mapped;
+  return mapping.path;
+}
+
+// The executable as the process itself names it (sys.executable): /proc/PID/exe names it from
+// our root, so a chroot's own root (/proc/PID/root, when we can reach it) is taken off.
+std::string LiveProcess::executable() const {
+  std::string exe = read_link(absl::StrCat("/proc/", pid_, "/exe"));
+  if (exe.empty()) return mappings_.empty() ? std::string() : mappings_.front().path;
+  const std::string root = read_link(absl::StrCat("/proc/", pid_, "/root"));
+  if (root.size() > 1 && absl::StartsWith(exe, root + "/")) exe.erase(0, root.size());
+  return exe;
+}
+
+std::string LiveProcess::process_name() const {
+  return read_comm(absl::StrCat("/proc/", pid_, "/comm")).value_or("");
+}
+
+absl::Status LiveProcess::stop(absl::Duration timeout) {
+  pause_for_tests();
+  absl::StatusOr<std::unique_ptr<StoppedProcess>> stopped = StoppedProcess::stop(pid_, timeout);
+  if (!stopped.ok()) {
+    // It was there when it was opened: it exited during the dump.
+    if (error_kind(stopped.status()) == ErrorKind::kNoSuchProcess) return exited_error();
+    return stopped.status();
+  }
+  stopped_ = *std::move(stopped);
+  return absl::OkStatus();
+}
+
+void LiveProcess::resume() {
+  if (stopped_ != nullptr) stopped_->resume();
+}
+
+std::vector<pid_t> LiveProcess::threads() const {
+  return stopped_ != nullptr ? stopped_->threads() : std::vector<pid_t>{};
+}
+
+std::optional<uint64_t> LiveProcess::fs_base(pid_t tid) const {
+#if defined(__x86_64__)
+  errno = 0;
+  const long fs_base = ::ptrace(PTRACE_PEEKUSER, tid,
+                                offsetof(struct user, regs) + offsetof(user_regs_struct, fs_base),
+                                nullptr);
+  if (errno != 0 || fs_base == 0) return std::nullopt;
+  return static_cast<uint64_t>(fs_base);
+#else
+  (void)tid;
+  return std::nullopt;
+#endif
+}
+
+std::optional<std::string> LiveProcess::os_thread_name(pid_t tid) const {
+  return read_comm(absl::StrCat("/proc/", pid_, "/task/", tid, "/comm"));
+}
+
+bool LiveProcess::gone() const { return procfs::process_gone(pid_); }
+
+absl::Status LiveProcess::exited_error() const {
+  return make_error(ErrorKind::kProcessExited,
+                    absl::StrFormat("process %d exited during the dump", pid_));
+}
+
+absl::Status LiveProcess::no_runtime_error(const absl::Status& cause) const {
+  if (error_kind(cause) != ErrorKind::kNoPythonRuntime) return cause;
+  return make_error(
+      ErrorKind::kNoPythonRuntime,
+      absl::StrFormat("process %d is not a Python process: %s", pid_, cause.message()),
+      "pystack-dump reads CPython processes only");
+}
+
+absl::Status LiveProcess::unreadable_runtime_error(const absl::Status& cause) const {
+  if (gone()) return exited_error();
+  if (error_kind(cause) != ErrorKind::kInternal) return cause;
+  return make_error(ErrorKind::kRuntimeUnreadable,
+                    absl::StrFormat("cannot read the Python runtime of process %d: %s", pid_,
+                                    cause.message()),
+                    "the process may not have finished starting Python, or its memory is corrupt");
+}
+
+absl::Status LiveProcess::incomplete_error() const {
+  return make_error(ErrorKind::kIncomplete,
+                    "the dump is incomplete: parts of the process's memory could not be read "
+                    "(marked in the output)");
+}
+
+}  // namespace pystack
