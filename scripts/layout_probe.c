@@ -76,291 +76,291 @@ int main(void) {
     OUT("pointer_size", sizeof(void *));
     /* _PyRuntimeState */
 #if PY_VERSION_HEX >= 0x03070000
-    OUT("runtime_interpreters_head", offsetof(_PyRuntimeState, interpreters.head));
+    OUT("runtime.interpreters_head", offsetof(_PyRuntimeState, interpreters.head));
 #else
-    NONE("runtime_interpreters_head");
+    NONE("runtime.interpreters_head");
 #endif
 #if PY_VERSION_HEX >= 0x03070000 && PY_VERSION_HEX < 0x030C0000
-    OUT("runtime_gil_locked", offsetof(_PyRuntimeState, ceval.gil.locked));
-    OUT("runtime_gil_last_holder", offsetof(_PyRuntimeState, ceval.gil.last_holder));
-    OUT("runtime_tstate_current", offsetof(_PyRuntimeState, gilstate.tstate_current));
+    OUT("runtime.gil_locked", offsetof(_PyRuntimeState, ceval.gil.locked));
+    OUT("runtime.gil_last_holder", offsetof(_PyRuntimeState, ceval.gil.last_holder));
+    OUT("runtime.tstate_current", offsetof(_PyRuntimeState, gilstate.tstate_current));
 #else
-    NONE("runtime_gil_locked"); NONE("runtime_gil_last_holder"); NONE("runtime_tstate_current");
+    NONE("runtime.gil_locked"); NONE("runtime.gil_last_holder"); NONE("runtime.tstate_current");
 #endif
 #if PY_VERSION_HEX >= 0x03070000 && PY_VERSION_HEX < 0x03090000
-    OUT("runtime_gc_collecting", offsetof(_PyRuntimeState, gc.collecting));
+    OUT("runtime.gc_collecting", offsetof(_PyRuntimeState, gc.collecting));
 #else
-    NONE("runtime_gc_collecting");
+    NONE("runtime.gc_collecting");
 #endif
     /* PyInterpreterState */
-    OUT("interp_size", sizeof(PyInterpreterState));
-    OUT("interp_next", offsetof(PyInterpreterState, next));
+    OUT("interp.size", sizeof(PyInterpreterState));
+    OUT("interp.next", offsetof(PyInterpreterState, next));
 #if PY_VERSION_HEX >= 0x030B0000
-    OUT("interp_threads_head", offsetof(PyInterpreterState, threads.head));
+    OUT("interp.threads_head", offsetof(PyInterpreterState, threads.head));
 #else
-    OUT("interp_threads_head", offsetof(PyInterpreterState, tstate_head));
+    OUT("interp.threads_head", offsetof(PyInterpreterState, tstate_head));
 #endif
 #if PY_VERSION_HEX >= 0x03070000
-    OUT("interp_id", offsetof(PyInterpreterState, id));
+    OUT("interp.id", offsetof(PyInterpreterState, id));
 #else
-    NONE("interp_id");
+    NONE("interp.id");
 #endif
 #if PY_VERSION_HEX >= 0x03090000
-    OUT("interp_gc_collecting", offsetof(PyInterpreterState, gc.collecting));
+    OUT("interp.gc_collecting", offsetof(PyInterpreterState, gc.collecting));
 #else
-    NONE("interp_gc_collecting");
+    NONE("interp.gc_collecting");
 #endif
 #if PY_VERSION_HEX >= 0x030C0000
-    OUT("interp_ceval_gil", offsetof(PyInterpreterState, ceval.gil));
-    OUT("gil_locked", offsetof(struct _gil_runtime_state, locked));
-    OUT("gil_last_holder", offsetof(struct _gil_runtime_state, last_holder));
+    OUT("interp.ceval_gil", offsetof(PyInterpreterState, ceval.gil));
+    OUT("gil.locked", offsetof(struct _gil_runtime_state, locked));
+    OUT("gil.last_holder", offsetof(struct _gil_runtime_state, last_holder));
 #else
-    NONE("interp_ceval_gil"); NONE("gil_locked"); NONE("gil_last_holder");
+    NONE("interp.ceval_gil"); NONE("gil.locked"); NONE("gil.last_holder");
 #endif
     /* PyThreadState */
-    OUT("tstate_size", sizeof(PyThreadState));
+    OUT("tstate.size", sizeof(PyThreadState));
 #if PY_MAJOR_VERSION >= 3
-    OUT("tstate_prev", offsetof(PyThreadState, prev));
+    OUT("tstate.prev", offsetof(PyThreadState, prev));
 #else
-    NONE("tstate_prev");
+    NONE("tstate.prev");
 #endif
-    OUT("tstate_next", offsetof(PyThreadState, next));
-    OUT("tstate_interp", offsetof(PyThreadState, interp));
+    OUT("tstate.next", offsetof(PyThreadState, next));
+    OUT("tstate.interp", offsetof(PyThreadState, interp));
 #if PY_VERSION_HEX >= 0x030D0000
-    OUT("tstate_frame", offsetof(PyThreadState, current_frame));
+    OUT("tstate.frame", offsetof(PyThreadState, current_frame));
 #elif PY_VERSION_HEX >= 0x030B0000
-    OUT("tstate_frame", offsetof(PyThreadState, cframe));
+    OUT("tstate.frame", offsetof(PyThreadState, cframe));
 #else
-    OUT("tstate_frame", offsetof(PyThreadState, frame));
+    OUT("tstate.frame", offsetof(PyThreadState, frame));
 #endif
 #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000
-    OUT("cframe_current_frame", offsetof(_PyCFrame, current_frame));
+    OUT("cframe.current_frame", offsetof(_PyCFrame, current_frame));
 #else
-    NONE("cframe_current_frame");
+    NONE("cframe.current_frame");
 #endif
-    OUT("tstate_thread_id", offsetof(PyThreadState, thread_id));
+    OUT("tstate.thread_id", offsetof(PyThreadState, thread_id));
 #if PY_VERSION_HEX >= 0x030B0000
-    OUT("tstate_native_thread_id", offsetof(PyThreadState, native_thread_id));
-    OUT("tstate_datastack_chunk", offsetof(PyThreadState, datastack_chunk));
+    OUT("tstate.native_thread_id", offsetof(PyThreadState, native_thread_id));
+    OUT("tstate.datastack_chunk", offsetof(PyThreadState, datastack_chunk));
 #else
-    NONE("tstate_native_thread_id"); NONE("tstate_datastack_chunk");
+    NONE("tstate.native_thread_id"); NONE("tstate.datastack_chunk");
 #endif
     /* _PyInterpreterFrame (3.11+) */
 #if PY_VERSION_HEX >= 0x030B0000
-    OUT("iframe_size", sizeof(_PyInterpreterFrame));
+    OUT("iframe.size", sizeof(_PyInterpreterFrame));
 #if PY_VERSION_HEX >= 0x030D0000
     /* 3.14+: a _PyStackRef, the object pointer with tag bits in its low bits */
-    OUT("iframe_code", offsetof(_PyInterpreterFrame, f_executable));
-    OUT("iframe_instr", offsetof(_PyInterpreterFrame, instr_ptr));
+    OUT("iframe.code", offsetof(_PyInterpreterFrame, f_executable));
+    OUT("iframe.instr", offsetof(_PyInterpreterFrame, instr_ptr));
 #else
-    OUT("iframe_code", offsetof(_PyInterpreterFrame, f_code));
-    OUT("iframe_instr", offsetof(_PyInterpreterFrame, prev_instr));
+    OUT("iframe.code", offsetof(_PyInterpreterFrame, f_code));
+    OUT("iframe.instr", offsetof(_PyInterpreterFrame, prev_instr));
 #endif
-    OUT("iframe_previous", offsetof(_PyInterpreterFrame, previous));
-    OUT("iframe_owner", offsetof(_PyInterpreterFrame, owner));
+    OUT("iframe.previous", offsetof(_PyInterpreterFrame, previous));
+    OUT("iframe.owner", offsetof(_PyInterpreterFrame, owner));
 #else
-    NONE("iframe_size"); NONE("iframe_code"); NONE("iframe_instr"); NONE("iframe_previous");
-    NONE("iframe_owner");
+    NONE("iframe.size"); NONE("iframe.code"); NONE("iframe.instr"); NONE("iframe.previous");
+    NONE("iframe.owner");
 #endif
     /* PyFrameObject (up to 3.10) */
 #if PY_VERSION_HEX < 0x030B0000
-    OUT("frame_back", offsetof(PyFrameObject, f_back));
-    OUT("frame_code", offsetof(PyFrameObject, f_code));
-    OUT("frame_lasti", offsetof(PyFrameObject, f_lasti));
-    OUT("frame_lineno", offsetof(PyFrameObject, f_lineno));
+    OUT("frame.back", offsetof(PyFrameObject, f_back));
+    OUT("frame.code", offsetof(PyFrameObject, f_code));
+    OUT("frame.lasti", offsetof(PyFrameObject, f_lasti));
+    OUT("frame.lineno", offsetof(PyFrameObject, f_lineno));
 #else
-    NONE("frame_back"); NONE("frame_code"); NONE("frame_lasti"); NONE("frame_lineno");
+    NONE("frame.back"); NONE("frame.code"); NONE("frame.lasti"); NONE("frame.lineno");
 #endif
     /* PyCodeObject */
-    OUT("code_filename", offsetof(PyCodeObject, co_filename));
-    OUT("code_name", offsetof(PyCodeObject, co_name));
+    OUT("code.filename", offsetof(PyCodeObject, co_filename));
+    OUT("code.name", offsetof(PyCodeObject, co_name));
 #if PY_VERSION_HEX >= 0x030B0000
-    OUT("code_qualname", offsetof(PyCodeObject, co_qualname));
+    OUT("code.qualname", offsetof(PyCodeObject, co_qualname));
 #else
-    NONE("code_qualname");
+    NONE("code.qualname");
 #endif
 #if PY_VERSION_HEX >= 0x030A0000
-    OUT("code_linetable", offsetof(PyCodeObject, co_linetable));
+    OUT("code.linetable", offsetof(PyCodeObject, co_linetable));
 #else
-    OUT("code_linetable", offsetof(PyCodeObject, co_lnotab));
+    OUT("code.linetable", offsetof(PyCodeObject, co_lnotab));
 #endif
-    OUT("code_firstlineno", offsetof(PyCodeObject, co_firstlineno));
+    OUT("code.firstlineno", offsetof(PyCodeObject, co_firstlineno));
 #if PY_VERSION_HEX >= 0x030B0000
-    OUT("code_adaptive", offsetof(PyCodeObject, co_code_adaptive));
+    OUT("code.adaptive", offsetof(PyCodeObject, co_code_adaptive));
 #else
-    NONE("code_adaptive");
+    NONE("code.adaptive");
 #endif
     /* Objects */
-    OUT("object_type", offsetof(PyObject, ob_type));
-    OUT("type_flags", offsetof(PyTypeObject, tp_flags));
-    OUT("var_size", offsetof(PyVarObject, ob_size));
+    OUT("object.type", offsetof(PyObject, ob_type));
+    OUT("type.flags", offsetof(PyTypeObject, tp_flags));
+    OUT("object.var_size", offsetof(PyVarObject, ob_size));
 #if PY_MAJOR_VERSION >= 3
-    OUT("bytes_sval", offsetof(PyBytesObject, ob_sval));
-    OUT("unicode_length", offsetof(PyASCIIObject, length));
-    OUT("unicode_state", offsetof(PyASCIIObject, state));
-    OUT("unicode_ascii_size", sizeof(PyASCIIObject));
-    OUT("unicode_compact_size", sizeof(PyCompactUnicodeObject));
-    OUT("unicode_data_any", offsetof(PyUnicodeObject, data.any));
-    STATE_BIT("unicode_kind_shift", kind = 1);
-    STATE_BIT("unicode_compact_bit", compact = 1);
-    STATE_BIT("unicode_ascii_bit", ascii = 1);
+    OUT("bytes.sval", offsetof(PyBytesObject, ob_sval));
+    OUT("unicode.length", offsetof(PyASCIIObject, length));
+    OUT("unicode.state", offsetof(PyASCIIObject, state));
+    OUT("unicode.ascii_size", sizeof(PyASCIIObject));
+    OUT("unicode.compact_size", sizeof(PyCompactUnicodeObject));
+    OUT("unicode.data_any", offsetof(PyUnicodeObject, data.any));
+    STATE_BIT("unicode.kind_shift", kind = 1);
+    STATE_BIT("unicode.compact_bit", compact = 1);
+    STATE_BIT("unicode.ascii_bit", ascii = 1);
 #else
-    OUT("bytes_sval", offsetof(PyStringObject, ob_sval));
-    OUT("unicode_length", offsetof(PyUnicodeObject, length));
-    NONE("unicode_state");
-    NONE("unicode_ascii_size");
-    NONE("unicode_compact_size");
-    OUT("unicode_data_any", offsetof(PyUnicodeObject, str));
-    NONE("unicode_kind_shift"); NONE("unicode_compact_bit"); NONE("unicode_ascii_bit");
+    OUT("bytes.sval", offsetof(PyStringObject, ob_sval));
+    OUT("unicode.length", offsetof(PyUnicodeObject, length));
+    NONE("unicode.state");
+    NONE("unicode.ascii_size");
+    NONE("unicode.compact_size");
+    OUT("unicode.data_any", offsetof(PyUnicodeObject, str));
+    NONE("unicode.kind_shift"); NONE("unicode.compact_bit"); NONE("unicode.ascii_bit");
 #endif
 #if PY_MAJOR_VERSION < 3
-    OUT("unicode_char_size", sizeof(Py_UNICODE));
+    OUT("unicode.char_size", sizeof(Py_UNICODE));
 #else
-    NONE("unicode_char_size");
+    NONE("unicode.char_size");
 #endif
 
     /* ---- Frame locals, object reprs, thread names ---- */
     /* sys.modules */
 #if PY_VERSION_HEX >= 0x030C0000
-    OUT("interp_modules", offsetof(PyInterpreterState, imports.modules));
+    OUT("interp.modules", offsetof(PyInterpreterState, imports.modules));
 #else
-    OUT("interp_modules", offsetof(PyInterpreterState, modules));
+    OUT("interp.modules", offsetof(PyInterpreterState, modules));
 #endif
     /* Frames */
 #if PY_VERSION_HEX >= 0x030B0000
-    OUT("iframe_locals", offsetof(_PyInterpreterFrame, f_locals));
+    OUT("iframe.locals", offsetof(_PyInterpreterFrame, f_locals));
     /* 3.14+: _PyStackRef entries (tagged object pointers) */
-    OUT("iframe_localsplus", offsetof(_PyInterpreterFrame, localsplus));
-    NONE("frame_locals"); NONE("frame_localsplus");
+    OUT("iframe.localsplus", offsetof(_PyInterpreterFrame, localsplus));
+    NONE("frame.locals"); NONE("frame.localsplus");
 #else
-    NONE("iframe_locals"); NONE("iframe_localsplus");
-    OUT("frame_locals", offsetof(PyFrameObject, f_locals));
-    OUT("frame_localsplus", offsetof(PyFrameObject, f_localsplus));
+    NONE("iframe.locals"); NONE("iframe.localsplus");
+    OUT("frame.locals", offsetof(PyFrameObject, f_locals));
+    OUT("frame.localsplus", offsetof(PyFrameObject, f_localsplus));
 #endif
     /* Code objects */
-    OUT("code_flags", offsetof(PyCodeObject, co_flags));
+    OUT("code.flags", offsetof(PyCodeObject, co_flags));
 #if PY_VERSION_HEX >= 0x030B0000
-    OUT("code_nlocalsplus", offsetof(PyCodeObject, co_nlocalsplus));
-    OUT("code_localsplusnames", offsetof(PyCodeObject, co_localsplusnames));
-    OUT("code_localspluskinds", offsetof(PyCodeObject, co_localspluskinds));
-    NONE("code_nlocals"); NONE("code_varnames"); NONE("code_cellvars"); NONE("code_freevars");
+    OUT("code.nlocalsplus", offsetof(PyCodeObject, co_nlocalsplus));
+    OUT("code.localsplusnames", offsetof(PyCodeObject, co_localsplusnames));
+    OUT("code.localspluskinds", offsetof(PyCodeObject, co_localspluskinds));
+    NONE("code.nlocals"); NONE("code.varnames"); NONE("code.cellvars"); NONE("code.freevars");
 #else
-    NONE("code_nlocalsplus"); NONE("code_localsplusnames"); NONE("code_localspluskinds");
-    OUT("code_nlocals", offsetof(PyCodeObject, co_nlocals));
-    OUT("code_varnames", offsetof(PyCodeObject, co_varnames));
-    OUT("code_cellvars", offsetof(PyCodeObject, co_cellvars));
-    OUT("code_freevars", offsetof(PyCodeObject, co_freevars));
+    NONE("code.nlocalsplus"); NONE("code.localsplusnames"); NONE("code.localspluskinds");
+    OUT("code.nlocals", offsetof(PyCodeObject, co_nlocals));
+    OUT("code.varnames", offsetof(PyCodeObject, co_varnames));
+    OUT("code.cellvars", offsetof(PyCodeObject, co_cellvars));
+    OUT("code.freevars", offsetof(PyCodeObject, co_freevars));
 #endif
     /* Types */
-    OUT("type_name", offsetof(PyTypeObject, tp_name));
-    OUT("type_basicsize", offsetof(PyTypeObject, tp_basicsize));
-    OUT("type_repr", offsetof(PyTypeObject, tp_repr));
-    OUT("type_base", offsetof(PyTypeObject, tp_base));
-    OUT("type_dict", offsetof(PyTypeObject, tp_dict));
-    OUT("type_dictoffset", offsetof(PyTypeObject, tp_dictoffset));
-    OUT("heaptype_name", offsetof(PyHeapTypeObject, ht_name));
+    OUT("type.name", offsetof(PyTypeObject, tp_name));
+    OUT("type.basicsize", offsetof(PyTypeObject, tp_basicsize));
+    OUT("type.repr", offsetof(PyTypeObject, tp_repr));
+    OUT("type.base", offsetof(PyTypeObject, tp_base));
+    OUT("type.dict", offsetof(PyTypeObject, tp_dict));
+    OUT("type.dictoffset", offsetof(PyTypeObject, tp_dictoffset));
+    OUT("heaptype.name", offsetof(PyHeapTypeObject, ht_name));
 #if PY_MAJOR_VERSION >= 3
-    OUT("heaptype_qualname", offsetof(PyHeapTypeObject, ht_qualname));
-    OUT("heaptype_cached_keys", offsetof(PyHeapTypeObject, ht_cached_keys));
+    OUT("heaptype.qualname", offsetof(PyHeapTypeObject, ht_qualname));
+    OUT("heaptype.cached_keys", offsetof(PyHeapTypeObject, ht_cached_keys));
 #else
-    NONE("heaptype_qualname"); NONE("heaptype_cached_keys");
+    NONE("heaptype.qualname"); NONE("heaptype.cached_keys");
 #endif
     /* Plain objects */
-    OUT("tuple_items", offsetof(PyTupleObject, ob_item));
-    OUT("list_items", offsetof(PyListObject, ob_item));
-    OUT("float_value", offsetof(PyFloatObject, ob_fval));
+    OUT("tuple.items", offsetof(PyTupleObject, ob_item));
+    OUT("list.items", offsetof(PyListObject, ob_item));
+    OUT("float_object.value", offsetof(PyFloatObject, ob_fval));
 #if PY_VERSION_HEX >= 0x030C0000
-    OUT("long_tag", offsetof(PyLongObject, long_value.lv_tag));
-    OUT("long_digits", offsetof(PyLongObject, long_value.ob_digit));
+    OUT("long_object.tag", offsetof(PyLongObject, long_value.lv_tag));
+    OUT("long_object.digits", offsetof(PyLongObject, long_value.ob_digit));
 #else
-    NONE("long_tag");
-    OUT("long_digits", offsetof(PyLongObject, ob_digit));
+    NONE("long_object.tag");
+    OUT("long_object.digits", offsetof(PyLongObject, ob_digit));
 #endif
-    OUT("long_digit_size", sizeof(digit));
-    OUT("long_shift", PyLong_SHIFT);
+    OUT("long_object.digit_size", sizeof(digit));
+    OUT("long_object.shift", PyLong_SHIFT);
 #if PY_MAJOR_VERSION < 3
-    OUT("int_value", offsetof(PyIntObject, ob_ival));
+    OUT("int_object.value", offsetof(PyIntObject, ob_ival));
 #else
-    NONE("int_value");
+    NONE("int_object.value");
 #endif
-    OUT("cell_ref", offsetof(PyCellObject, ob_ref));
-    OUT("module_dict", offsetof(PyModuleObject, md_dict));
-    OUT("function_name", offsetof(PyFunctionObject, func_name));
+    OUT("cell.ref", offsetof(PyCellObject, ob_ref));
+    OUT("module.dict", offsetof(PyModuleObject, md_dict));
+    OUT("function.name", offsetof(PyFunctionObject, func_name));
 #if PY_MAJOR_VERSION >= 3
-    OUT("function_qualname", offsetof(PyFunctionObject, func_qualname));
+    OUT("function.qualname", offsetof(PyFunctionObject, func_qualname));
 #else
-    NONE("function_qualname");
+    NONE("function.qualname");
 #endif
-    OUT("cfunction_method", offsetof(PyCFunctionObject, m_ml));
-    OUT("cfunction_self", offsetof(PyCFunctionObject, m_self));
-    OUT("methoddef_name", offsetof(PyMethodDef, ml_name));
+    OUT("cfunction.method", offsetof(PyCFunctionObject, m_ml));
+    OUT("cfunction.self", offsetof(PyCFunctionObject, m_self));
+    OUT("methoddef.name", offsetof(PyMethodDef, ml_name));
     /* Dicts: 2.7 an open-addressing table of entries; 3.6+ a compact keys object */
-    OUT("dict_used", offsetof(PyDictObject, ma_used));
+    OUT("dict.used", offsetof(PyDictObject, ma_used));
 #if PY_MAJOR_VERSION >= 3
-    OUT("dict_keys", offsetof(PyDictObject, ma_keys));
-    OUT("dict_values", offsetof(PyDictObject, ma_values));
-    NONE("dict_mask");
+    OUT("dict.keys", offsetof(PyDictObject, ma_keys));
+    OUT("dict.values", offsetof(PyDictObject, ma_values));
+    NONE("dict.mask");
 #else
-    OUT("dict_keys", offsetof(PyDictObject, ma_table));
-    NONE("dict_values");
-    OUT("dict_mask", offsetof(PyDictObject, ma_mask));
+    OUT("dict.keys", offsetof(PyDictObject, ma_table));
+    NONE("dict.values");
+    OUT("dict.mask", offsetof(PyDictObject, ma_mask));
 #endif
 #if PY_VERSION_HEX >= 0x030B0000
-    NONE("dictkeys_size");
-    OUT("dictkeys_log2_size", offsetof(PyDictKeysObject, dk_log2_size));
-    OUT("dictkeys_log2_index_bytes", offsetof(PyDictKeysObject, dk_log2_index_bytes));
-    OUT("dictkeys_kind", offsetof(PyDictKeysObject, dk_kind));
-    OUT("dictkeys_nentries", offsetof(PyDictKeysObject, dk_nentries));
-    OUT("dictkeys_indices", offsetof(PyDictKeysObject, dk_indices));
-    OUT("dict_entry_size", sizeof(PyDictKeyEntry));
-    OUT("dict_entry_key", offsetof(PyDictKeyEntry, me_key));
-    OUT("dict_entry_value", offsetof(PyDictKeyEntry, me_value));
-    OUT("dict_unicode_entry_size", sizeof(PyDictUnicodeEntry));
-    OUT("dict_unicode_entry_key", offsetof(PyDictUnicodeEntry, me_key));
-    OUT("dict_unicode_entry_value", offsetof(PyDictUnicodeEntry, me_value));
-    OUT("dictvalues_values", offsetof(PyDictValues, values));
+    NONE("dictkeys.size");
+    OUT("dictkeys.log2_size", offsetof(PyDictKeysObject, dk_log2_size));
+    OUT("dictkeys.log2_index_bytes", offsetof(PyDictKeysObject, dk_log2_index_bytes));
+    OUT("dictkeys.kind", offsetof(PyDictKeysObject, dk_kind));
+    OUT("dictkeys.nentries", offsetof(PyDictKeysObject, dk_nentries));
+    OUT("dictkeys.indices", offsetof(PyDictKeysObject, dk_indices));
+    OUT("dict_entry.size", sizeof(PyDictKeyEntry));
+    OUT("dict_entry.key", offsetof(PyDictKeyEntry, me_key));
+    OUT("dict_entry.value", offsetof(PyDictKeyEntry, me_value));
+    OUT("dict_unicode_entry.size", sizeof(PyDictUnicodeEntry));
+    OUT("dict_unicode_entry.key", offsetof(PyDictUnicodeEntry, me_key));
+    OUT("dict_unicode_entry.value", offsetof(PyDictUnicodeEntry, me_value));
+    OUT("dictvalues.values", offsetof(PyDictValues, values));
 #elif PY_MAJOR_VERSION >= 3
-    OUT("dictkeys_size", offsetof(ProbeDictKeys, dk_size));
-    NONE("dictkeys_log2_size"); NONE("dictkeys_log2_index_bytes"); NONE("dictkeys_kind");
-    OUT("dictkeys_nentries", offsetof(ProbeDictKeys, dk_nentries));
-    OUT("dictkeys_indices", offsetof(ProbeDictKeys, dk_indices));
-    OUT("dict_entry_size", sizeof(ProbeDictKeyEntry));
-    OUT("dict_entry_key", offsetof(ProbeDictKeyEntry, me_key));
-    OUT("dict_entry_value", offsetof(ProbeDictKeyEntry, me_value));
-    NONE("dict_unicode_entry_size"); NONE("dict_unicode_entry_key");
-    NONE("dict_unicode_entry_value");
-    OUT("dictvalues_values", 0);  /* ma_values is a plain PyObject *[] */
+    OUT("dictkeys.size", offsetof(ProbeDictKeys, dk_size));
+    NONE("dictkeys.log2_size"); NONE("dictkeys.log2_index_bytes"); NONE("dictkeys.kind");
+    OUT("dictkeys.nentries", offsetof(ProbeDictKeys, dk_nentries));
+    OUT("dictkeys.indices", offsetof(ProbeDictKeys, dk_indices));
+    OUT("dict_entry.size", sizeof(ProbeDictKeyEntry));
+    OUT("dict_entry.key", offsetof(ProbeDictKeyEntry, me_key));
+    OUT("dict_entry.value", offsetof(ProbeDictKeyEntry, me_value));
+    NONE("dict_unicode_entry.size"); NONE("dict_unicode_entry.key");
+    NONE("dict_unicode_entry.value");
+    OUT("dictvalues.values", 0);  /* ma_values is a plain PyObject *[] */
 #else
-    NONE("dictkeys_size"); NONE("dictkeys_log2_size"); NONE("dictkeys_log2_index_bytes");
-    NONE("dictkeys_kind"); NONE("dictkeys_nentries"); NONE("dictkeys_indices");
-    OUT("dict_entry_size", sizeof(PyDictEntry));
-    OUT("dict_entry_key", offsetof(PyDictEntry, me_key));
-    OUT("dict_entry_value", offsetof(PyDictEntry, me_value));
-    NONE("dict_unicode_entry_size"); NONE("dict_unicode_entry_key");
-    NONE("dict_unicode_entry_value"); NONE("dictvalues_values");
+    NONE("dictkeys.size"); NONE("dictkeys.log2_size"); NONE("dictkeys.log2_index_bytes");
+    NONE("dictkeys.kind"); NONE("dictkeys.nentries"); NONE("dictkeys.indices");
+    OUT("dict_entry.size", sizeof(PyDictEntry));
+    OUT("dict_entry.key", offsetof(PyDictEntry, me_key));
+    OUT("dict_entry.value", offsetof(PyDictEntry, me_value));
+    NONE("dict_unicode_entry.size"); NONE("dict_unicode_entry.key");
+    NONE("dict_unicode_entry.value"); NONE("dictvalues.values");
 #endif
     /* Sets: an open-addressing table of (key, hash) entries */
-    OUT("set_used", offsetof(PySetObject, used));
-    OUT("set_mask", offsetof(PySetObject, mask));
-    OUT("set_table", offsetof(PySetObject, table));
-    OUT("set_entry_size", sizeof(setentry));
-    OUT("set_entry_key", offsetof(setentry, key));
+    OUT("set.used", offsetof(PySetObject, used));
+    OUT("set.mask", offsetof(PySetObject, mask));
+    OUT("set.table", offsetof(PySetObject, table));
+    OUT("set_entry.size", sizeof(setentry));
+    OUT("set_entry.key", offsetof(setentry, key));
     /* Generators, coroutines, async generators (3.x: one header); bound methods */
 #if PY_MAJOR_VERSION >= 3
-    OUT("gen_qualname", offsetof(PyGenObject, gi_qualname));
-    NONE("gen_code");
+    OUT("gen.qualname", offsetof(PyGenObject, gi_qualname));
+    NONE("gen.code");
 #else
-    NONE("gen_qualname");
-    OUT("gen_code", offsetof(PyGenObject, gi_code));
+    NONE("gen.qualname");
+    OUT("gen.code", offsetof(PyGenObject, gi_code));
 #endif
-    OUT("method_func", offsetof(PyMethodObject, im_func));
-    OUT("method_self", offsetof(PyMethodObject, im_self));
+    OUT("method.func", offsetof(PyMethodObject, im_func));
+    OUT("method.self", offsetof(PyMethodObject, im_self));
     /* The frame fields CPython's own check of a frame reads (_PyFrame_SafeGetCode, 3.13.10+) */
 #if PY_VERSION_HEX >= 0x030B0000
-    OUT("iframe_globals", offsetof(_PyInterpreterFrame, f_globals));
-    OUT("iframe_builtins", offsetof(_PyInterpreterFrame, f_builtins));
+    OUT("iframe.globals", offsetof(_PyInterpreterFrame, f_globals));
+    OUT("iframe.builtins", offsetof(_PyInterpreterFrame, f_builtins));
 #else
-    NONE("iframe_globals"); NONE("iframe_builtins");
+    NONE("iframe.globals"); NONE("iframe.builtins");
 #endif
     return 0;
 }

@@ -18,7 +18,7 @@ std::optional<PyText> text_or_none(const ObjectReader& objects, uint64_t address
 }  // namespace
 
 int code_line_at(const CodeObject& code, const Layout& layout, int byte_offset) {
-  if (layout.code_adaptive >= 0) {
+  if (layout.code.adaptive >= 0) {
     return line_from_location_table(code.line_table, code.first_line, byte_offset);
   }
   if (layout.major == 3 && layout.minor == 10) {
@@ -46,17 +46,17 @@ absl::StatusOr<CodeCache::Fingerprint> CodeCache::read_fingerprint(uint64_t addr
   const Layout& layout = objects_.layout();
   uint8_t header[512];
   const int64_t fields_end =
-      std::max({layout.object_type, layout.code_filename, layout.code_name, layout.code_qualname,
-                layout.code_linetable, layout.code_firstlineno}) + 8;
+      std::max({layout.object.type, layout.code.filename, layout.code.name, layout.code.qualname,
+                layout.code.linetable, layout.code.firstlineno}) + 8;
   if (fields_end > static_cast<int64_t>(sizeof header)) {
     return absl::InternalError("code object layout too large");
   }
   if (absl::Status s = objects_.memory().read(address, header, fields_end); !s.ok()) return s;
   auto field = [&](int64_t offset) { return offset >= 0 ? load_u64(header + offset) : 0; };
-  return Fingerprint{field(layout.object_type),   field(layout.code_filename),
-                     field(layout.code_name),     field(layout.code_qualname),
-                     field(layout.code_linetable),
-                     static_cast<uint32_t>(load_i32(header + layout.code_firstlineno))};
+  return Fingerprint{field(layout.object.type),   field(layout.code.filename),
+                     field(layout.code.name),     field(layout.code.qualname),
+                     field(layout.code.linetable),
+                     static_cast<uint32_t>(load_i32(header + layout.code.firstlineno))};
 }
 
 CodeObject CodeCache::decode(uint64_t address, const Fingerprint& fingerprint) const {
@@ -64,9 +64,9 @@ CodeObject CodeCache::decode(uint64_t address, const Fingerprint& fingerprint) c
   CodeObject code;
   code.filename = text_or_none(objects_, fingerprint[1]);
   code.name = text_or_none(objects_, fingerprint[2]);
-  if (layout.code_qualname >= 0) code.qualname = text_or_none(objects_, fingerprint[3]);
+  if (layout.code.qualname >= 0) code.qualname = text_or_none(objects_, fingerprint[3]);
   code.first_line = static_cast<int32_t>(static_cast<uint32_t>(fingerprint[5]));
-  if (layout.code_adaptive >= 0) code.first_instruction = address + layout.code_adaptive;
+  if (layout.code.adaptive >= 0) code.first_instruction = address + layout.code.adaptive;
   if (const uint64_t table = fingerprint[4]; table != 0) {
     absl::StatusOr<std::string> bytes = objects_.read_bytes(table);
     if (bytes.ok()) code.line_table = *std::move(bytes);

@@ -152,74 +152,74 @@ class FormatReader {
 };
 
 void read_runtime_and_interpreter(FormatReader& r, Layout& layout) {
-  layout.runtime_interpreters_head = r.offset("runtime_state", "interpreters_head", 8);
-  layout.interp_size = r.struct_size("interpreter_state");
-  layout.interp_id = r.offset("interpreter_state", "id", 8);
-  layout.interp_next = r.offset("interpreter_state", "next", 8);
-  layout.interp_threads_head = r.offset("interpreter_state", "threads_head", 8);
-  layout.interp_modules = r.offset("interpreter_state", "imports_modules", 8);
+  layout.runtime.interpreters_head = r.offset("runtime_state", "interpreters_head", 8);
+  layout.interp.size = r.struct_size("interpreter_state");
+  layout.interp.id = r.offset("interpreter_state", "id", 8);
+  layout.interp.next = r.offset("interpreter_state", "next", 8);
+  layout.interp.threads_head = r.offset("interpreter_state", "threads_head", 8);
+  layout.interp.modules = r.offset("interpreter_state", "imports_modules", 8);
   // interp->gc is a struct _gc_runtime_state; collecting is an int inside it.
-  layout.interp_gc_collecting =
+  layout.interp.gc_collecting =
       r.nested("interpreter_state", "gc", r.struct_size("gc"), r.offset("gc", "collecting", 4));
   // ceval.gil points at a struct _gil_runtime_state; the table gives locked and last_holder
   // inside the interpreter's own _gil, so their distance from _gil is their place in the struct.
-  layout.interp_ceval_gil = r.offset("interpreter_state", "ceval_gil", 8);
+  layout.interp.ceval_gil = r.offset("interpreter_state", "ceval_gil", 8);
   const int64_t gil = r.offset("interpreter_state", "gil_runtime_state", 1);
   const int64_t locked = r.offset("interpreter_state", "gil_runtime_state_locked", 4);
   const int64_t holder = r.offset("interpreter_state", "gil_runtime_state_holder", 8);
   if (gil >= 0 && locked >= 0 && holder >= 0) {
     if (locked < gil || holder < gil) r.fail("the GIL's fields lie before the GIL");
-    layout.gil_locked = locked - gil;
-    layout.gil_last_holder = holder - gil;
+    layout.gil.locked = locked - gil;
+    layout.gil.last_holder = holder - gil;
   }
 }
 
 void read_thread_and_frame(FormatReader& r, Layout& layout) {
-  layout.tstate_size = r.struct_size("thread_state");
-  layout.tstate_prev = r.offset("thread_state", "prev", 8);
-  layout.tstate_next = r.offset("thread_state", "next", 8);
-  layout.tstate_interp = r.offset("thread_state", "interp", 8);
-  layout.tstate_frame = r.offset("thread_state", "current_frame", 8);
-  layout.tstate_thread_id = r.offset("thread_state", "thread_id", 8);
-  layout.tstate_native_thread_id = r.offset("thread_state", "native_thread_id", 8);
-  layout.tstate_datastack_chunk = r.offset("thread_state", "datastack_chunk", 8);
-  layout.iframe_size = r.struct_size("interpreter_frame");
-  layout.iframe_previous = r.offset("interpreter_frame", "previous", 8);
-  layout.iframe_code = r.offset("interpreter_frame", "executable", 8);  // a tagged _PyStackRef
-  layout.iframe_instr = r.offset("interpreter_frame", "instr_ptr", 8);
-  layout.iframe_owner = r.offset("interpreter_frame", "owner", 1);
-  layout.iframe_localsplus = r.offset("interpreter_frame", "localsplus", 0);
+  layout.tstate.size = r.struct_size("thread_state");
+  layout.tstate.prev = r.offset("thread_state", "prev", 8);
+  layout.tstate.next = r.offset("thread_state", "next", 8);
+  layout.tstate.interp = r.offset("thread_state", "interp", 8);
+  layout.tstate.frame = r.offset("thread_state", "current_frame", 8);
+  layout.tstate.thread_id = r.offset("thread_state", "thread_id", 8);
+  layout.tstate.native_thread_id = r.offset("thread_state", "native_thread_id", 8);
+  layout.tstate.datastack_chunk = r.offset("thread_state", "datastack_chunk", 8);
+  layout.iframe.size = r.struct_size("interpreter_frame");
+  layout.iframe.previous = r.offset("interpreter_frame", "previous", 8);
+  layout.iframe.code = r.offset("interpreter_frame", "executable", 8);  // a tagged _PyStackRef
+  layout.iframe.instr = r.offset("interpreter_frame", "instr_ptr", 8);
+  layout.iframe.owner = r.offset("interpreter_frame", "owner", 1);
+  layout.iframe.localsplus = r.offset("interpreter_frame", "localsplus", 0);
 }
 
 void read_code(FormatReader& r, Layout& layout) {
-  layout.code_filename = r.offset("code_object", "filename", 8);
-  layout.code_name = r.offset("code_object", "name", 8);
-  layout.code_qualname = r.offset("code_object", "qualname", 8);
-  layout.code_linetable = r.offset("code_object", "linetable", 8);
-  layout.code_firstlineno = r.offset("code_object", "firstlineno", 4);
-  layout.code_adaptive = r.offset("code_object", "co_code_adaptive", 0);
-  layout.code_localsplusnames = r.offset("code_object", "localsplusnames", 8);
-  layout.code_localspluskinds = r.offset("code_object", "localspluskinds", 8);
+  layout.code.filename = r.offset("code_object", "filename", 8);
+  layout.code.name = r.offset("code_object", "name", 8);
+  layout.code.qualname = r.offset("code_object", "qualname", 8);
+  layout.code.linetable = r.offset("code_object", "linetable", 8);
+  layout.code.firstlineno = r.offset("code_object", "firstlineno", 4);
+  layout.code.adaptive = r.offset("code_object", "co_code_adaptive", 0);
+  layout.code.localsplusnames = r.offset("code_object", "localsplusnames", 8);
+  layout.code.localspluskinds = r.offset("code_object", "localspluskinds", 8);
 }
 
 void read_objects(FormatReader& r, Layout& layout) {
-  layout.object_type = r.offset("pyobject", "ob_type", 8);
-  layout.type_flags = r.offset("type_object", "tp_flags", 8);
-  layout.type_name = r.offset("type_object", "tp_name", 8);
-  layout.type_repr = r.offset("type_object", "tp_repr", 8);
-  layout.var_size = r.offset("bytes_object", "ob_size", 8);
-  layout.bytes_sval = r.offset("bytes_object", "ob_sval", 1);
-  layout.tuple_items = r.offset("tuple_object", "ob_item", 0);
-  layout.list_items = r.offset("list_object", "ob_item", 8);
-  layout.dict_keys = r.offset("dict_object", "ma_keys", 8);
-  layout.dict_values = r.offset("dict_object", "ma_values", 8);
-  layout.float_value = r.offset("float_object", "ob_fval", 8);
-  layout.long_tag = r.offset("long_object", "lv_tag", 8);
-  layout.long_digits = r.offset("long_object", "ob_digit", 0);
+  layout.object.type = r.offset("pyobject", "ob_type", 8);
+  layout.type.flags = r.offset("type_object", "tp_flags", 8);
+  layout.type.name = r.offset("type_object", "tp_name", 8);
+  layout.type.repr = r.offset("type_object", "tp_repr", 8);
+  layout.object.var_size = r.offset("bytes_object", "ob_size", 8);
+  layout.bytes.sval = r.offset("bytes_object", "ob_sval", 1);
+  layout.tuple.items = r.offset("tuple_object", "ob_item", 0);
+  layout.list.items = r.offset("list_object", "ob_item", 8);
+  layout.dict.keys = r.offset("dict_object", "ma_keys", 8);
+  layout.dict.values = r.offset("dict_object", "ma_values", 8);
+  layout.float_object.value = r.offset("float_object", "ob_fval", 8);
+  layout.long_object.tag = r.offset("long_object", "lv_tag", 8);
+  layout.long_object.digits = r.offset("long_object", "ob_digit", 0);
   if (r.has("set_object", "size")) {  // published from 3.14
-    layout.set_used = r.offset("set_object", "used", 8);
-    layout.set_table = r.offset("set_object", "table", 8);
-    layout.set_mask = r.offset("set_object", "mask", 8);
+    layout.set.used = r.offset("set_object", "used", 8);
+    layout.set.table = r.offset("set_object", "table", 8);
+    layout.set.mask = r.offset("set_object", "mask", 8);
   }
 }
 
@@ -229,28 +229,28 @@ void read_unicode(FormatReader& r, Layout& layout) {
     r.fail(absl::StrFormat("sizeof(PyUnicodeObject) (%d) is implausible", size));
     return;
   }
-  layout.unicode_state = r.offset("unicode_object", "state", 4);
-  layout.unicode_length = r.offset("unicode_object", "length", 8);
-  layout.unicode_ascii_size = r.offset("unicode_object", "asciiobject_size", 0);
-  layout.unicode_compact_size =
+  layout.unicode.state = r.offset("unicode_object", "state", 4);
+  layout.unicode.length = r.offset("unicode_object", "length", 8);
+  layout.unicode.ascii_size = r.offset("unicode_object", "asciiobject_size", 0);
+  layout.unicode.compact_size =
       r.has("unicode_object", "compactunicodeobject_size")
           ? r.offset("unicode_object", "compactunicodeobject_size", 0)
-          : (layout.unicode_ascii_size < 0 ? -1 : layout.unicode_ascii_size + kCompactUnicodeExtra);
+          : (layout.unicode.ascii_size < 0 ? -1 : layout.unicode.ascii_size + kCompactUnicodeExtra);
   // PyUnicodeObject = PyCompactUnicodeObject + the data pointer.
-  layout.unicode_data_any = layout.unicode_compact_size;
-  if (layout.unicode_state < 0 || layout.unicode_length < 0 || layout.unicode_ascii_size < 0 ||
-      layout.unicode_compact_size < 0) {
+  layout.unicode.data_any = layout.unicode.compact_size;
+  if (layout.unicode.state < 0 || layout.unicode.length < 0 || layout.unicode.ascii_size < 0 ||
+      layout.unicode.compact_size < 0) {
     return;
   }
-  if (layout.unicode_state + 4 > layout.unicode_ascii_size ||
-      layout.unicode_length + 8 > layout.unicode_ascii_size ||
-      layout.unicode_ascii_size > layout.unicode_compact_size ||
-      layout.unicode_data_any + 8 > size) {
+  if (layout.unicode.state + 4 > layout.unicode.ascii_size ||
+      layout.unicode.length + 8 > layout.unicode.ascii_size ||
+      layout.unicode.ascii_size > layout.unicode.compact_size ||
+      layout.unicode.data_any + 8 > size) {
     r.fail("the str layout is inconsistent");
   }
-  layout.unicode_kind_shift = kUnicodeKindShift;
-  layout.unicode_compact_bit = kUnicodeCompactBit;
-  layout.unicode_ascii_bit = kUnicodeAsciiBit;
+  layout.unicode.kind_shift = kUnicodeKindShift;
+  layout.unicode.compact_bit = kUnicodeCompactBit;
+  layout.unicode.ascii_bit = kUnicodeAsciiBit;
 }
 
 }  // namespace

@@ -91,14 +91,14 @@ absl::StatusOr<std::optional<uint64_t>> DictReader::find(uint64_t dict,
 absl::Status DictReader::for_each_2(uint64_t dict, const Visitor& visit) const {
   const Layout& layout = objects_.layout();
   const RemoteMemory& memory = objects_.memory();
-  absl::StatusOr<uint64_t> table = objects_.read_pointer(dict + layout.dict_keys);
-  absl::StatusOr<int64_t> mask = read_value<int64_t>(memory, dict + layout.dict_mask);
+  absl::StatusOr<uint64_t> table = objects_.read_pointer(dict + layout.dict.keys);
+  absl::StatusOr<int64_t> mask = read_value<int64_t>(memory, dict + layout.dict.mask);
   if (!table.ok() || !mask.ok()) return corrupt("unreadable dict", dict);
   if (*mask < 0 || static_cast<uint64_t>(*mask) >= kMaxTableSlots || (*mask & (*mask + 1)) != 0) {
     return corrupt("dict of impossible size", dict);
   }
-  const KeysShape shape{*table, static_cast<uint64_t>(*mask) + 1, layout.dict_entry_size,
-                        layout.dict_entry_key, layout.dict_entry_value};
+  const KeysShape shape{*table, static_cast<uint64_t>(*mask) + 1, layout.dict_entry.size,
+                        layout.dict_entry.key, layout.dict_entry.value};
   return scan_entries(
       memory, shape, [&](uint64_t, uint64_t count, const uint8_t* entries) -> absl::StatusOr<bool> {
         for (uint64_t i = 0; i < count; ++i) {
@@ -114,9 +114,9 @@ absl::Status DictReader::for_each_2(uint64_t dict, const Visitor& visit) const {
 absl::Status DictReader::for_each_3(uint64_t dict, const Visitor& visit) const {
   const Layout& layout = objects_.layout();
   const RemoteMemory& memory = objects_.memory();
-  absl::StatusOr<uint64_t> keys = objects_.read_pointer(dict + layout.dict_keys);
-  absl::StatusOr<uint64_t> values = objects_.read_pointer(dict + layout.dict_values);
-  absl::StatusOr<int64_t> used = read_value<int64_t>(memory, dict + layout.dict_used);
+  absl::StatusOr<uint64_t> keys = objects_.read_pointer(dict + layout.dict.keys);
+  absl::StatusOr<uint64_t> values = objects_.read_pointer(dict + layout.dict.values);
+  absl::StatusOr<int64_t> used = read_value<int64_t>(memory, dict + layout.dict.used);
   if (!keys.ok() || !values.ok() || !used.ok()) return corrupt("unreadable dict", dict);
   if (*used < 0 || static_cast<uint64_t>(*used) > kMaxTableSlots) {
     return corrupt("dict of impossible size", dict);
@@ -124,7 +124,7 @@ absl::Status DictReader::for_each_3(uint64_t dict, const Visitor& visit) const {
   if (*keys == 0) return corrupt("dict without keys", dict);
   if (*values == 0) return for_each_split(*keys, 0, nullptr, visit);
   // 3.6-3.10 split dicts iterate in entry order; 3.11+ keep an insertion-order array.
-  if (layout.dictkeys_kind < 0) return for_each_split(*keys, *values, nullptr, visit);
+  if (layout.dictkeys.kind < 0) return for_each_split(*keys, *values, nullptr, visit);
   absl::StatusOr<std::vector<uint8_t>> order = split_order(*values, static_cast<uint64_t>(*used));
   if (!order.ok()) return order.status();
   return for_each_split(*keys, *values, &*order, visit);
@@ -138,10 +138,10 @@ absl::StatusOr<std::vector<uint8_t>> DictReader::split_order(uint64_t values,
   if (used > kMaxSplitEntries) return corrupt("split dict of impossible size", values);
   std::vector<uint8_t> order(used);
   if (used == 0) return order;
-  if (layout.dictvalues_values > 0) {
+  if (layout.dictvalues.values > 0) {
     absl::StatusOr<uint8_t> capacity = read_value<uint8_t>(memory, values);
     if (!capacity.ok()) return capacity.status();
-    const uint64_t array = values + layout.dictvalues_values + *capacity * 8;
+    const uint64_t array = values + layout.dictvalues.values + *capacity * 8;
     if (absl::Status s = memory.read(array, order.data(), used); !s.ok()) return s;
     return order;
   }
@@ -159,14 +159,14 @@ absl::Status DictReader::for_each_split(uint64_t keys, uint64_t values,
   const Layout& layout = objects_.layout();
   const RemoteMemory& memory = objects_.memory();
   KeysShape shape;
-  absl::StatusOr<int64_t> nentries = read_value<int64_t>(memory, keys + layout.dictkeys_nentries);
+  absl::StatusOr<int64_t> nentries = read_value<int64_t>(memory, keys + layout.dictkeys.nentries);
   if (!nentries.ok()) return corrupt("unreadable dict keys", keys);
   uint64_t size = 0;
   uint64_t index_bytes = 0;
   bool unicode_entries = false;
-  if (layout.dictkeys_log2_size >= 0) {
+  if (layout.dictkeys.log2_size >= 0) {
     uint8_t header[3];
-    if (absl::Status s = memory.read(keys + layout.dictkeys_log2_size, header, 3); !s.ok())
+    if (absl::Status s = memory.read(keys + layout.dictkeys.log2_size, header, 3); !s.ok())
       return corrupt("unreadable dict keys", keys);
     // dk_log2_size, dk_log2_index_bytes, dk_kind are consecutive bytes.
     if (header[0] > 40 || header[1] > 43 || header[2] > 2) return corrupt("corrupt dict keys", keys);
@@ -174,7 +174,7 @@ absl::Status DictReader::for_each_split(uint64_t keys, uint64_t values,
     index_bytes = uint64_t{1} << header[1];
     unicode_entries = header[2] != 0;
   } else {
-    absl::StatusOr<int64_t> dk_size = read_value<int64_t>(memory, keys + layout.dictkeys_size);
+    absl::StatusOr<int64_t> dk_size = read_value<int64_t>(memory, keys + layout.dictkeys.size);
     if (!dk_size.ok()) return corrupt("unreadable dict keys", keys);
     if (*dk_size <= 0 || (*dk_size & (*dk_size - 1)) != 0 ||
         static_cast<uint64_t>(*dk_size) > kMaxTableSlots) {
@@ -188,13 +188,13 @@ absl::Status DictReader::for_each_split(uint64_t keys, uint64_t values,
       static_cast<uint64_t>(*nentries) > kMaxTableSlots) {
     return corrupt("corrupt dict keys", keys);
   }
-  shape.entries = keys + layout.dictkeys_indices + index_bytes;
+  shape.entries = keys + layout.dictkeys.indices + index_bytes;
   shape.nentries = static_cast<uint64_t>(*nentries);
-  shape.entry_size = unicode_entries ? layout.dict_unicode_entry_size : layout.dict_entry_size;
-  shape.key_offset = unicode_entries ? layout.dict_unicode_entry_key : layout.dict_entry_key;
-  shape.value_offset = unicode_entries ? layout.dict_unicode_entry_value : layout.dict_entry_value;
-  const uint64_t values_array = values + std::max<int64_t>(layout.dictvalues_values, 0);
-  if (values != 0 && layout.dictvalues_values > 0) {
+  shape.entry_size = unicode_entries ? layout.dict_unicode_entry.size : layout.dict_entry.size;
+  shape.key_offset = unicode_entries ? layout.dict_unicode_entry.key : layout.dict_entry.key;
+  shape.value_offset = unicode_entries ? layout.dict_unicode_entry.value : layout.dict_entry.value;
+  const uint64_t values_array = values + std::max<int64_t>(layout.dictvalues.values, 0);
+  if (values != 0 && layout.dictvalues.values > 0) {
     // 3.13: the shared keys may have grown past this object's values array.
     absl::StatusOr<uint8_t> capacity = read_value<uint8_t>(memory, values);
     if (!capacity.ok()) return capacity.status();
@@ -240,9 +240,9 @@ absl::Status DictReader::set_items(uint64_t set, size_t max_items, std::vector<u
   const Layout& layout = objects_.layout();
   const RemoteMemory& memory = objects_.memory();
   cut = false;
-  absl::StatusOr<uint64_t> table = objects_.read_pointer(set + layout.set_table);
-  absl::StatusOr<int64_t> mask = read_value<int64_t>(memory, set + layout.set_mask);
-  absl::StatusOr<int64_t> used = read_value<int64_t>(memory, set + layout.set_used);
+  absl::StatusOr<uint64_t> table = objects_.read_pointer(set + layout.set.table);
+  absl::StatusOr<int64_t> mask = read_value<int64_t>(memory, set + layout.set.mask);
+  absl::StatusOr<int64_t> used = read_value<int64_t>(memory, set + layout.set.used);
   if (!table.ok() || !mask.ok() || !used.ok()) return corrupt("unreadable set", set);
   if (*mask < 0 || static_cast<uint64_t>(*mask) >= kMaxTableSlots || (*mask & (*mask + 1)) != 0 ||
       *used < 0 || *used > *mask + 1) {
@@ -250,10 +250,10 @@ absl::Status DictReader::set_items(uint64_t set, size_t max_items, std::vector<u
   }
   // setentry: {key, hash} in 3.x, {hash, key} in 2.7. A deleted slot holds the dummy key; 3.x
   // also sets its hash to -1, which no real element has.
-  const int64_t hash_offset = layout.set_entry_key == 0 ? 8 : 0;
+  const int64_t hash_offset = layout.set_entry.key == 0 ? 8 : 0;
   const bool python2 = layout.major == 2;
-  const KeysShape shape{*table, static_cast<uint64_t>(*mask) + 1, layout.set_entry_size,
-                        layout.set_entry_key, hash_offset};
+  const KeysShape shape{*table, static_cast<uint64_t>(*mask) + 1, layout.set_entry.size,
+                        layout.set_entry.key, hash_offset};
   // Reading stops after the read in which every element in use was found.
   if (*used == 0) return absl::OkStatus();
   uint64_t found = 0;
@@ -277,8 +277,8 @@ absl::Status DictReader::set_items(uint64_t set, size_t max_items, std::vector<u
 }
 
 absl::StatusOr<uint64_t> DictReader::cached_keys(const TypeInfo& type) const {
-  if (!type.heap() || objects_.layout().heaptype_cached_keys < 0) return uint64_t{0};
-  return objects_.read_pointer(type.address + objects_.layout().heaptype_cached_keys);
+  if (!type.heap() || objects_.layout().heaptype.cached_keys < 0) return uint64_t{0};
+  return objects_.read_pointer(type.address + objects_.layout().heaptype.cached_keys);
 }
 
 absl::StatusOr<std::optional<uint64_t>> DictReader::find_in_values(uint64_t keys, uint64_t values,

@@ -90,7 +90,7 @@ std::optional<uint64_t> interpreter_of_current_thread(const RemoteMemory& memory
   if (!current_slot) return std::nullopt;
   absl::StatusOr<uint64_t> tstate = read_pointer(memory, *current_slot);
   if (!tstate.ok() || !plausible_pointer(*tstate)) return std::nullopt;
-  absl::StatusOr<uint64_t> interp = read_pointer(memory, *tstate + layout.tstate_interp);
+  absl::StatusOr<uint64_t> interp = read_pointer(memory, *tstate + layout.tstate.interp);
   if (!interp.ok() || !is_interpreter(memory, layout, *interp)) return std::nullopt;
   return *interp;
 }
@@ -99,10 +99,10 @@ std::optional<uint64_t> interpreter_of_current_thread(const RemoteMemory& memory
 absl::flat_hash_set<uint64_t> thread_states_of(const RemoteMemory& memory, const Layout& layout,
                                                uint64_t interp) {
   absl::flat_hash_set<uint64_t> out;
-  absl::StatusOr<uint64_t> tstate = read_pointer(memory, interp + layout.interp_threads_head);
+  absl::StatusOr<uint64_t> tstate = read_pointer(memory, interp + layout.interp.threads_head);
   while (tstate.ok() && plausible_pointer(*tstate) && out.size() < kMaxChain &&
          out.insert(*tstate).second) {
-    tstate = read_pointer(memory, *tstate + layout.tstate_next);
+    tstate = read_pointer(memory, *tstate + layout.tstate.next);
   }
   return out;
 }
@@ -125,7 +125,7 @@ std::optional<uint64_t> list_head(const RemoteMemory& memory, const Layout& layo
                                   const absl::flat_hash_set<uint64_t>& interpreters) {
   absl::flat_hash_map<uint64_t, uint64_t> next_of;
   for (uint64_t interp : interpreters) {
-    absl::StatusOr<uint64_t> next = read_pointer(memory, interp + layout.interp_next);
+    absl::StatusOr<uint64_t> next = read_pointer(memory, interp + layout.interp.next);
     next_of[interp] = next.ok() ? *next : 0;
   }
   std::optional<uint64_t> best;
@@ -149,18 +149,18 @@ std::optional<uint64_t> list_head(const RemoteMemory& memory, const Layout& layo
 }  // namespace
 
 bool is_interpreter(const RemoteMemory& memory, const Layout& layout, uint64_t candidate) {
-  if (!plausible_pointer(candidate) || layout.interp_threads_head < 0 || layout.tstate_interp < 0) {
+  if (!plausible_pointer(candidate) || layout.interp.threads_head < 0 || layout.tstate.interp < 0) {
     return false;
   }
-  absl::StatusOr<uint64_t> tstate = read_pointer(memory, candidate + layout.interp_threads_head);
+  absl::StatusOr<uint64_t> tstate = read_pointer(memory, candidate + layout.interp.threads_head);
   if (!tstate.ok() || !plausible_pointer(*tstate)) return false;
-  absl::StatusOr<uint64_t> back = read_pointer(memory, *tstate + layout.tstate_interp);
+  absl::StatusOr<uint64_t> back = read_pointer(memory, *tstate + layout.tstate.interp);
   if (!back.ok() || *back != candidate) return false;
-  if (layout.tstate_prev >= 0) {
-    absl::StatusOr<uint64_t> prev = read_pointer(memory, *tstate + layout.tstate_prev);
+  if (layout.tstate.prev >= 0) {
+    absl::StatusOr<uint64_t> prev = read_pointer(memory, *tstate + layout.tstate.prev);
     if (!prev.ok() || *prev != 0) return false;
   }
-  return read_pointer(memory, candidate + layout.interp_next).ok();
+  return read_pointer(memory, candidate + layout.interp.next).ok();
 }
 
 absl::StatusOr<uint64_t> find_interpreter_head_slot(const RemoteMemory& memory,

@@ -41,13 +41,13 @@ absl::StatusOr<const LocalsReader::CodeSlots*> LocalsReader::code_slots(uint64_t
 absl::Status LocalsReader::append_names(uint64_t tuple, uint8_t kind, size_t count,
                                         CodeSlots& slots) const {
   const Layout& layout = objects_.layout();
-  absl::StatusOr<int64_t> size = read_value<int64_t>(objects_.memory(), tuple + layout.var_size);
+  absl::StatusOr<int64_t> size = read_value<int64_t>(objects_.memory(), tuple + layout.object.var_size);
   if (!size.ok()) return size.status();
   if (*size < 0 || *size > kMaxSlots) return corrupt("corrupt name tuple", tuple);
   const size_t named = std::min<size_t>(count, static_cast<size_t>(*size));
   std::vector<uint64_t> items(named);
   if (named > 0) {
-    if (absl::Status s = objects_.memory().read(tuple + layout.tuple_items, items.data(), named * 8);
+    if (absl::Status s = objects_.memory().read(tuple + layout.tuple.items, items.data(), named * 8);
         !s.ok()) {
       return s;
     }
@@ -63,14 +63,14 @@ absl::StatusOr<LocalsReader::CodeSlots> LocalsReader::read_code_slots(uint64_t c
   const Layout& layout = objects_.layout();
   const RemoteMemory& memory = objects_.memory();
   CodeSlots slots;
-  absl::StatusOr<int32_t> flags = read_value<int32_t>(memory, code + layout.code_flags);
+  absl::StatusOr<int32_t> flags = read_value<int32_t>(memory, code + layout.code.flags);
   if (!flags.ok()) return flags.status();
   slots.flags = *flags;
-  if (layout.code_localsplusnames >= 0) {
-    absl::StatusOr<uint64_t> names = objects_.read_pointer(code + layout.code_localsplusnames);
-    absl::StatusOr<uint64_t> kinds = objects_.read_pointer(code + layout.code_localspluskinds);
+  if (layout.code.localsplusnames >= 0) {
+    absl::StatusOr<uint64_t> names = objects_.read_pointer(code + layout.code.localsplusnames);
+    absl::StatusOr<uint64_t> kinds = objects_.read_pointer(code + layout.code.localspluskinds);
     if (!names.ok() || !kinds.ok()) return corrupt("unreadable code object", code);
-    absl::StatusOr<int64_t> count = read_value<int64_t>(memory, *names + layout.var_size);
+    absl::StatusOr<int64_t> count = read_value<int64_t>(memory, *names + layout.object.var_size);
     if (!count.ok()) return count.status();
     if (*count < 0 || *count > kMaxSlots) return corrupt("corrupt co_localsplusnames", code);
     if (absl::Status s = append_names(*names, 0, static_cast<size_t>(*count), slots); !s.ok())
@@ -81,16 +81,16 @@ absl::StatusOr<LocalsReader::CodeSlots> LocalsReader::read_code_slots(uint64_t c
     for (size_t i = 0; i < kind_bytes->size(); ++i) slots.kinds[i] = static_cast<uint8_t>((*kind_bytes)[i]);
     return slots;
   }
-  absl::StatusOr<int32_t> nlocals = read_value<int32_t>(memory, code + layout.code_nlocals);
-  absl::StatusOr<uint64_t> varnames = objects_.read_pointer(code + layout.code_varnames);
-  absl::StatusOr<uint64_t> cellvars = objects_.read_pointer(code + layout.code_cellvars);
-  absl::StatusOr<uint64_t> freevars = objects_.read_pointer(code + layout.code_freevars);
+  absl::StatusOr<int32_t> nlocals = read_value<int32_t>(memory, code + layout.code.nlocals);
+  absl::StatusOr<uint64_t> varnames = objects_.read_pointer(code + layout.code.varnames);
+  absl::StatusOr<uint64_t> cellvars = objects_.read_pointer(code + layout.code.cellvars);
+  absl::StatusOr<uint64_t> freevars = objects_.read_pointer(code + layout.code.freevars);
   if (!nlocals.ok() || !varnames.ok() || !cellvars.ok() || !freevars.ok()) {
     return corrupt("unreadable code object", code);
   }
   if (*nlocals < 0 || *nlocals > kMaxSlots) return corrupt("corrupt co_nlocals", code);
   auto tuple_size = [&](uint64_t tuple) -> absl::StatusOr<size_t> {
-    absl::StatusOr<int64_t> size = read_value<int64_t>(memory, tuple + layout.var_size);
+    absl::StatusOr<int64_t> size = read_value<int64_t>(memory, tuple + layout.object.var_size);
     if (!size.ok()) return size.status();
     if (*size < 0 || *size > kMaxSlots) return corrupt("corrupt name tuple", tuple);
     return static_cast<size_t>(*size);
@@ -116,7 +116,7 @@ std::optional<std::string> LocalsReader::key_text(uint64_t key) const {
 uint64_t LocalsReader::cell_content(uint64_t value) {
   absl::StatusOr<const TypeInfo*> type = types_.of(value);
   if (!type.ok() || (*type)->kind != ReprKind::kCell || !(*type)->exact) return value;
-  absl::StatusOr<uint64_t> content = objects_.read_pointer(value + objects_.layout().cell_ref);
+  absl::StatusOr<uint64_t> content = objects_.read_pointer(value + objects_.layout().cell.ref);
   return content.ok() ? *content : value;
 }
 
@@ -127,10 +127,10 @@ std::vector<Local> LocalsReader::read(uint64_t frame, uint64_t code) {
   if (!slots_or.ok()) return out;
   const CodeSlots& slots = **slots_or;
   const Layout& layout = objects_.layout();
-  const bool interpreter_frame = layout.iframe_localsplus >= 0;
+  const bool interpreter_frame = layout.iframe.localsplus >= 0;
   const uint64_t localsplus =
-      frame + (interpreter_frame ? layout.iframe_localsplus : layout.frame_localsplus);
-  const int64_t locals_dict = interpreter_frame ? layout.iframe_locals : layout.frame_locals;
+      frame + (interpreter_frame ? layout.iframe.localsplus : layout.frame.localsplus);
+  const int64_t locals_dict = interpreter_frame ? layout.iframe.locals : layout.frame.locals;
   const bool optimized = slots.flags & kCoOptimized;
   const bool v313 = layout.major > 3 || (layout.major == 3 && layout.minor >= 13);
 

@@ -84,13 +84,13 @@ void ObjectRepr::append_kind(State& state, uint64_t object, const TypeInfo& type
     case ReprKind::kInt: append_int(state, object, version_.major == 2); return;
     case ReprKind::kInt2: {
       absl::StatusOr<int64_t> value =
-          read_value<int64_t>(objects_.memory(), object + objects_.layout().int_value);
+          read_value<int64_t>(objects_.memory(), object + objects_.layout().int_object.value);
       state.out += value.ok() ? absl::StrCat(*value) : unreadable_marker(object);
       return;
     }
     case ReprKind::kFloat: {
       absl::StatusOr<double> value =
-          read_value<double>(objects_.memory(), object + objects_.layout().float_value);
+          read_value<double>(objects_.memory(), object + objects_.layout().float_object.value);
       state.out += value.ok() ? float_repr(*value) : unreadable_marker(object);
       return;
     }
@@ -120,7 +120,7 @@ void ObjectRepr::append_bool(State& state, uint64_t object) {
   const Layout& layout = objects_.layout();
   bool value = false;
   if (version_.major == 2) {
-    absl::StatusOr<int64_t> ival = read_value<int64_t>(objects_.memory(), object + layout.int_value);
+    absl::StatusOr<int64_t> ival = read_value<int64_t>(objects_.memory(), object + layout.int_object.value);
     if (!ival.ok()) return void(state.out += unreadable_marker(object));
     value = *ival != 0;
   } else {
@@ -143,7 +143,7 @@ void ObjectRepr::append_int(State& state, uint64_t object, bool python2_long) {
   absl::StatusOr<std::vector<uint32_t>> digits =
       read_long_digits(memory, layout, object, header->ndigits);
   if (!digits.ok()) return void(state.out += unreadable_marker(object));
-  const std::string decimal = digits_to_decimal(*digits, static_cast<int>(layout.long_shift));
+  const std::string decimal = digits_to_decimal(*digits, static_cast<int>(layout.long_object.shift));
   if (decimal.size() > limits_.max_int_digits) return void(state.out += too_long);
   if (header->negative) state.out.push_back('-');
   state.out += decimal;
@@ -163,14 +163,14 @@ void ObjectRepr::append_str(State& state, uint64_t object, ReprKind kind) {
 
 void ObjectRepr::append_bytes(State& state, uint64_t object) {
   const Layout& layout = objects_.layout();
-  absl::StatusOr<int64_t> size = read_value<int64_t>(objects_.memory(), object + layout.var_size);
+  absl::StatusOr<int64_t> size = read_value<int64_t>(objects_.memory(), object + layout.object.var_size);
   if (!size.ok() || *size < 0 || *size > kMaxSequenceSize) {
     return void(state.out += unreadable_marker(object));
   }
   const size_t budget = limits_.max_bytes > state.out.size() ? limits_.max_bytes - state.out.size() : 0;
   const size_t count = std::min<size_t>(static_cast<size_t>(*size), std::max(budget, kMinTextRead));
   std::string data(count, '\0');
-  if (count > 0 && !objects_.memory().read(object + layout.bytes_sval, data.data(), count).ok()) {
+  if (count > 0 && !objects_.memory().read(object + layout.bytes.sval, data.data(), count).ok()) {
     return void(state.out += unreadable_marker(object));
   }
   state.out += bytes_repr(data, version_.major >= 3);
@@ -184,7 +184,7 @@ void ObjectRepr::append_sequence(State& state, uint64_t object, const TypeInfo& 
   const bool tuple = type.kind == ReprKind::kTuple;
   const char* open = tuple ? "(" : "[";
   const char* close = tuple ? ")" : "]";
-  absl::StatusOr<int64_t> size = read_value<int64_t>(objects_.memory(), object + layout.var_size);
+  absl::StatusOr<int64_t> size = read_value<int64_t>(objects_.memory(), object + layout.object.var_size);
   if (!size.ok() || *size < 0 || *size > kMaxSequenceSize) {
     return void(state.out += unreadable_marker(object));
   }
@@ -192,9 +192,9 @@ void ObjectRepr::append_sequence(State& state, uint64_t object, const TypeInfo& 
   if (nested_too_deep(state, object, depth)) {
     return void(state.out += absl::StrCat(open, "...", close));
   }
-  uint64_t items = object + layout.tuple_items;
+  uint64_t items = object + layout.tuple.items;
   if (!tuple) {
-    absl::StatusOr<uint64_t> pointer = objects_.read_pointer(object + layout.list_items);
+    absl::StatusOr<uint64_t> pointer = objects_.read_pointer(object + layout.list.items);
     if (!pointer.ok()) return void(state.out += unreadable_marker(object));
     items = *pointer;
   }
@@ -212,7 +212,7 @@ void ObjectRepr::append_sequence(State& state, uint64_t object, const TypeInfo& 
 
 void ObjectRepr::append_dict(State& state, uint64_t object, int depth) {
   absl::StatusOr<int64_t> used =
-      read_value<int64_t>(objects_.memory(), object + objects_.layout().dict_used);
+      read_value<int64_t>(objects_.memory(), object + objects_.layout().dict.used);
   if (!used.ok()) return void(state.out += unreadable_marker(object));
   if (*used == 0) return void(state.out += "{}");
   if (nested_too_deep(state, object, depth)) return void(state.out += "{...}");
@@ -233,7 +233,7 @@ void ObjectRepr::append_dict(State& state, uint64_t object, int depth) {
 void ObjectRepr::append_set(State& state, uint64_t object, const TypeInfo& type, int depth) {
   const bool python2 = version_.major == 2;
   absl::StatusOr<int64_t> used =
-      read_value<int64_t>(objects_.memory(), object + objects_.layout().set_used);
+      read_value<int64_t>(objects_.memory(), object + objects_.layout().set.used);
   if (!used.ok()) return void(state.out += unreadable_marker(object));
   if (nested_too_deep(state, object, depth)) {
     return void(state.out += absl::StrCat(type.name, "(...)"));
@@ -269,7 +269,7 @@ bool ObjectRepr::is_none(uint64_t object) {
 // 3.x: <function QUALNAME at 0x...>; 2.7: <function NAME at 0x...>.
 void ObjectRepr::append_function(State& state, uint64_t object) {
   const Layout& layout = objects_.layout();
-  const int64_t offset = layout.function_qualname >= 0 ? layout.function_qualname : layout.function_name;
+  const int64_t offset = layout.function.qualname >= 0 ? layout.function.qualname : layout.function.name;
   absl::StatusOr<uint64_t> name = objects_.read_pointer(object + offset);
   std::optional<std::string> text = name.ok() ? text_of(*name) : std::nullopt;
   if (!text) return void(state.out += unreadable_marker(object));
@@ -278,10 +278,10 @@ void ObjectRepr::append_function(State& state, uint64_t object) {
 
 void ObjectRepr::append_builtin_function(State& state, uint64_t object) {
   const Layout& layout = objects_.layout();
-  absl::StatusOr<uint64_t> method = objects_.read_pointer(object + layout.cfunction_method);
-  absl::StatusOr<uint64_t> self = objects_.read_pointer(object + layout.cfunction_self);
+  absl::StatusOr<uint64_t> method = objects_.read_pointer(object + layout.cfunction.method);
+  absl::StatusOr<uint64_t> self = objects_.read_pointer(object + layout.cfunction.self);
   if (!method.ok() || !self.ok() || *method == 0) return void(state.out += unreadable_marker(object));
-  absl::StatusOr<uint64_t> name_pointer = objects_.read_pointer(*method + layout.methoddef_name);
+  absl::StatusOr<uint64_t> name_pointer = objects_.read_pointer(*method + layout.methoddef.name);
   absl::StatusOr<std::string> name =
       name_pointer.ok() ? read_c_string(objects_.memory(), *name_pointer, kMaxNameBytes)
                         : absl::StatusOr<std::string>(name_pointer.status());
@@ -303,12 +303,12 @@ const ObjectRepr::TypeNames& ObjectRepr::type_names(const TypeInfo& type) {
   const Layout& layout = objects_.layout();
   TypeNames names;
   if (type.heap()) {
-    absl::StatusOr<uint64_t> dict = objects_.read_pointer(type.address + layout.type_dict);
+    absl::StatusOr<uint64_t> dict = objects_.read_pointer(type.address + layout.type.dict);
     if (dict.ok() && *dict != 0) {
       absl::StatusOr<std::optional<uint64_t>> module = dicts_.find(*dict, "__module__");
       if (module.ok() && module->has_value()) names.module = text_of(**module, kMaxNameBytes);
     }
-    const int64_t offset = layout.heaptype_qualname >= 0 ? layout.heaptype_qualname : layout.heaptype_name;
+    const int64_t offset = layout.heaptype.qualname >= 0 ? layout.heaptype.qualname : layout.heaptype.name;
     absl::StatusOr<uint64_t> qualname = objects_.read_pointer(type.address + offset);
     std::optional<std::string> text = qualname.ok() ? text_of(*qualname, kMaxNameBytes) : std::nullopt;
     names.qualname = text.value_or(type.name);
@@ -357,7 +357,7 @@ void ObjectRepr::append_type(State& state, uint64_t type_object) {
 // 2.7: module_repr in C. 3.x: importlib._bootstrap._module_repr: from __spec__ when there is
 // one, else from __name__, __file__ and __loader__.
 void ObjectRepr::append_module(State& state, uint64_t object, int depth) {
-  absl::StatusOr<uint64_t> dict = objects_.read_pointer(object + objects_.layout().module_dict);
+  absl::StatusOr<uint64_t> dict = objects_.read_pointer(object + objects_.layout().module.dict);
   if (!dict.ok()) return void(state.out += unreadable_marker(object));
   auto lookup = [&](std::string_view key) -> std::optional<uint64_t> {
     if (*dict == 0) return std::nullopt;
@@ -493,12 +493,12 @@ void ObjectRepr::append_generator(State& state, uint64_t object, const TypeInfo&
   const Layout& layout = objects_.layout();
   std::optional<std::string> name;
   if (version_.major == 2) {
-    absl::StatusOr<uint64_t> code = objects_.read_pointer(object + layout.gen_code);
+    absl::StatusOr<uint64_t> code = objects_.read_pointer(object + layout.gen.code);
     absl::StatusOr<uint64_t> co_name =
-        code.ok() ? objects_.read_pointer(*code + layout.code_name) : code;
+        code.ok() ? objects_.read_pointer(*code + layout.code.name) : code;
     if (co_name.ok()) name = text_of(*co_name, 200);
   } else {
-    absl::StatusOr<uint64_t> qualname = objects_.read_pointer(object + layout.gen_qualname);
+    absl::StatusOr<uint64_t> qualname = objects_.read_pointer(object + layout.gen.qualname);
     if (qualname.ok()) name = text_of(*qualname, kMaxNameBytes);
   }
   if (!name) return void(state.out += unreadable_marker(object));
@@ -513,14 +513,14 @@ void ObjectRepr::append_generator(State& state, uint64_t object, const TypeInfo&
 // method object almost always holds); anything else gets the default form.
 void ObjectRepr::append_method(State& state, uint64_t object, const TypeInfo& type, int depth) {
   const Layout& layout = objects_.layout();
-  absl::StatusOr<uint64_t> func = objects_.read_pointer(object + layout.method_func);
-  absl::StatusOr<uint64_t> self = objects_.read_pointer(object + layout.method_self);
+  absl::StatusOr<uint64_t> func = objects_.read_pointer(object + layout.method.func);
+  absl::StatusOr<uint64_t> self = objects_.read_pointer(object + layout.method.self);
   if (!func.ok() || !self.ok()) return void(state.out += unreadable_marker(object));
   absl::StatusOr<const TypeInfo*> func_type = types_.of(*func);
   if (!func_type.ok() || (*func_type)->kind != ReprKind::kFunction) {
     return append_default(state, object, type);
   }
-  absl::StatusOr<uint64_t> qualname = objects_.read_pointer(*func + layout.function_qualname);
+  absl::StatusOr<uint64_t> qualname = objects_.read_pointer(*func + layout.function.qualname);
   std::optional<std::string> name = qualname.ok() ? text_of(*qualname, kMaxNameBytes) : std::nullopt;
   if (!name) return void(state.out += unreadable_marker(*func));
   state.out += absl::StrCat("<bound method ", *name, " of ");
@@ -530,7 +530,7 @@ void ObjectRepr::append_method(State& state, uint64_t object, const TypeInfo& ty
 
 // <cell at 0x...: empty> or <cell at 0x...: TP_NAME object at 0x...> (tp_name cut at 80).
 void ObjectRepr::append_cell(State& state, uint64_t object) {
-  absl::StatusOr<uint64_t> ref = objects_.read_pointer(object + objects_.layout().cell_ref);
+  absl::StatusOr<uint64_t> ref = objects_.read_pointer(object + objects_.layout().cell.ref);
   if (!ref.ok()) return void(state.out += unreadable_marker(object));
   if (*ref == 0) return void(state.out += absl::StrCat("<cell at ", pointer_text(object), ": empty>"));
   absl::StatusOr<const TypeInfo*> type = types_.of(*ref);

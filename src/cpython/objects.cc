@@ -31,7 +31,7 @@ absl::StatusOr<uint64_t> ObjectReader::read_pointer(uint64_t address) const {
 }
 
 absl::StatusOr<uint64_t> ObjectReader::type_of(uint64_t object) const {
-  return read_pointer(object + layout_.object_type);
+  return read_pointer(object + layout_.object.type);
 }
 
 absl::StatusOr<uint64_t> ObjectReader::type_flags(uint64_t object) const {
@@ -39,7 +39,7 @@ absl::StatusOr<uint64_t> ObjectReader::type_flags(uint64_t object) const {
   if (!type.ok()) return type.status();
   auto it = type_flags_.find(*type);
   if (it != type_flags_.end()) return it->second;
-  absl::StatusOr<uint64_t> flags = read_value<uint64_t>(memory_, *type + layout_.type_flags);
+  absl::StatusOr<uint64_t> flags = read_value<uint64_t>(memory_, *type + layout_.type.flags);
   if (!flags.ok()) return flags.status();
   type_flags_.emplace(*type, *flags);
   return *flags;
@@ -60,15 +60,15 @@ absl::StatusOr<std::optional<PyText>> ObjectReader::read_text(uint64_t object,
 absl::StatusOr<std::optional<PyText>> ObjectReader::read_unicode3(uint64_t object,
                                                                  uint64_t max) const {
   const size_t header_size = static_cast<size_t>(
-      std::max(layout_.unicode_compact_size, layout_.unicode_data_any + 8));
+      std::max(layout_.unicode.compact_size, layout_.unicode.data_any + 8));
   uint8_t header[128];
   if (header_size > sizeof header) return absl::InternalError("unicode layout too large");
   if (absl::Status s = memory_.read(object, header, header_size); !s.ok()) return s;
-  const int64_t length = static_cast<int64_t>(load_u64(header + layout_.unicode_length));
-  const uint32_t state = load_u32(header + layout_.unicode_state);
-  const int kind = (state >> layout_.unicode_kind_shift) & 7;
-  const bool compact = (state >> layout_.unicode_compact_bit) & 1;
-  const bool ascii = (state >> layout_.unicode_ascii_bit) & 1;
+  const int64_t length = static_cast<int64_t>(load_u64(header + layout_.unicode.length));
+  const uint32_t state = load_u32(header + layout_.unicode.state);
+  const int kind = (state >> layout_.unicode.kind_shift) & 7;
+  const bool compact = (state >> layout_.unicode.compact_bit) & 1;
+  const bool ascii = (state >> layout_.unicode.ascii_bit) & 1;
   if (length < 0 || length > (int64_t{1} << 40)) return corrupt("str of impossible length", object);
   if (kind != 1 && kind != 2 && kind != 4) {
     // A legacy string that was never made ready has no data faulthandler can print.
@@ -77,9 +77,9 @@ absl::StatusOr<std::optional<PyText>> ObjectReader::read_unicode3(uint64_t objec
   }
   uint64_t data = 0;
   if (compact) {
-    data = object + (ascii ? layout_.unicode_ascii_size : layout_.unicode_compact_size);
+    data = object + (ascii ? layout_.unicode.ascii_size : layout_.unicode.compact_size);
   } else {
-    data = load_u64(header + layout_.unicode_data_any);
+    data = load_u64(header + layout_.unicode.data_any);
     if (data == 0) return std::optional<PyText>(PyText{});
   }
   const uint64_t count = std::min<uint64_t>(static_cast<uint64_t>(length), max);
@@ -96,24 +96,24 @@ absl::StatusOr<std::optional<PyText>> ObjectReader::read_unicode3(uint64_t objec
 absl::StatusOr<std::optional<PyText>> ObjectReader::read_string2(uint64_t object, uint64_t flags,
                                                                  uint64_t max) const {
   if (flags & kTpFlagsStringSubclass2) {
-    absl::StatusOr<int64_t> size = read_value<int64_t>(memory_, object + layout_.var_size);
+    absl::StatusOr<int64_t> size = read_value<int64_t>(memory_, object + layout_.object.var_size);
     if (!size.ok()) return size.status();
     if (*size < 0 || *size > (int64_t{1} << 40)) return corrupt("str of impossible size", object);
     const uint64_t count = std::min<uint64_t>(*size, max);
     std::vector<uint8_t> bytes(count);
-    if (absl::Status s = memory_.read(object + layout_.bytes_sval, bytes.data(), count); !s.ok())
+    if (absl::Status s = memory_.read(object + layout_.bytes.sval, bytes.data(), count); !s.ok())
       return s;
     return std::optional<PyText>(PyText{decode_code_points(bytes.data(), count, 1),
                                         static_cast<uint64_t>(*size)});
   }
   if (flags & kTpFlagsUnicodeSubclass2) {
-    absl::StatusOr<int64_t> size = read_value<int64_t>(memory_, object + layout_.unicode_length);
-    absl::StatusOr<uint64_t> data = read_pointer(object + layout_.unicode_data_any);
+    absl::StatusOr<int64_t> size = read_value<int64_t>(memory_, object + layout_.unicode.length);
+    absl::StatusOr<uint64_t> data = read_pointer(object + layout_.unicode.data_any);
     if (!size.ok()) return size.status();
     if (!data.ok()) return data.status();
     if (*size < 0 || *size > (int64_t{1} << 40)) return corrupt("unicode of impossible size", object);
     const uint64_t count = std::min<uint64_t>(*size, max);
-    const int char_size = layout_.unicode_char_size == 2 ? 2 : 4;  // --enable-unicode=ucs2/ucs4
+    const int char_size = layout_.unicode.char_size == 2 ? 2 : 4;  // --enable-unicode=ucs2/ucs4
     std::vector<uint8_t> bytes(count * char_size);
     if (absl::Status s = memory_.read(*data, bytes.data(), bytes.size()); !s.ok()) return s;
     return std::optional<PyText>(PyText{decode_code_points(bytes.data(), count, char_size),
@@ -123,13 +123,13 @@ absl::StatusOr<std::optional<PyText>> ObjectReader::read_string2(uint64_t object
 }
 
 absl::StatusOr<std::string> ObjectReader::read_bytes(uint64_t object) const {
-  absl::StatusOr<int64_t> size = read_value<int64_t>(memory_, object + layout_.var_size);
+  absl::StatusOr<int64_t> size = read_value<int64_t>(memory_, object + layout_.object.var_size);
   if (!size.ok()) return size.status();
   if (*size < 0 || static_cast<uint64_t>(*size) > kMaxBytesLength) {
     return corrupt("bytes of impossible size", object);
   }
   std::string out(static_cast<size_t>(*size), '\0');
-  if (absl::Status s = memory_.read(object + layout_.bytes_sval, out.data(), out.size()); !s.ok())
+  if (absl::Status s = memory_.read(object + layout_.bytes.sval, out.data(), out.size()); !s.ok())
     return s;
   return out;
 }

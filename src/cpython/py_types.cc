@@ -83,32 +83,32 @@ ReprKind builtin_kind(const std::string& name, uint64_t flags, int major) {
 
 bool has_object_layout(const Layout& l) {
   const bool common =
-      l.type_name >= 0 && l.type_basicsize >= 0 && l.type_repr >= 0 && l.type_base >= 0 &&
-      l.type_dict >= 0 && l.type_dictoffset >= 0 && l.heaptype_name >= 0 && l.tuple_items >= 0 &&
-      l.list_items >= 0 && l.float_value >= 0 && l.long_digits >= 0 && l.long_digit_size > 0 &&
-      l.long_shift > 0 && l.cell_ref >= 0 && l.module_dict >= 0 && l.function_name >= 0 &&
-      l.cfunction_method >= 0 && l.cfunction_self >= 0 && l.methoddef_name >= 0 &&
-      l.dict_used >= 0 && l.dict_keys >= 0 && l.dict_entry_size > 0 && l.dict_entry_key >= 0 &&
-      l.dict_entry_value >= 0 && l.set_used >= 0 && l.set_mask >= 0 && l.set_table >= 0 &&
-      l.set_entry_size > 0 && l.set_entry_key >= 0 && l.code_flags >= 0 && l.var_size >= 0 &&
-      l.method_func >= 0 && l.method_self >= 0;
+      l.type.name >= 0 && l.type.basicsize >= 0 && l.type.repr >= 0 && l.type.base >= 0 &&
+      l.type.dict >= 0 && l.type.dictoffset >= 0 && l.heaptype.name >= 0 && l.tuple.items >= 0 &&
+      l.list.items >= 0 && l.float_object.value >= 0 && l.long_object.digits >= 0 && l.long_object.digit_size > 0 &&
+      l.long_object.shift > 0 && l.cell.ref >= 0 && l.module.dict >= 0 && l.function.name >= 0 &&
+      l.cfunction.method >= 0 && l.cfunction.self >= 0 && l.methoddef.name >= 0 &&
+      l.dict.used >= 0 && l.dict.keys >= 0 && l.dict_entry.size > 0 && l.dict_entry.key >= 0 &&
+      l.dict_entry.value >= 0 && l.set.used >= 0 && l.set.mask >= 0 && l.set.table >= 0 &&
+      l.set_entry.size > 0 && l.set_entry.key >= 0 && l.code.flags >= 0 && l.object.var_size >= 0 &&
+      l.method.func >= 0 && l.method.self >= 0;
   if (!common) return false;
   if (l.major == 2) {
-    return l.dict_mask >= 0 && l.int_value >= 0 && l.frame_localsplus >= 0 && l.gen_code >= 0;
+    return l.dict.mask >= 0 && l.int_object.value >= 0 && l.frame.localsplus >= 0 && l.gen.code >= 0;
   }
-  if (l.gen_qualname < 0) return false;
-  const bool keys = l.dict_values >= 0 && l.dictkeys_nentries >= 0 && l.dictkeys_indices >= 0 &&
-                    l.dictvalues_values >= 0 && l.heaptype_qualname >= 0 &&
-                    l.function_qualname >= 0;
+  if (l.gen.qualname < 0) return false;
+  const bool keys = l.dict.values >= 0 && l.dictkeys.nentries >= 0 && l.dictkeys.indices >= 0 &&
+                    l.dictvalues.values >= 0 && l.heaptype.qualname >= 0 &&
+                    l.function.qualname >= 0;
   if (!keys) return false;
-  if (l.dictkeys_log2_size >= 0) {
-    return l.dict_unicode_entry_size > 0 && l.code_localsplusnames >= 0 &&
-           l.code_localspluskinds >= 0 && l.iframe_localsplus >= 0 && l.iframe_locals >= 0 &&
-           l.heaptype_cached_keys >= 0;
+  if (l.dictkeys.log2_size >= 0) {
+    return l.dict_unicode_entry.size > 0 && l.code.localsplusnames >= 0 &&
+           l.code.localspluskinds >= 0 && l.iframe.localsplus >= 0 && l.iframe.locals >= 0 &&
+           l.heaptype.cached_keys >= 0;
   }
-  return l.dictkeys_size >= 0 && l.code_nlocals >= 0 && l.code_varnames >= 0 &&
-         l.code_cellvars >= 0 && l.code_freevars >= 0 && l.frame_localsplus >= 0 &&
-         l.frame_locals >= 0;
+  return l.dictkeys.size >= 0 && l.code.nlocals >= 0 && l.code.varnames >= 0 &&
+         l.code.cellvars >= 0 && l.code.freevars >= 0 && l.frame.localsplus >= 0 &&
+         l.frame.locals >= 0;
 }
 
 absl::StatusOr<std::string> read_c_string(const RemoteMemory& memory, uint64_t address,
@@ -166,12 +166,12 @@ absl::StatusOr<TypeInfo> TypeCache::read(uint64_t type) const {
   const RemoteMemory& memory = objects_.memory();
   TypeInfo info;
   info.address = type;
-  absl::StatusOr<uint64_t> name = objects_.read_pointer(type + layout.type_name);
-  absl::StatusOr<uint64_t> flags = read_value<uint64_t>(memory, type + layout.type_flags);
-  absl::StatusOr<uint64_t> base = objects_.read_pointer(type + layout.type_base);
-  absl::StatusOr<uint64_t> repr = objects_.read_pointer(type + layout.type_repr);
-  absl::StatusOr<int64_t> basicsize = read_value<int64_t>(memory, type + layout.type_basicsize);
-  absl::StatusOr<int64_t> dictoffset = read_value<int64_t>(memory, type + layout.type_dictoffset);
+  absl::StatusOr<uint64_t> name = objects_.read_pointer(type + layout.type.name);
+  absl::StatusOr<uint64_t> flags = read_value<uint64_t>(memory, type + layout.type.flags);
+  absl::StatusOr<uint64_t> base = objects_.read_pointer(type + layout.type.base);
+  absl::StatusOr<uint64_t> repr = objects_.read_pointer(type + layout.type.repr);
+  absl::StatusOr<int64_t> basicsize = read_value<int64_t>(memory, type + layout.type.basicsize);
+  absl::StatusOr<int64_t> dictoffset = read_value<int64_t>(memory, type + layout.type.dictoffset);
   if (!name.ok() || !flags.ok() || !base.ok() || !repr.ok() || !basicsize.ok() ||
       !dictoffset.ok()) {
     return absl::DataLossError(absl::StrFormat("unreadable type at 0x%x", type));

@@ -217,7 +217,7 @@ absl::StatusOr<PythonRuntime> identify_runtime(const RemoteMemory& memory,
   if (version.major == 0) {
     absl::StatusOr<PythonVersion> found = version_from_rodata(
         memory, binary, /*has_runtime=*/true, [&](const Layout& layout) -> std::optional<uint64_t> {
-          return runtime + layout.runtime_interpreters_head;
+          return runtime + layout.runtime.interpreters_head;
         });
     if (!found.ok()) return found.status();
     version = *found;

@@ -92,7 +92,7 @@ absl::StatusOr<Snapshot> SnapshotReader::read(const SnapshotNeeds& needs,
   // 3.7+: _PyRuntime.interpreters.head; 2.7 and 3.6: the static interp_head.
   absl::StatusOr<uint64_t> head =
       runtime_.runtime_address != 0
-          ? objects_.read_pointer(runtime_.runtime_address + layout_.runtime_interpreters_head)
+          ? objects_.read_pointer(runtime_.runtime_address + layout_.runtime.interpreters_head)
           : objects_.read_pointer(runtime_.interp_head_address);
   if (!head.ok()) return head.status();
   absl::flat_hash_set<uint64_t> seen;
@@ -115,7 +115,7 @@ absl::StatusOr<Snapshot> SnapshotReader::read(const SnapshotNeeds& needs,
       break;
     }
     snapshot.interpreters.push_back(*std::move(interpreter));
-    absl::StatusOr<uint64_t> next = objects_.read_pointer(interp + layout_.interp_next);
+    absl::StatusOr<uint64_t> next = objects_.read_pointer(interp + layout_.interp.next);
     if (!next.ok()) {
       snapshot.interpreters.back().walk_error = std::string(next.status().message());
       break;
@@ -128,12 +128,12 @@ absl::StatusOr<Snapshot> SnapshotReader::read(const SnapshotNeeds& needs,
 absl::StatusOr<Interpreter> SnapshotReader::read_interpreter(uint64_t address) {
   Interpreter interpreter;
   interpreter.address = address;
-  if (layout_.interp_id >= 0) {
-    absl::StatusOr<int64_t> id = read_value<int64_t>(pages_, address + layout_.interp_id);
+  if (layout_.interp.id >= 0) {
+    absl::StatusOr<int64_t> id = read_value<int64_t>(pages_, address + layout_.interp.id);
     if (!id.ok()) return absl::DataLossError(at("unreadable interpreter", address));
     interpreter.id = *id;
   }
-  absl::StatusOr<uint64_t> head = objects_.read_pointer(address + layout_.interp_threads_head);
+  absl::StatusOr<uint64_t> head = objects_.read_pointer(address + layout_.interp.threads_head);
   if (!head.ok()) return absl::DataLossError(at("unreadable interpreter", address));
   const GilState gil = read_gil(address);
   const bool collecting = read_gc_collecting(address);
@@ -149,7 +149,7 @@ absl::StatusOr<Interpreter> SnapshotReader::read_interpreter(uint64_t address) {
       break;
     }
     interpreter.threads.push_back(read_thread(tstate, gil, collecting));
-    absl::StatusOr<uint64_t> next = objects_.read_pointer(tstate + layout_.tstate_next);
+    absl::StatusOr<uint64_t> next = objects_.read_pointer(tstate + layout_.tstate.next);
     if (!next.ok()) {
       interpreter.walk_error = at("unreadable thread state", tstate);
       break;
@@ -181,16 +181,16 @@ SnapshotReader::GilState SnapshotReader::read_gil(uint64_t interp) const {
   }
   uint64_t gil = 0;
   int64_t locked_offset = -1, holder_offset = -1;
-  if (layout_.runtime_gil_locked >= 0) {
+  if (layout_.runtime.gil_locked >= 0) {
     gil = runtime_.runtime_address;
-    locked_offset = layout_.runtime_gil_locked;
-    holder_offset = layout_.runtime_gil_last_holder;
-  } else if (layout_.interp_ceval_gil >= 0) {
-    absl::StatusOr<uint64_t> pointer = objects_.read_pointer(interp + layout_.interp_ceval_gil);
+    locked_offset = layout_.runtime.gil_locked;
+    holder_offset = layout_.runtime.gil_last_holder;
+  } else if (layout_.interp.ceval_gil >= 0) {
+    absl::StatusOr<uint64_t> pointer = objects_.read_pointer(interp + layout_.interp.ceval_gil);
     if (!pointer.ok() || *pointer == 0) return {};
     gil = *pointer;
-    locked_offset = layout_.gil_locked;
-    holder_offset = layout_.gil_last_holder;
+    locked_offset = layout_.gil.locked;
+    holder_offset = layout_.gil.last_holder;
   } else {
     return {};
   }
@@ -202,10 +202,10 @@ SnapshotReader::GilState SnapshotReader::read_gil(uint64_t interp) const {
 
 bool SnapshotReader::read_gc_collecting(uint64_t interp) const {
   uint64_t address = 0;
-  if (layout_.interp_gc_collecting >= 0) {
-    address = interp + layout_.interp_gc_collecting;
-  } else if (layout_.runtime_gc_collecting >= 0) {
-    address = runtime_.runtime_address + layout_.runtime_gc_collecting;
+  if (layout_.interp.gc_collecting >= 0) {
+    address = interp + layout_.interp.gc_collecting;
+  } else if (layout_.runtime.gc_collecting >= 0) {
+    address = runtime_.runtime_address + layout_.runtime.gc_collecting;
   } else {
     return false;
   }
@@ -219,15 +219,15 @@ Thread SnapshotReader::read_thread(uint64_t tstate, const GilState& gil, bool co
   thread.holds_gil = gil.locked && gil.holder == tstate;
   thread.is_current = thread.holds_gil;  // a live process's "current" thread
   thread.gc_collecting = collecting;
-  absl::StatusOr<uint64_t> id = read_value<uint64_t>(pages_, tstate + layout_.tstate_thread_id);
+  absl::StatusOr<uint64_t> id = read_value<uint64_t>(pages_, tstate + layout_.tstate.thread_id);
   if (!id.ok()) {
     thread.walk_error = at("unreadable thread state", tstate);
     return thread;
   }
   thread.thread_id = *id;
-  if (layout_.tstate_native_thread_id >= 0) {
+  if (layout_.tstate.native_thread_id >= 0) {
     absl::StatusOr<uint64_t> native =
-        read_value<uint64_t>(pages_, tstate + layout_.tstate_native_thread_id);
+        read_value<uint64_t>(pages_, tstate + layout_.tstate.native_thread_id);
     if (native.ok()) thread.native_thread_id = *native;
   }
   absl::StatusOr<uint64_t> frame = current_frame(tstate);
@@ -241,10 +241,10 @@ Thread SnapshotReader::read_thread(uint64_t tstate, const GilState& gil, bool co
 
 // 3.11/3.12: tstate->cframe->current_frame; 3.13+: tstate->current_frame.
 absl::StatusOr<uint64_t> SnapshotReader::current_frame(uint64_t tstate) const {
-  absl::StatusOr<uint64_t> frame = objects_.read_pointer(tstate + layout_.tstate_frame);
+  absl::StatusOr<uint64_t> frame = objects_.read_pointer(tstate + layout_.tstate.frame);
   if (!frame.ok()) return absl::DataLossError(at("unreadable thread state", tstate));
-  if (layout_.cframe_current_frame < 0 || *frame == 0) return *frame;
-  absl::StatusOr<uint64_t> current = objects_.read_pointer(*frame + layout_.cframe_current_frame);
+  if (layout_.cframe.current_frame < 0 || *frame == 0) return *frame;
+  absl::StatusOr<uint64_t> current = objects_.read_pointer(*frame + layout_.cframe.current_frame);
   if (!current.ok()) return absl::DataLossError(at("unreadable C frame", *frame));
   return *current;
 }
@@ -293,7 +293,7 @@ void SnapshotReader::add_locals(uint64_t frame, Frame& out) {
 }
 
 void SnapshotReader::read_frames(uint64_t frame, Thread& thread) {
-  if (layout_.iframe_code < 0) {
+  if (layout_.iframe.code < 0) {
     read_frame_objects(frame, thread);
     return;
   }
@@ -301,9 +301,9 @@ void SnapshotReader::read_frames(uint64_t frame, Thread& thread) {
   int skipped = 0;  // the interpreter's own frames since the last frame kept
   while (frame != 0) {
     if (!visit_frame(seen, frame, thread) || !spend_frame(thread)) return;
-    absl::StatusOr<uint8_t> owner = read_value<uint8_t>(pages_, frame + layout_.iframe_owner);
-    absl::StatusOr<uint64_t> code = objects_.read_pointer(frame + layout_.iframe_code);
-    absl::StatusOr<uint64_t> previous = objects_.read_pointer(frame + layout_.iframe_previous);
+    absl::StatusOr<uint8_t> owner = read_value<uint8_t>(pages_, frame + layout_.iframe.owner);
+    absl::StatusOr<uint64_t> code = objects_.read_pointer(frame + layout_.iframe.code);
+    absl::StatusOr<uint64_t> previous = objects_.read_pointer(frame + layout_.iframe.previous);
     if (!owner.ok() || !code.ok() || !previous.ok()) {
       thread.walk_error = at("unreadable frame", frame);
       return;
@@ -331,9 +331,9 @@ void SnapshotReader::read_frame_objects(uint64_t frame, Thread& thread) {
   while (frame != 0) {
     if (!visit_frame(seen, frame, thread) || !spend_frame(thread)) return;
     absl::StatusOr<uint64_t> type = objects_.type_of(frame);
-    absl::StatusOr<uint64_t> code = objects_.read_pointer(frame + layout_.frame_code);
-    absl::StatusOr<uint64_t> back = objects_.read_pointer(frame + layout_.frame_back);
-    absl::StatusOr<int32_t> lasti = read_value<int32_t>(pages_, frame + layout_.frame_lasti);
+    absl::StatusOr<uint64_t> code = objects_.read_pointer(frame + layout_.frame.code);
+    absl::StatusOr<uint64_t> back = objects_.read_pointer(frame + layout_.frame.back);
+    absl::StatusOr<int32_t> lasti = read_value<int32_t>(pages_, frame + layout_.frame.lasti);
     if (!type.ok() || !code.ok() || !back.ok() || !lasti.ok()) {
       thread.walk_error = at("unreadable frame", frame);
       return;
@@ -360,9 +360,9 @@ void SnapshotReader::read_frame_objects(uint64_t frame, Thread& thread) {
 
 // _PyFrame_SafeGetCode (3.13.10+, 3.14.1+): what faulthandler checks before it prints a frame.
 bool SnapshotReader::fails_safety_check(uint64_t frame, uint64_t executable_bits) const {
-  if (layout_.iframe_globals < 0 || layout_.iframe_builtins < 0) return false;
-  absl::StatusOr<uint64_t> globals = objects_.read_pointer(frame + layout_.iframe_globals);
-  absl::StatusOr<uint64_t> builtins = objects_.read_pointer(frame + layout_.iframe_builtins);
+  if (layout_.iframe.globals < 0 || layout_.iframe.builtins < 0) return false;
+  absl::StatusOr<uint64_t> globals = objects_.read_pointer(frame + layout_.iframe.globals);
+  absl::StatusOr<uint64_t> builtins = objects_.read_pointer(frame + layout_.iframe.builtins);
   if (!globals.ok() || !builtins.ok() || *globals == 0 || *builtins == 0) return true;
   if (looks_freed(executable_bits)) return true;  // also PyStackRef_NULL (3.14+: 1)
   const uint64_t executable = decode_stack_ref(layout_, executable_bits).object;
@@ -379,7 +379,7 @@ Frame SnapshotReader::read_frame(uint64_t frame, uint64_t code_address) {
   out.filename = (*code)->filename;
   out.name = (*code)->name;
   out.qualname = (*code)->qualname;
-  absl::StatusOr<uint64_t> instr = objects_.read_pointer(frame + layout_.iframe_instr);
+  absl::StatusOr<uint64_t> instr = objects_.read_pointer(frame + layout_.iframe.instr);
   if (!instr.ok()) return out;
   // _PyInterpreterFrame_LASTI: code units from the first instruction, in bytes.
   const int64_t units =

@@ -14,8 +14,8 @@ constexpr size_t kMaxActiveThreads = 1 << 16;
 // sys.modules['threading'].__dict__['_active'], or 0 when there is none.
 absl::StatusOr<uint64_t> ThreadNameReader::threading_active(uint64_t interp) {
   const Layout& layout = objects_.layout();
-  if (layout.interp_modules < 0) return uint64_t{0};
-  absl::StatusOr<uint64_t> modules = objects_.read_pointer(interp + layout.interp_modules);
+  if (layout.interp.modules < 0) return uint64_t{0};
+  absl::StatusOr<uint64_t> modules = objects_.read_pointer(interp + layout.interp.modules);
   if (!modules.ok()) return modules.status();
   if (*modules == 0) return uint64_t{0};
   absl::StatusOr<std::optional<uint64_t>> module = dicts_.find(*modules, "threading");
@@ -24,7 +24,7 @@ absl::StatusOr<uint64_t> ThreadNameReader::threading_active(uint64_t interp) {
   absl::StatusOr<const TypeInfo*> type = types_.of(**module);
   if (!type.ok()) return type.status();
   if ((*type)->kind != ReprKind::kModule) return uint64_t{0};
-  absl::StatusOr<uint64_t> dict = objects_.read_pointer(**module + layout.module_dict);
+  absl::StatusOr<uint64_t> dict = objects_.read_pointer(**module + layout.module.dict);
   if (!dict.ok()) return dict.status();
   if (*dict == 0) return uint64_t{0};
   absl::StatusOr<std::optional<uint64_t>> active = dicts_.find(*dict, "_active");
@@ -42,7 +42,7 @@ std::optional<uint64_t> ThreadNameReader::int_value(uint64_t object) {
   absl::StatusOr<const TypeInfo*> type = types_.of(object);
   if (!type.ok()) return std::nullopt;
   if ((*type)->kind == ReprKind::kInt2) {
-    absl::StatusOr<int64_t> value = read_value<int64_t>(memory, object + layout.int_value);
+    absl::StatusOr<int64_t> value = read_value<int64_t>(memory, object + layout.int_object.value);
     if (!value.ok() || *value < 0) return std::nullopt;
     return static_cast<uint64_t>(*value);
   }
@@ -50,7 +50,7 @@ std::optional<uint64_t> ThreadNameReader::int_value(uint64_t object) {
   absl::StatusOr<LongHeader> header = read_long_header(memory, layout, object);
   if (!header.ok() || header->negative) return std::nullopt;
   const uint64_t ndigits = header->ndigits;
-  const int shift = static_cast<int>(layout.long_shift);
+  const int shift = static_cast<int>(layout.long_object.shift);
   // At most the digits of 64 bits and one more (zero) digit; divided, not multiplied, so that a
   // corrupt count cannot wrap around the bound.
   if (shift <= 0 || ndigits > (64 + static_cast<uint64_t>(shift)) / static_cast<uint64_t>(shift)) {

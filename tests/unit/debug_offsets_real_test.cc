@@ -74,48 +74,48 @@ TEST(RealDebugOffsets, RecordingsArePresent) {
 // built with the JIT, which grows the thread and interpreter states by a word).
 void expect_same_offsets(const Layout& from_target, const Layout& table) {
 #define SAME(field) EXPECT_EQ(from_target.field, table.field) << #field
-  SAME(runtime_interpreters_head);
-  SAME(interp_next);
-  SAME(interp_threads_head);
-  SAME(interp_id);
-  SAME(interp_gc_collecting);
-  SAME(interp_ceval_gil);
-  SAME(gil_locked);
-  SAME(gil_last_holder);
-  SAME(tstate_prev);
-  SAME(tstate_next);
-  SAME(tstate_interp);
-  SAME(tstate_frame);
-  SAME(tstate_thread_id);
-  SAME(tstate_native_thread_id);
-  SAME(tstate_datastack_chunk);
-  SAME(iframe_code);
-  SAME(iframe_instr);
-  SAME(iframe_previous);
-  SAME(iframe_owner);
-  SAME(iframe_localsplus);
-  SAME(code_filename);
-  SAME(code_name);
-  SAME(code_qualname);
-  SAME(code_linetable);
-  SAME(code_firstlineno);
-  SAME(code_adaptive);
-  SAME(object_type);
-  SAME(type_flags);
-  SAME(unicode_length);
-  SAME(unicode_state);
-  SAME(unicode_ascii_size);
-  SAME(tuple_items);
-  SAME(list_items);
-  SAME(dict_keys);
-  SAME(dict_values);
-  SAME(float_value);
-  SAME(long_tag);
-  SAME(long_digits);
-  SAME(bytes_sval);
-  SAME(set_used);
-  SAME(set_table);
-  SAME(set_mask);
+  SAME(runtime.interpreters_head);
+  SAME(interp.next);
+  SAME(interp.threads_head);
+  SAME(interp.id);
+  SAME(interp.gc_collecting);
+  SAME(interp.ceval_gil);
+  SAME(gil.locked);
+  SAME(gil.last_holder);
+  SAME(tstate.prev);
+  SAME(tstate.next);
+  SAME(tstate.interp);
+  SAME(tstate.frame);
+  SAME(tstate.thread_id);
+  SAME(tstate.native_thread_id);
+  SAME(tstate.datastack_chunk);
+  SAME(iframe.code);
+  SAME(iframe.instr);
+  SAME(iframe.previous);
+  SAME(iframe.owner);
+  SAME(iframe.localsplus);
+  SAME(code.filename);
+  SAME(code.name);
+  SAME(code.qualname);
+  SAME(code.linetable);
+  SAME(code.firstlineno);
+  SAME(code.adaptive);
+  SAME(object.type);
+  SAME(type.flags);
+  SAME(unicode.length);
+  SAME(unicode.state);
+  SAME(unicode.ascii_size);
+  SAME(tuple.items);
+  SAME(list.items);
+  SAME(dict.keys);
+  SAME(dict.values);
+  SAME(float_object.value);
+  SAME(long_object.tag);
+  SAME(long_object.digits);
+  SAME(bytes.sval);
+  SAME(set.used);
+  SAME(set.table);
+  SAME(set.mask);
 #undef SAME
 }
 
@@ -135,8 +135,8 @@ TEST(RealDebugOffsets, EveryRecordingGivesALayout) {
     EXPECT_EQ(layout->major, r.major);
     EXPECT_EQ(layout->minor, r.minor);
     // The object model no _Py_DebugOffsets publishes comes from the table.
-    EXPECT_EQ(layout->dict_entry_size, table->dict_entry_size);
-    EXPECT_EQ(layout->cell_ref, table->cell_ref);
+    EXPECT_EQ(layout->dict_entry.size, table->dict_entry.size);
+    EXPECT_EQ(layout->cell.ref, table->cell.ref);
     // A debug build lays its structs out differently from the release the table is from.
     if (!r.debug) expect_same_offsets(*layout, *table);
   }

@@ -43,11 +43,11 @@ class FakeMemory final : public RemoteMemory {
 
 // An interpreter with one thread, in memory: interp->tstate_head = tstate, tstate->interp = interp.
 uint64_t make_interpreter(FakeMemory& memory, const Layout& layout, uint64_t next = 0) {
-  const uint64_t interp = memory.allocate(layout.interp_size);
-  const uint64_t tstate = memory.allocate(layout.tstate_size);
-  memory.put(interp + layout.interp_threads_head, tstate);
-  memory.put(interp + layout.interp_next, next);
-  memory.put(tstate + layout.tstate_interp, interp);
+  const uint64_t interp = memory.allocate(layout.interp.size);
+  const uint64_t tstate = memory.allocate(layout.tstate.size);
+  memory.put(interp + layout.interp.threads_head, tstate);
+  memory.put(interp + layout.interp.next, next);
+  memory.put(tstate + layout.tstate.interp, interp);
   return interp;
 }
 
@@ -90,7 +90,7 @@ TEST_P(InterpreterScan, UsesTheCurrentThreadState) {
   const uint64_t data = memory.allocate(0x1000);
   const uint64_t interp = make_interpreter(memory, layout());
   uint64_t tstate = 0;
-  ASSERT_TRUE(memory.read(interp + layout().interp_threads_head, &tstate, 8).ok());
+  ASSERT_TRUE(memory.read(interp + layout().interp.threads_head, &tstate, 8).ok());
   const uint64_t current = data + 0x100;  // _PyThreadState_Current
   memory.put(current, tstate);
   memory.put(data + 0x300, interp);
@@ -108,12 +108,12 @@ TEST_P(InterpreterScan, IgnoresTheCurrentThreadStateAtTheHeadOfTheThreadList) {
   const uint64_t data = memory.allocate(0x1000);
   const uint64_t interp = make_interpreter(memory, layout());
   uint64_t main_tstate = 0;
-  ASSERT_TRUE(memory.read(interp + layout().interp_threads_head, &main_tstate, 8).ok());
-  const uint64_t worker = memory.allocate(layout().tstate_size);
-  memory.put(worker + layout().tstate_interp, interp);
-  memory.put(worker + layout().tstate_next, main_tstate);
-  if (layout().tstate_prev >= 0) memory.put(main_tstate + layout().tstate_prev, worker);
-  memory.put(interp + layout().interp_threads_head, worker);
+  ASSERT_TRUE(memory.read(interp + layout().interp.threads_head, &main_tstate, 8).ok());
+  const uint64_t worker = memory.allocate(layout().tstate.size);
+  memory.put(worker + layout().tstate.interp, interp);
+  memory.put(worker + layout().tstate.next, main_tstate);
+  if (layout().tstate.prev >= 0) memory.put(main_tstate + layout().tstate.prev, worker);
+  memory.put(interp + layout().interp.threads_head, worker);
   memory.put(data + 0x100, worker);  // _PyThreadState_Current
   memory.put(data + 0x300, interp);  // interp_head
   absl::StatusOr<uint64_t> slot =
@@ -127,10 +127,10 @@ TEST_P(InterpreterScan, IgnoresTheCurrentThreadStateAtTheHeadOfTheThreadList) {
 TEST_P(InterpreterScan, IgnoresTheCurrentThreadStateOfTheOnlyThread) {
   FakeMemory memory;
   const uint64_t data = memory.allocate(0x1000);
-  const uint64_t tstate = memory.allocate(layout().tstate_size);
-  const uint64_t interp = memory.allocate(layout().interp_size);
-  memory.put(interp + layout().interp_threads_head, tstate);
-  memory.put(tstate + layout().tstate_interp, interp);
+  const uint64_t tstate = memory.allocate(layout().tstate.size);
+  const uint64_t interp = memory.allocate(layout().interp.size);
+  memory.put(interp + layout().interp.threads_head, tstate);
+  memory.put(tstate + layout().tstate.interp, interp);
   memory.put(data + 0x100, tstate);  // _PyThreadState_Current
   memory.put(data + 0x300, interp);  // interp_head
   absl::StatusOr<uint64_t> slot =

@@ -76,16 +76,16 @@ class ObjectReprTest : public ::testing::Test {
     const uint64_t type = memory_.allocate(1024);
     const uint64_t text = memory_.allocate(name.size() + 1);
     memory_.put_bytes(text, name);
-    memory_.put<uint64_t>(type + layout_.type_name, text);
-    memory_.put<uint64_t>(type + layout_.type_flags, flags);
-    memory_.put<uint64_t>(type + layout_.type_base, base);
-    memory_.put<uint64_t>(type + layout_.type_repr, tp_repr);
+    memory_.put<uint64_t>(type + layout_.type.name, text);
+    memory_.put<uint64_t>(type + layout_.type.flags, flags);
+    memory_.put<uint64_t>(type + layout_.type.base, base);
+    memory_.put<uint64_t>(type + layout_.type.repr, tp_repr);
     return type;
   }
   uint64_t make_object(uint64_t type, size_t size = 64) {
     const uint64_t object = memory_.allocate(size);
     memory_.put<uint64_t>(object, 1);  // refcount
-    memory_.put<uint64_t>(object + layout_.object_type, type);
+    memory_.put<uint64_t>(object + layout_.object.type, type);
     return object;
   }
   // A small int: one 30-bit digit (3.12: lv_tag = ndigits << 3 | sign).
@@ -94,52 +94,52 @@ class ObjectReprTest : public ::testing::Test {
     const uint64_t sign = value < 0 ? 2 : value == 0 ? 1 : 0;
     const uint64_t magnitude = value < 0 ? -value : value;
     const uint64_t ndigits = magnitude == 0 ? 0 : magnitude < (1u << 30) ? 1 : 2;
-    memory_.put<uint64_t>(object + layout_.long_tag, ndigits << 3 | sign);
-    memory_.put<uint32_t>(object + layout_.long_digits, magnitude & ((1u << 30) - 1));
-    memory_.put<uint32_t>(object + layout_.long_digits + 4, static_cast<uint32_t>(magnitude >> 30));
+    memory_.put<uint64_t>(object + layout_.long_object.tag, ndigits << 3 | sign);
+    memory_.put<uint32_t>(object + layout_.long_object.digits, magnitude & ((1u << 30) - 1));
+    memory_.put<uint32_t>(object + layout_.long_object.digits + 4, static_cast<uint32_t>(magnitude >> 30));
     return object;
   }
   // A compact ASCII str.
   uint64_t make_str(const std::string& text) {
-    const uint64_t object = make_object(str_type_, layout_.unicode_ascii_size + text.size() + 1);
-    memory_.put<int64_t>(object + layout_.unicode_length, static_cast<int64_t>(text.size()));
-    const uint32_t state = (1u << layout_.unicode_kind_shift) |
-                           (1u << layout_.unicode_compact_bit) | (1u << layout_.unicode_ascii_bit);
-    memory_.put<uint32_t>(object + layout_.unicode_state, state);
-    memory_.put_bytes(object + layout_.unicode_ascii_size, text);
+    const uint64_t object = make_object(str_type_, layout_.unicode.ascii_size + text.size() + 1);
+    memory_.put<int64_t>(object + layout_.unicode.length, static_cast<int64_t>(text.size()));
+    const uint32_t state = (1u << layout_.unicode.kind_shift) |
+                           (1u << layout_.unicode.compact_bit) | (1u << layout_.unicode.ascii_bit);
+    memory_.put<uint32_t>(object + layout_.unicode.state, state);
+    memory_.put_bytes(object + layout_.unicode.ascii_size, text);
     return object;
   }
   uint64_t make_list(const std::vector<uint64_t>& items) {
     const uint64_t object = make_object(list_type_);
     const uint64_t array = memory_.allocate(std::max<size_t>(items.size(), 1) * 8);
     for (size_t i = 0; i < items.size(); ++i) memory_.put<uint64_t>(array + 8 * i, items[i]);
-    memory_.put<int64_t>(object + layout_.var_size, static_cast<int64_t>(items.size()));
-    memory_.put<uint64_t>(object + layout_.list_items, array);
+    memory_.put<int64_t>(object + layout_.object.var_size, static_cast<int64_t>(items.size()));
+    memory_.put<uint64_t>(object + layout_.list.items, array);
     return object;
   }
   uint64_t make_tuple(const std::vector<uint64_t>& items) {
-    const uint64_t object = make_object(tuple_type_, layout_.tuple_items + 8 * items.size() + 8);
-    memory_.put<int64_t>(object + layout_.var_size, static_cast<int64_t>(items.size()));
+    const uint64_t object = make_object(tuple_type_, layout_.tuple.items + 8 * items.size() + 8);
+    memory_.put<int64_t>(object + layout_.object.var_size, static_cast<int64_t>(items.size()));
     for (size_t i = 0; i < items.size(); ++i) {
-      memory_.put<uint64_t>(object + layout_.tuple_items + 8 * i, items[i]);
+      memory_.put<uint64_t>(object + layout_.tuple.items + 8 * i, items[i]);
     }
     return object;
   }
   // A combined dict with str keys (3.12 "unicode" keys: 8 one-byte indices, entries after).
   uint64_t make_dict(const std::vector<std::pair<uint64_t, uint64_t>>& items) {
-    const uint64_t keys = memory_.allocate(layout_.dictkeys_indices + 8 + 16 * 8);
-    memory_.put<uint8_t>(keys + layout_.dictkeys_log2_size, 3);
-    memory_.put<uint8_t>(keys + layout_.dictkeys_log2_index_bytes, 3);
-    memory_.put<uint8_t>(keys + layout_.dictkeys_kind, 1);
-    memory_.put<int64_t>(keys + layout_.dictkeys_nentries, static_cast<int64_t>(items.size()));
-    const uint64_t entries = keys + layout_.dictkeys_indices + 8;
+    const uint64_t keys = memory_.allocate(layout_.dictkeys.indices + 8 + 16 * 8);
+    memory_.put<uint8_t>(keys + layout_.dictkeys.log2_size, 3);
+    memory_.put<uint8_t>(keys + layout_.dictkeys.log2_index_bytes, 3);
+    memory_.put<uint8_t>(keys + layout_.dictkeys.kind, 1);
+    memory_.put<int64_t>(keys + layout_.dictkeys.nentries, static_cast<int64_t>(items.size()));
+    const uint64_t entries = keys + layout_.dictkeys.indices + 8;
     for (size_t i = 0; i < items.size(); ++i) {
-      memory_.put<uint64_t>(entries + 16 * i + layout_.dict_unicode_entry_key, items[i].first);
-      memory_.put<uint64_t>(entries + 16 * i + layout_.dict_unicode_entry_value, items[i].second);
+      memory_.put<uint64_t>(entries + 16 * i + layout_.dict_unicode_entry.key, items[i].first);
+      memory_.put<uint64_t>(entries + 16 * i + layout_.dict_unicode_entry.value, items[i].second);
     }
     const uint64_t dict = make_object(dict_type_);
-    memory_.put<int64_t>(dict + layout_.dict_used, static_cast<int64_t>(items.size()));
-    memory_.put<uint64_t>(dict + layout_.dict_keys, keys);
+    memory_.put<int64_t>(dict + layout_.dict.used, static_cast<int64_t>(items.size()));
+    memory_.put<uint64_t>(dict + layout_.dict.keys, keys);
     return dict;
   }
 
@@ -168,13 +168,13 @@ TEST_F(ObjectReprTest, SubclassKeepsTheBuiltInReprUnlessItOverridesIt) {
   const uint64_t heap = 1ULL << 9;
   const uint64_t inherited = make_type("MyList", heap | kListSubclass, list_type_, 0x1002);
   const uint64_t list = make_list({make_int(2)});
-  memory_.put<uint64_t>(list + layout_.object_type, inherited);
+  memory_.put<uint64_t>(list + layout_.object.type, inherited);
   EXPECT_EQ(repr(list), "[2]");
 
   // A Python-level __repr__ (slot_tp_repr): the default form, with __module__ and __qualname__.
   const uint64_t custom = make_type("Custom", heap, object_type_, 0x2000);
-  memory_.put<uint64_t>(custom + layout_.heaptype_qualname, make_str("Outer.Custom"));
-  memory_.put<uint64_t>(custom + layout_.type_dict,
+  memory_.put<uint64_t>(custom + layout_.heaptype.qualname, make_str("Outer.Custom"));
+  memory_.put<uint64_t>(custom + layout_.type.dict,
                         make_dict({{make_str("__module__"), make_str("pkg.mod")}}));
   const uint64_t instance = make_object(custom);
   char expected[64];
@@ -186,7 +186,7 @@ TEST_F(ObjectReprTest, SubclassKeepsTheBuiltInReprUnlessItOverridesIt) {
 TEST_F(ObjectReprTest, SelfContainingListAsCPythonPrintsIt) {
   const uint64_t list = make_list({make_int(1), 0});
   uint64_t items = 0;
-  ASSERT_TRUE(memory_.read(list + layout_.list_items, &items, 8).ok());
+  ASSERT_TRUE(memory_.read(list + layout_.list.items, &items, 8).ok());
   memory_.put<uint64_t>(items + 8, list);
   EXPECT_EQ(repr(list), "[1, [...]]");
 }
@@ -212,20 +212,20 @@ TEST_F(ObjectReprTest, UnreadableAndCorruptMemoryIsMarked) {
   EXPECT_EQ(repr(0xdead0000), "<unreadable 0xdead0000>");
   EXPECT_EQ(repr(make_list({0xdead0000, make_int(5)})), "[<unreadable 0xdead0000>, 5]");
   const uint64_t negative = make_list({make_int(1)});
-  memory_.put<int64_t>(negative + layout_.var_size, -5);
+  memory_.put<int64_t>(negative + layout_.object.var_size, -5);
   EXPECT_EQ(repr(negative).rfind("<unreadable 0x", 0), 0u);
   const uint64_t huge = make_list({make_int(1)});
-  memory_.put<int64_t>(huge + layout_.var_size, int64_t{1} << 20);  // items array is 8 bytes
+  memory_.put<int64_t>(huge + layout_.object.var_size, int64_t{1} << 20);  // items array is 8 bytes
   EXPECT_EQ(repr(huge).rfind("[<unreadable 0x", 0), 0u) << repr(huge);
   // A type whose tp_base loops back to itself still gets a repr.
   const uint64_t looping = make_type("Loop", 0, 0, 0x3000);
-  memory_.put<uint64_t>(looping + layout_.type_base, looping);
+  memory_.put<uint64_t>(looping + layout_.type.base, looping);
   EXPECT_EQ(repr(make_object(looping)).rfind("<Loop object at 0x", 0), 0u);
 }
 
 TEST_F(ObjectReprTest, HugeIntIsMarked) {
   const uint64_t object = make_object(int_type_, 8192);
-  memory_.put<uint64_t>(object + layout_.long_tag, uint64_t{1000} << 3);
+  memory_.put<uint64_t>(object + layout_.long_object.tag, uint64_t{1000} << 3);
   EXPECT_EQ(repr(object), "<int with more than 4300 digits>");
 }
 

@@ -43,11 +43,11 @@ class FakeMemory final : public RemoteMemory {
 // A _PyRuntime of `layout` whose interpreter list holds one interpreter with one thread.
 uint64_t make_runtime(FakeMemory& memory, const Layout& layout) {
   const uint64_t runtime = memory.allocate(0x2000);
-  const uint64_t interp = memory.allocate(layout.interp_size);
-  const uint64_t tstate = memory.allocate(layout.tstate_size);
-  memory.put(runtime + layout.runtime_interpreters_head, interp);
-  memory.put(interp + layout.interp_threads_head, tstate);
-  memory.put(tstate + layout.tstate_interp, interp);
+  const uint64_t interp = memory.allocate(layout.interp.size);
+  const uint64_t tstate = memory.allocate(layout.tstate.size);
+  memory.put(runtime + layout.runtime.interpreters_head, interp);
+  memory.put(interp + layout.interp.threads_head, tstate);
+  memory.put(tstate + layout.tstate.interp, interp);
   return runtime;
 }
 

@@ -116,25 +116,25 @@ class ImageBuilder {
     runtime.layout = l_;
     if (identified) runtime = *identified;
     make_types();
-    if (l_.code_adaptive >= 0 && l_.minor >= 13) runtime.code_type = code_type_;
+    if (l_.code.adaptive >= 0 && l_.minor >= 13) runtime.code_type = code_type_;
 
-    const uint64_t interp = m_.allocate(std::max<int64_t>(l_.interp_size, 4096) + 64);
+    const uint64_t interp = m_.allocate(std::max<int64_t>(l_.interp.size, 4096) + 64);
     auto& threads = threads_;
-    for (uint64_t& t : threads) t = m_.allocate(std::max<int64_t>(l_.tstate_size, 1024) + 64);
+    for (uint64_t& t : threads) t = m_.allocate(std::max<int64_t>(l_.tstate.size, 1024) + 64);
 
     if (runtime.runtime_address != 0) {
-      pointer(runtime.runtime_address + l_.runtime_interpreters_head, interp,
+      pointer(runtime.runtime_address + l_.runtime.interpreters_head, interp,
               runtime.runtime_address);
-    } else if (l_.runtime_interpreters_head >= 0 && !(l_.major == 3 && l_.minor == 6)) {
+    } else if (l_.runtime.interpreters_head >= 0 && !(l_.major == 3 && l_.minor == 6)) {
       const int64_t last_field =
-          std::max({l_.runtime_interpreters_head, l_.runtime_gil_locked, l_.runtime_gil_last_holder,
-                    l_.runtime_gc_collecting, l_.runtime_tstate_current});
+          std::max({l_.runtime.interpreters_head, l_.runtime.gil_locked, l_.runtime.gil_last_holder,
+                    l_.runtime.gc_collecting, l_.runtime.tstate_current});
       runtime.runtime_address = m_.allocate(last_field + 16);
-      pointer(runtime.runtime_address + l_.runtime_interpreters_head, interp,
+      pointer(runtime.runtime_address + l_.runtime.interpreters_head, interp,
               runtime.runtime_address);
-      if (l_.runtime_gil_locked >= 0) {
-        m_.put<int32_t>(runtime.runtime_address + l_.runtime_gil_locked, 1);
-        pointer(runtime.runtime_address + l_.runtime_gil_last_holder, threads[2],
+      if (l_.runtime.gil_locked >= 0) {
+        m_.put<int32_t>(runtime.runtime_address + l_.runtime.gil_locked, 1);
+        pointer(runtime.runtime_address + l_.runtime.gil_last_holder, threads[2],
                 runtime.runtime_address);
       }
     } else {  // 2.7, 3.6: static interp_head and _PyThreadState_Current
@@ -145,17 +145,17 @@ class ImageBuilder {
       pointer(statics + 8, threads[2], statics);
     }
 
-    if (l_.interp_id >= 0) m_.put<int64_t>(interp + l_.interp_id, 0);
-    pointer(interp + l_.interp_next, 0, interp);
-    pointer(interp + l_.interp_threads_head, threads[0], interp);
-    if (l_.interp_modules >= 0) {
-      pointer(interp + l_.interp_modules, has_object_layout(l_) ? sys_modules() : 0, interp);
+    if (l_.interp.id >= 0) m_.put<int64_t>(interp + l_.interp.id, 0);
+    pointer(interp + l_.interp.next, 0, interp);
+    pointer(interp + l_.interp.threads_head, threads[0], interp);
+    if (l_.interp.modules >= 0) {
+      pointer(interp + l_.interp.modules, has_object_layout(l_) ? sys_modules() : 0, interp);
     }
-    if (l_.interp_ceval_gil >= 0) {
-      const uint64_t gil = m_.allocate(std::max(l_.gil_locked, l_.gil_last_holder) + 16);
-      pointer(interp + l_.interp_ceval_gil, gil, interp);
-      m_.put<int32_t>(gil + l_.gil_locked, 1);
-      pointer(gil + l_.gil_last_holder, threads[2], gil);
+    if (l_.interp.ceval_gil >= 0) {
+      const uint64_t gil = m_.allocate(std::max(l_.gil.locked, l_.gil.last_holder) + 16);
+      pointer(interp + l_.interp.ceval_gil, gil, interp);
+      m_.put<int32_t>(gil + l_.gil.locked, 1);
+      pointer(gil + l_.gil.last_holder, threads[2], gil);
     }
 
     const uint64_t work = code(U"/srv/app/work.py", "inner", true);
@@ -168,12 +168,12 @@ class ImageBuilder {
     const uint64_t lone = frame(main, false);
     for (int i = 0; i < 3; ++i) {
       const uint64_t t = threads[i];
-      pointer(t + l_.tstate_prev, i > 0 ? threads[i - 1] : 0, t);
-      pointer(t + l_.tstate_next, i < 2 ? threads[i + 1] : 0, t);
-      pointer(t + l_.tstate_interp, interp, t);
-      m_.put<uint64_t>(t + l_.tstate_thread_id, kThreadIds[i]);
-      if (l_.tstate_native_thread_id >= 0)
-        m_.put<uint64_t>(t + l_.tstate_native_thread_id, 100 + i);
+      pointer(t + l_.tstate.prev, i > 0 ? threads[i - 1] : 0, t);
+      pointer(t + l_.tstate.next, i < 2 ? threads[i + 1] : 0, t);
+      pointer(t + l_.tstate.interp, interp, t);
+      m_.put<uint64_t>(t + l_.tstate.thread_id, kThreadIds[i]);
+      if (l_.tstate.native_thread_id >= 0)
+        m_.put<uint64_t>(t + l_.tstate.native_thread_id, 100 + i);
       set_current_frame(t, i == 0 ? top : i == 1 ? 0 : lone);
     }
     return runtime;
@@ -182,23 +182,23 @@ class ImageBuilder {
   // Gives thread 1 a chain of `count` distinct frames running `inner`: no cycle, so only the
   // depth bound stops the walk.
   void give_long_chain(int count) {
-    const bool iframe = l_.iframe_code >= 0;
-    const int64_t header = iframe ? l_.iframe_size : l_.frame_localsplus;
+    const bool iframe = l_.iframe.code >= 0;
+    const int64_t header = iframe ? l_.iframe.size : l_.frame.localsplus;
     const uint64_t stride = (std::max<int64_t>(header, 64) + 16 + 15) & ~uint64_t{15};
     const uint64_t block = m_.allocate(stride * count);
     for (int i = 0; i < count; ++i) {
       const uint64_t f = block + i * stride;
       const uint64_t next = i + 1 < count ? f + stride : 0;
       if (iframe) {
-        m_.put<uint64_t>(f + l_.iframe_code, work_);
-        m_.put<uint64_t>(f + l_.iframe_previous, next);
-        m_.put<uint64_t>(f + l_.iframe_instr, work_ + l_.code_adaptive + 8);
+        m_.put<uint64_t>(f + l_.iframe.code, work_);
+        m_.put<uint64_t>(f + l_.iframe.previous, next);
+        m_.put<uint64_t>(f + l_.iframe.instr, work_ + l_.code.adaptive + 8);
       } else {
         m_.put<uint64_t>(f, 1);
-        m_.put<uint64_t>(f + l_.object_type, frame_type_);
-        m_.put<uint64_t>(f + l_.frame_code, work_);
-        m_.put<uint64_t>(f + l_.frame_back, next);
-        m_.put<int32_t>(f + l_.frame_lasti, 8);
+        m_.put<uint64_t>(f + l_.object.type, frame_type_);
+        m_.put<uint64_t>(f + l_.frame.code, work_);
+        m_.put<uint64_t>(f + l_.frame.back, next);
+        m_.put<int32_t>(f + l_.frame.lasti, 8);
       }
     }
     set_current_frame(threads_[1], block);
@@ -224,10 +224,10 @@ class ImageBuilder {
     const uint64_t t = m_.allocate(4096);
     const uint64_t text = m_.allocate(name.size() + 1);
     m_.write(text, name.c_str(), name.size() + 1);
-    pointer(t + l_.object_type, type_type_, t);
-    pointer(t + l_.type_name, text, t);
-    m_.put<uint64_t>(t + l_.type_flags, flags);
-    if (l_.type_base >= 0) pointer(t + l_.type_base, object_type_, t);
+    pointer(t + l_.object.type, type_type_, t);
+    pointer(t + l_.type.name, text, t);
+    m_.put<uint64_t>(t + l_.type.flags, flags);
+    if (l_.type.base >= 0) pointer(t + l_.type.base, object_type_, t);
     objects_.push_back(t);
     return t;
   }
@@ -246,12 +246,12 @@ class ImageBuilder {
     module_type_ = type("module", 0);
     // threading.Thread: a heap type whose instances keep __dict__ at tp_dictoffset.
     thread_type_ = type("Thread", kTpFlagsHeapType);
-    if (l_.type_dictoffset >= 0) m_.put<int64_t>(thread_type_ + l_.type_dictoffset, 16);
-    if (l_.type_basicsize >= 0) m_.put<int64_t>(thread_type_ + l_.type_basicsize, 24);
+    if (l_.type.dictoffset >= 0) m_.put<int64_t>(thread_type_ + l_.type.dictoffset, 16);
+    if (l_.type.basicsize >= 0) m_.put<int64_t>(thread_type_ + l_.type.basicsize, 24);
     if (has_object_layout(l_)) {
-      pointer(thread_type_ + l_.heaptype_name, str("Thread"), thread_type_);
-      if (l_.heaptype_qualname >= 0) {
-        pointer(thread_type_ + l_.heaptype_qualname, str("Thread"), thread_type_);
+      pointer(thread_type_ + l_.heaptype.name, str("Thread"), thread_type_);
+      if (l_.heaptype.qualname >= 0) {
+        pointer(thread_type_ + l_.heaptype.qualname, str("Thread"), thread_type_);
       }
     }
   }
@@ -260,35 +260,35 @@ class ImageBuilder {
   // one-byte indices and general (hash, key, value) entries.
   uint64_t dict(const std::vector<std::pair<uint64_t, uint64_t>>& items) {
     const uint64_t d = object(dict_type_, 256);
-    size_field(d + l_.dict_used, static_cast<int64_t>(items.size()), d);
+    size_field(d + l_.dict.used, static_cast<int64_t>(items.size()), d);
     uint64_t entries = 0;
     if (l_.major == 2) {
-      entries = m_.allocate(8 * l_.dict_entry_size);
+      entries = m_.allocate(8 * l_.dict_entry.size);
       objects_.push_back(entries);
-      size_field(d + l_.dict_mask, 7, d);
-      pointer(d + l_.dict_keys, entries, d);
+      size_field(d + l_.dict.mask, 7, d);
+      pointer(d + l_.dict.keys, entries, d);
     } else {
-      const uint64_t keys = m_.allocate(l_.dictkeys_indices + 8 + 8 * l_.dict_entry_size);
+      const uint64_t keys = m_.allocate(l_.dictkeys.indices + 8 + 8 * l_.dict_entry.size);
       objects_.push_back(keys);
-      if (l_.dictkeys_log2_size >= 0) {
-        m_.put<uint8_t>(keys + l_.dictkeys_log2_size, 3);
-        m_.put<uint8_t>(keys + l_.dictkeys_log2_index_bytes, 3);
-        m_.put<uint8_t>(keys + l_.dictkeys_kind, 0);  // DICT_KEYS_GENERAL
+      if (l_.dictkeys.log2_size >= 0) {
+        m_.put<uint8_t>(keys + l_.dictkeys.log2_size, 3);
+        m_.put<uint8_t>(keys + l_.dictkeys.log2_index_bytes, 3);
+        m_.put<uint8_t>(keys + l_.dictkeys.kind, 0);  // DICT_KEYS_GENERAL
       } else {
-        size_field(keys + l_.dictkeys_size, 8, keys);
+        size_field(keys + l_.dictkeys.size, 8, keys);
       }
-      size_field(keys + l_.dictkeys_nentries, static_cast<int64_t>(items.size()), keys);
+      size_field(keys + l_.dictkeys.nentries, static_cast<int64_t>(items.size()), keys);
       for (size_t i = 0; i < 8; ++i) {
-        m_.put<int8_t>(keys + l_.dictkeys_indices + i, i < items.size() ? i : -1);
+        m_.put<int8_t>(keys + l_.dictkeys.indices + i, i < items.size() ? i : -1);
       }
-      entries = keys + l_.dictkeys_indices + 8;
-      pointer(d + l_.dict_keys, keys, d);
-      pointer(d + l_.dict_values, 0, d);
+      entries = keys + l_.dictkeys.indices + 8;
+      pointer(d + l_.dict.keys, keys, d);
+      pointer(d + l_.dict.values, 0, d);
     }
     for (size_t i = 0; i < items.size(); ++i) {
-      const uint64_t entry = entries + i * l_.dict_entry_size;
-      pointer(entry + l_.dict_entry_key, items[i].first, entry);
-      pointer(entry + l_.dict_entry_value, items[i].second, entry);
+      const uint64_t entry = entries + i * l_.dict_entry.size;
+      pointer(entry + l_.dict_entry.key, items[i].first, entry);
+      pointer(entry + l_.dict_entry.value, items[i].second, entry);
     }
     return d;
   }
@@ -297,20 +297,20 @@ class ImageBuilder {
   uint64_t integer(uint64_t value) {
     const uint64_t o = object(int_type_, 128);
     if (l_.major == 2) {
-      m_.put<int64_t>(o + l_.int_value, static_cast<int64_t>(value));
+      m_.put<int64_t>(o + l_.int_object.value, static_cast<int64_t>(value));
       return o;
     }
-    const uint32_t mask = (1u << l_.long_shift) - 1;
+    const uint32_t mask = (1u << l_.long_object.shift) - 1;
     const uint32_t digits[3] = {static_cast<uint32_t>(value & mask),
-                                static_cast<uint32_t>((value >> l_.long_shift) & mask),
-                                static_cast<uint32_t>(value >> (2 * l_.long_shift))};
+                                static_cast<uint32_t>((value >> l_.long_object.shift) & mask),
+                                static_cast<uint32_t>(value >> (2 * l_.long_object.shift))};
     const int64_t ndigits = digits[2] ? 3 : digits[1] ? 2 : digits[0] ? 1 : 0;
-    if (l_.long_tag >= 0) {
-      size_field(o + l_.long_tag, ndigits << 3, o);
+    if (l_.long_object.tag >= 0) {
+      size_field(o + l_.long_object.tag, ndigits << 3, o);
     } else {
-      size_field(o + l_.var_size, ndigits, o);
+      size_field(o + l_.object.var_size, ndigits, o);
     }
-    for (int i = 0; i < 3; ++i) m_.put<uint32_t>(o + l_.long_digits + 4 * i, digits[i]);
+    for (int i = 0; i < 3; ++i) m_.put<uint32_t>(o + l_.long_object.digits + 4 * i, digits[i]);
     return o;
   }
 
@@ -325,7 +325,7 @@ class ImageBuilder {
       active.push_back({integer(kThreadIds[i]), thread});
     }
     const uint64_t module = object(module_type_, 128);
-    pointer(module + l_.module_dict,
+    pointer(module + l_.module.dict,
             dict({{str("__name__"), str("threading")}, {str("_active"), dict(active)}}), module);
     return dict({{str("sys"), 0}, {str("threading"), module}});
   }
@@ -333,39 +333,39 @@ class ImageBuilder {
   uint64_t object(uint64_t type, size_t size) {
     const uint64_t o = m_.allocate(size);
     m_.put<uint64_t>(o, 1);  // ob_refcnt
-    pointer(o + l_.object_type, type, o);
+    pointer(o + l_.object.type, type, o);
     objects_.push_back(o);
     return o;
   }
 
   uint64_t str(const std::string& text) {
     if (l_.major == 2) return bytes(text);
-    const uint64_t o = object(str_type_, l_.unicode_ascii_size + text.size() + 1);
-    size_field(o + l_.unicode_length, static_cast<int64_t>(text.size()), o);
-    const uint32_t state = (1u << l_.unicode_kind_shift) | (1u << l_.unicode_compact_bit) |
-                           (1u << l_.unicode_ascii_bit) | (1u << 7 /* ready, up to 3.11 */);
-    m_.put<uint32_t>(o + l_.unicode_state, state);
-    m_.write(o + l_.unicode_ascii_size, text.data(), text.size());
+    const uint64_t o = object(str_type_, l_.unicode.ascii_size + text.size() + 1);
+    size_field(o + l_.unicode.length, static_cast<int64_t>(text.size()), o);
+    const uint32_t state = (1u << l_.unicode.kind_shift) | (1u << l_.unicode.compact_bit) |
+                           (1u << l_.unicode.ascii_bit) | (1u << 7 /* ready, up to 3.11 */);
+    m_.put<uint32_t>(o + l_.unicode.state, state);
+    m_.write(o + l_.unicode.ascii_size, text.data(), text.size());
     strs_.push_back(o);
     return o;
   }
   uint64_t bytes(const std::string& contents) {
-    const uint64_t o = object(bytes_type_, l_.bytes_sval + contents.size() + 1);
-    size_field(o + l_.var_size, static_cast<int64_t>(contents.size()), o);
-    m_.write(o + l_.bytes_sval, contents.data(), contents.size());
+    const uint64_t o = object(bytes_type_, l_.bytes.sval + contents.size() + 1);
+    size_field(o + l_.object.var_size, static_cast<int64_t>(contents.size()), o);
+    m_.write(o + l_.bytes.sval, contents.data(), contents.size());
     return o;
   }
   uint64_t tuple(const std::vector<uint64_t>& items) {
-    const uint64_t o = object(tuple_type_, l_.tuple_items + 8 * items.size() + 8);
-    size_field(o + l_.var_size, static_cast<int64_t>(items.size()), o);
-    for (size_t i = 0; i < items.size(); ++i) pointer(o + l_.tuple_items + 8 * i, items[i], o);
+    const uint64_t o = object(tuple_type_, l_.tuple.items + 8 * items.size() + 8);
+    size_field(o + l_.object.var_size, static_cast<int64_t>(items.size()), o);
+    for (size_t i = 0; i < items.size(); ++i) pointer(o + l_.tuple.items + 8 * i, items[i], o);
     return o;
   }
 
   // A line table placing byte offset 8 (the frames' instruction) on line first_line + 3:
   // bytes 0-5 on first_line + 1, 6-15 on first_line + 3.
   std::string line_table() const {
-    if (l_.code_adaptive >= 0) {  // 3.11+: code 13 entries of 3 and 5 units, deltas +1, +2
+    if (l_.code.adaptive >= 0) {  // 3.11+: code 13 entries of 3 and 5 units, deltas +1, +2
       return {'\xea', '\x02', '\xec', '\x04'};
     }
     if (l_.major == 3 && l_.minor == 10) return {6, 1, 10, 2};  // (length, delta) pairs
@@ -373,27 +373,27 @@ class ImageBuilder {
   }
 
   uint64_t code(const std::u32string& filename, const std::string& name, bool function) {
-    const int64_t size = std::max({l_.code_adaptive + 64, l_.code_freevars + 8, int64_t{512}});
+    const int64_t size = std::max({l_.code.adaptive + 64, l_.code.freevars + 8, int64_t{512}});
     const uint64_t c = object(code_type_, size);
-    pointer(c + l_.code_filename, str(std::string(filename.begin(), filename.end())), c);
-    pointer(c + l_.code_name, str(name), c);
-    if (l_.code_qualname >= 0) pointer(c + l_.code_qualname, str(name), c);
-    pointer(c + l_.code_linetable, bytes(line_table()), c);
-    m_.put<int32_t>(c + l_.code_firstlineno, 10);
-    if (l_.code_flags >= 0)
-      m_.put<int32_t>(c + l_.code_flags, function ? kCoOptimizedNewLocals : 0);
+    pointer(c + l_.code.filename, str(std::string(filename.begin(), filename.end())), c);
+    pointer(c + l_.code.name, str(name), c);
+    if (l_.code.qualname >= 0) pointer(c + l_.code.qualname, str(name), c);
+    pointer(c + l_.code.linetable, bytes(line_table()), c);
+    m_.put<int32_t>(c + l_.code.firstlineno, 10);
+    if (l_.code.flags >= 0)
+      m_.put<int32_t>(c + l_.code.flags, function ? kCoOptimizedNewLocals : 0);
     const std::vector<uint64_t> names =
         function ? std::vector<uint64_t>{str("x"), str("t"), str("d")} : std::vector<uint64_t>{};
-    if (l_.code_localsplusnames >= 0) {
-      pointer(c + l_.code_localsplusnames, tuple(names), c);
-      pointer(c + l_.code_localspluskinds,
+    if (l_.code.localsplusnames >= 0) {
+      pointer(c + l_.code.localsplusnames, tuple(names), c);
+      pointer(c + l_.code.localspluskinds,
               bytes(std::string(names.size(), static_cast<char>(kFastLocal))), c);
-      if (l_.code_nlocalsplus >= 0) m_.put<int32_t>(c + l_.code_nlocalsplus, names.size());
-    } else if (l_.code_nlocals >= 0) {
-      m_.put<int32_t>(c + l_.code_nlocals, static_cast<int32_t>(names.size()));
-      pointer(c + l_.code_varnames, tuple(names), c);
-      pointer(c + l_.code_cellvars, tuple({}), c);
-      pointer(c + l_.code_freevars, tuple({}), c);
+      if (l_.code.nlocalsplus >= 0) m_.put<int32_t>(c + l_.code.nlocalsplus, names.size());
+    } else if (l_.code.nlocals >= 0) {
+      m_.put<int32_t>(c + l_.code.nlocals, static_cast<int32_t>(names.size()));
+      pointer(c + l_.code.varnames, tuple(names), c);
+      pointer(c + l_.code.cellvars, tuple({}), c);
+      pointer(c + l_.code.freevars, tuple({}), c);
     }
     return c;
   }
@@ -401,24 +401,24 @@ class ImageBuilder {
   // A frame executing byte offset 8 of `code`, its locals x = 'hello', t = ('a', 'b'),
   // d = {'k': 'v'}.
   uint64_t frame(uint64_t code, bool with_locals) {
-    const bool iframe = l_.iframe_code >= 0;
-    const int64_t localsplus = iframe ? l_.iframe_localsplus : l_.frame_localsplus;
-    const int64_t base = localsplus >= 0 ? localsplus : std::max<int64_t>(l_.iframe_size, 128);
+    const bool iframe = l_.iframe.code >= 0;
+    const int64_t localsplus = iframe ? l_.iframe.localsplus : l_.frame.localsplus;
+    const int64_t base = localsplus >= 0 ? localsplus : std::max<int64_t>(l_.iframe.size, 128);
     const uint64_t f = iframe ? m_.allocate(base + 64) : object(frame_type_, base + 64);
     if (iframe) {
       objects_.push_back(f);
-      pointer(f + l_.iframe_code, code, f);
-      pointer(f + l_.iframe_previous, 0, f);
+      pointer(f + l_.iframe.code, code, f);
+      pointer(f + l_.iframe.previous, 0, f);
       // prev_instr (3.11/3.12) is the last instruction started; instr_ptr (3.13) the current one.
-      pointer(f + l_.iframe_instr, code + l_.code_adaptive + 8, f);
-      m_.put<uint8_t>(f + l_.iframe_owner, 0);
-      if (l_.iframe_locals >= 0) pointer(f + l_.iframe_locals, 0, f);
+      pointer(f + l_.iframe.instr, code + l_.code.adaptive + 8, f);
+      m_.put<uint8_t>(f + l_.iframe.owner, 0);
+      if (l_.iframe.locals >= 0) pointer(f + l_.iframe.locals, 0, f);
     } else {
-      pointer(f + l_.frame_code, code, f);
-      pointer(f + l_.frame_back, 0, f);
-      m_.put<int32_t>(f + l_.frame_lasti, l_.major == 3 && l_.minor == 10 ? 4 : 8);
-      if (l_.frame_lineno >= 0) m_.put<int32_t>(f + l_.frame_lineno, 13);
-      if (l_.frame_locals >= 0) pointer(f + l_.frame_locals, 0, f);
+      pointer(f + l_.frame.code, code, f);
+      pointer(f + l_.frame.back, 0, f);
+      m_.put<int32_t>(f + l_.frame.lasti, l_.major == 3 && l_.minor == 10 ? 4 : 8);
+      if (l_.frame.lineno >= 0) m_.put<int32_t>(f + l_.frame.lineno, 13);
+      if (l_.frame.locals >= 0) pointer(f + l_.frame.locals, 0, f);
     }
     if (with_locals) {
       pointer(f + base, str("hello"), f);
@@ -430,30 +430,30 @@ class ImageBuilder {
 
   // `newer`'s caller is `older`; 3.12+ puts a shim (an interpreter-owned frame) between them.
   void link(uint64_t newer, uint64_t older) {
-    if (l_.iframe_code < 0) {
-      pointer(newer + l_.frame_back, older, newer);
+    if (l_.iframe.code < 0) {
+      pointer(newer + l_.frame.back, older, newer);
       return;
     }
     uint64_t previous = older;
     if (l_.minor >= 12) {
-      const uint64_t shim = m_.allocate(l_.iframe_size + 64);
+      const uint64_t shim = m_.allocate(l_.iframe.size + 64);
       objects_.push_back(shim);
-      pointer(shim + l_.iframe_code, 0, shim);
-      pointer(shim + l_.iframe_previous, older, shim);
-      m_.put<uint8_t>(shim + l_.iframe_owner, 3);  // FRAME_OWNED_BY_CSTACK
+      pointer(shim + l_.iframe.code, 0, shim);
+      pointer(shim + l_.iframe.previous, older, shim);
+      m_.put<uint8_t>(shim + l_.iframe.owner, 3);  // FRAME_OWNED_BY_CSTACK
       previous = shim;
     }
-    pointer(newer + l_.iframe_previous, previous, newer);
+    pointer(newer + l_.iframe.previous, previous, newer);
   }
 
   void set_current_frame(uint64_t tstate, uint64_t frame) {
-    if (l_.cframe_current_frame < 0) {
-      pointer(tstate + l_.tstate_frame, frame, tstate);
+    if (l_.cframe.current_frame < 0) {
+      pointer(tstate + l_.tstate.frame, frame, tstate);
       return;
     }
-    const uint64_t cframe = m_.allocate(l_.cframe_current_frame + 16);
-    pointer(tstate + l_.tstate_frame, cframe, tstate);
-    pointer(cframe + l_.cframe_current_frame, frame, cframe);
+    const uint64_t cframe = m_.allocate(l_.cframe.current_frame + 16);
+    pointer(tstate + l_.tstate.frame, cframe, tstate);
+    pointer(cframe + l_.cframe.current_frame, frame, cframe);
   }
 
   FakeMemory& m_;
@@ -576,9 +576,9 @@ void corrupt_once(std::mt19937_64& rng, FakeMemory& memory, ImageBuilder& image)
       if (image.strs().empty()) break;
       const Layout& l = image.layout();
       const uint64_t str = image.strs()[rng() % image.strs().size()];
-      memory.put<uint32_t>(str + l.unicode_state, static_cast<uint32_t>(rng()));
+      memory.put<uint32_t>(str + l.unicode.state, static_cast<uint32_t>(rng()));
       for (int i = 0; i < 4; ++i) {
-        memory.put<uint64_t>(str + l.unicode_ascii_size + 8 * i, rng());
+        memory.put<uint64_t>(str + l.unicode.ascii_size + 8 * i, rng());
       }
       break;
     }
