@@ -7,7 +7,7 @@ CXXFLAGS += -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -Isrc -Ithi
 ABSL     := absl_status absl_statusor absl_strings absl_str_format absl_flat_hash_map absl_time
 DEPS_OK  := $(BUILD)/.deps-ok
 
-LIB_SRCS  := $(sort $(wildcard src/common/*.cc src/memory/*.cc src/symbols/*.cc src/cpython/*.cc src/format/*.cc src/snapshot/*.cc))
+LIB_SRCS  := $(sort $(wildcard src/common/*.cc src/memory/*.cc src/symbols/*.cc src/cpython/*.cc src/format/*.cc src/sources/*.cc src/snapshot/*.cc))
 CLI_SRCS  := $(sort $(wildcard src/cli/*.cc))
 UNIT_SRCS := $(sort $(wildcard tests/unit/*.cc))
 SYSTEM_SRCS:= $(sort $(wildcard tests/system/*.cc))
@@ -46,7 +46,8 @@ $(BUILD)/libpystack.a: $(LIB_OBJS)
 $(BUILD)/pystack-dump: $(CLI_OBJS) $(BUILD)/libpystack.a
 	$(CXX) $(CXXFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libpystack.a
+# The exit codes are cli/'s; the unit tests check what the library's errors become.
+$(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/obj/src/cli/exit_codes.o $(BUILD)/libpystack.a
 	$(CXX) $(CXXFLAGS) -o $@ $^ -lgtest_main -lgtest -pthread $(LIBS)
 
 # Tests of the library against the real files of the interpreters on this machine (ELF symbol

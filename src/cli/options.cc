@@ -227,7 +227,8 @@ Exit codes:
   6   not a Python process (no CPython runtime found)
   7   unsupported Python version
   8   the process exited during the dump
-  9   the dump was printed but is incomplete (unreadable or corrupt memory, marked in it)
+  9   the dump was printed but is incomplete (unreadable or corrupt memory, or a walk over
+      its budget of frames, bytes read or time stopped; marked in it)
   10  not a core file, or a truncated or corrupt one (--core)
 With --timeout: the command's own exit status (128+N when signal N killed it), or 124 when
 it timed out, 126 when it could not be run, 127 when it was not found.

@@ -3,6 +3,7 @@
 #include "format/faulthandler.h"
 #include "format/json.h"
 #include "format/traceback.h"
+#include "sources/source_reader.h"
 
 namespace pystack {
 
@@ -18,8 +19,8 @@ SnapshotNeeds needs_of(const Options& options) {
   return faulthandler_needs();
 }
 
-std::string render(const Snapshot& snapshot, const Options& options,
-                   const SourcePathResolver& sources) {
+std::string render(const Snapshot& snapshot, const Options& options, const Target& target) {
+  const SourcePathResolver sources = target_source_resolver(target);
   switch (options.format) {
     case OutputFormat::kTraceback:
       return format_traceback(snapshot, read_source_lines(snapshot, sources), options.locals);

@@ -4,17 +4,16 @@
 #include <string>
 
 #include "cli/options.h"
-#include "cli/source_reader.h"
+#include "memory/target.h"
 #include "snapshot/request.h"
 #include "snapshot/snapshot.h"
 
 namespace pystack {
 
-// The traceback and JSON formats show source lines: they are read here, before formatting,
-// through `sources` (live_source_resolver(pid) for a live process; a core's command passes
-// its own). The faulthandler format reads no file.
-std::string render(const Snapshot& snapshot, const Options& options,
-                   const SourcePathResolver& sources);
+// The chosen format applied to `snapshot`, taken of `target`. The traceback and JSON formats
+// show source lines: they are read here, before formatting, where the target says its files are
+// (Target::source_file). The faulthandler format reads no file.
+std::string render(const Snapshot& snapshot, const Options& options, const Target& target);
 
 // What the chosen format reads of a snapshot (each formatter declares it).
 SnapshotNeeds needs_of(const Options& options);

@@ -47,7 +47,7 @@ SectionBody dump_body(const ProcessInfo& process, const Options& options) {
   // As `pystack-dump PID` does (process_command.cc): source lines read through the process's
   // own root and working directory.
   warn_if_read_as_older(*snapshot);
-  SectionBody body{render(*snapshot, options, live_source_resolver(process.stat.pid)),
+  SectionBody body{render(*snapshot, options, **target),
                    SectionBody::Kind::kPython};
   if (snapshot_is_partial(*snapshot)) body.kind = SectionBody::Kind::kIncomplete;
   if (body.text.empty() || body.text.back() != '\n') body.text += '\n';

@@ -17,15 +17,18 @@ std::optional<PyText> text_or_none(const ObjectReader& objects, uint64_t address
 
 }  // namespace
 
-int code_line_at(const CodeObject& code, const Layout& layout, int byte_offset) {
-  if (layout.code.adaptive >= 0) {
-    return line_from_location_table(code.line_table, code.first_line, byte_offset);
-  }
-  if (layout.major == 3 && layout.minor == 10) {
-    return line_from_line_table_310(code.line_table, code.first_line, byte_offset);
+int code_line_at(const CodeObject& code, const Release& release, int byte_offset) {
+  switch (release.line_table) {
+    case LineTable::kLocationTable:
+      return line_from_location_table(code.line_table, code.first_line, byte_offset);
+    case LineTable::kLineTable310:
+      return line_from_line_table_310(code.line_table, code.first_line, byte_offset);
+    case LineTable::kLnotabSigned:
+    case LineTable::kLnotabUnsigned:
+      break;
   }
   return line_from_lnotab(code.line_table, code.first_line, byte_offset,
-                          /*signed_deltas=*/layout.major >= 3);
+                          /*signed_deltas=*/release.line_table == LineTable::kLnotabSigned);
 }
 
 absl::StatusOr<const CodeObject*> CodeCache::get(uint64_t address) {
@@ -66,7 +69,9 @@ CodeObject CodeCache::decode(uint64_t address, const Fingerprint& fingerprint) c
   code.name = text_or_none(objects_, fingerprint[2]);
   if (layout.code.qualname >= 0) code.qualname = text_or_none(objects_, fingerprint[3]);
   code.first_line = static_cast<int32_t>(static_cast<uint32_t>(fingerprint[5]));
-  if (layout.code.adaptive >= 0) code.first_instruction = address + layout.code.adaptive;
+  if (objects_.release().instruction_position == InstructionPosition::kInstructionPointer) {
+    code.first_instruction = address + layout.code.adaptive;
+  }
   if (const uint64_t table = fingerprint[4]; table != 0) {
     absl::StatusOr<std::string> bytes = objects_.read_bytes(table);
     if (bytes.ok()) code.line_table = *std::move(bytes);

@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "cpython/objects.h"
+#include "cpython/releases.h"
 #include "snapshot/snapshot.h"
 
 namespace pystack {
@@ -24,9 +25,9 @@ struct CodeObject {
   uint64_t first_instruction = 0;  // address of co_code_adaptive (3.11+)
 };
 
-// The line of the instruction at `byte_offset` (Python's f_lasti in bytes), per the version's
+// The line of the instruction at `byte_offset` (Python's f_lasti in bytes), per the release's
 // line-table format.
-int code_line_at(const CodeObject& code, const Layout& layout, int byte_offset);
+int code_line_at(const CodeObject& code, const Release& release, int byte_offset);
 
 class CodeCache {
  public:

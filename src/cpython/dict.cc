@@ -58,7 +58,8 @@ bool DictReader::str_equals(uint64_t object, std::string_view text) const {
 }
 
 absl::Status DictReader::for_each(uint64_t dict, const Visitor& visit) const {
-  return objects_.layout().major == 2 ? for_each_2(dict, visit) : for_each_3(dict, visit);
+  return objects_.release().dicts == DictModel::kPython2Table ? for_each_2(dict, visit)
+                                                              : for_each_3(dict, visit);
 }
 
 absl::Status DictReader::items(uint64_t dict, size_t max_items, std::vector<DictItem>& out,
@@ -124,7 +125,9 @@ absl::Status DictReader::for_each_3(uint64_t dict, const Visitor& visit) const {
   if (*keys == 0) return corrupt("dict without keys", dict);
   if (*values == 0) return for_each_split(*keys, 0, nullptr, visit);
   // 3.6-3.10 split dicts iterate in entry order; 3.11+ keep an insertion-order array.
-  if (layout.dictkeys.kind < 0) return for_each_split(*keys, *values, nullptr, visit);
+  if (objects_.release().dicts == DictModel::kCompactKeys) {
+    return for_each_split(*keys, *values, nullptr, visit);
+  }
   absl::StatusOr<std::vector<uint8_t>> order = split_order(*values, static_cast<uint64_t>(*used));
   if (!order.ok()) return order.status();
   return for_each_split(*keys, *values, &*order, visit);
@@ -164,7 +167,7 @@ absl::Status DictReader::for_each_split(uint64_t keys, uint64_t values,
   uint64_t size = 0;
   uint64_t index_bytes = 0;
   bool unicode_entries = false;
-  if (layout.dictkeys.log2_size >= 0) {
+  if (objects_.release().dicts == DictModel::kKeysWithKind) {
     uint8_t header[3];
     if (absl::Status s = memory.read(keys + layout.dictkeys.log2_size, header, 3); !s.ok())
       return corrupt("unreadable dict keys", keys);
@@ -251,7 +254,7 @@ absl::Status DictReader::set_items(uint64_t set, size_t max_items, std::vector<u
   // setentry: {key, hash} in 3.x, {hash, key} in 2.7. A deleted slot holds the dummy key; 3.x
   // also sets its hash to -1, which no real element has.
   const int64_t hash_offset = layout.set_entry.key == 0 ? 8 : 0;
-  const bool python2 = layout.major == 2;
+  const bool python2 = objects_.release().strings == StringModel::kPython2;  // its dummy key
   const KeysShape shape{*table, static_cast<uint64_t>(*mask) + 1, layout.set_entry.size,
                         layout.set_entry.key, hash_offset};
   // Reading stops after the read in which every element in use was found.
@@ -296,8 +299,8 @@ absl::StatusOr<std::optional<uint64_t>> DictReader::find_in_values(uint64_t keys
 absl::StatusOr<std::optional<uint64_t>> DictReader::find_attribute(uint64_t object,
                                                                    const TypeInfo& type,
                                                                    std::string_view name) const {
-  const Layout& layout = objects_.layout();
-  const bool managed = layout.major == 3 && layout.minor >= 11 && (type.flags & kTpFlagsManagedDict);
+  const ManagedDict model = objects_.release().managed_dict;
+  const bool managed = model != ManagedDict::kNone && (type.flags & kTpFlagsManagedDict);
   if (!managed) {
     if (type.dictoffset <= 0 || type.dictoffset > (1 << 20)) return std::optional<uint64_t>();
     absl::StatusOr<uint64_t> dict = objects_.read_pointer(object + type.dictoffset);
@@ -309,12 +312,12 @@ absl::StatusOr<std::optional<uint64_t>> DictReader::find_attribute(uint64_t obje
   absl::StatusOr<uint64_t> word = objects_.read_pointer(object - 3 * 8);
   if (!word.ok()) return word.status();
   uint64_t values = 0;
-  if (layout.minor == 11) {
+  if (model == ManagedDict::kPointers311) {
     if (*word != 0) return find(*word, name);
     absl::StatusOr<uint64_t> v = objects_.read_pointer(object - 4 * 8);
     if (!v.ok()) return v.status();
     values = *v;
-  } else if (layout.minor == 12) {
+  } else if (model == ManagedDict::kTaggedValues312) {
     if ((*word & 1) == 0) {
       if (*word == 0) return std::optional<uint64_t>();
       return find(*word, name);

@@ -30,7 +30,7 @@ bool is_interpreter(const RemoteMemory& memory, const Layout& layout, uint64_t c
 // The address of a slot in `writable_data` that holds the head of the interpreter list (the
 // newest interpreter: the one no other interpreter's `next` points to). When a thread holds the
 // GIL, `thread_state_current` (_PyThreadState_Current, exported) gives the interpreter at once;
-// the scan is then only a search for a slot holding it. kNotPython when nothing is found.
+// the scan is then only a search for a slot holding it. kRuntimeUnreadable when nothing is found.
 absl::StatusOr<uint64_t> find_interpreter_head_slot(const RemoteMemory& memory,
                                                     const Layout& layout,
                                                     const std::vector<AddressRange>& writable_data,

@@ -66,7 +66,7 @@ absl::StatusOr<LocalsReader::CodeSlots> LocalsReader::read_code_slots(uint64_t c
   absl::StatusOr<int32_t> flags = read_value<int32_t>(memory, code + layout.code.flags);
   if (!flags.ok()) return flags.status();
   slots.flags = *flags;
-  if (layout.code.localsplusnames >= 0) {
+  if (objects_.release().frames != FrameChain::kFrameObjects) {  // 3.11+: co_localsplus*
     absl::StatusOr<uint64_t> names = objects_.read_pointer(code + layout.code.localsplusnames);
     absl::StatusOr<uint64_t> kinds = objects_.read_pointer(code + layout.code.localspluskinds);
     if (!names.ok() || !kinds.ok()) return corrupt("unreadable code object", code);
@@ -127,12 +127,13 @@ std::vector<Local> LocalsReader::read(uint64_t frame, uint64_t code) {
   if (!slots_or.ok()) return out;
   const CodeSlots& slots = **slots_or;
   const Layout& layout = objects_.layout();
-  const bool interpreter_frame = layout.iframe.localsplus >= 0;
+  const bool interpreter_frame = objects_.release().frames != FrameChain::kFrameObjects;
   const uint64_t localsplus =
       frame + (interpreter_frame ? layout.iframe.localsplus : layout.frame.localsplus);
   const int64_t locals_dict = interpreter_frame ? layout.iframe.locals : layout.frame.locals;
   const bool optimized = slots.flags & kCoOptimized;
-  const bool v313 = layout.major > 3 || (layout.major == 3 && layout.minor >= 13);
+  const bool hidden_only =
+      objects_.release().unoptimized_fast_locals == UnoptimizedFastLocals::kHiddenOnly;
 
   std::map<std::string, uint64_t> values;  // sorted as Python sorts str: by code point
   std::map<std::string, int64_t> tagged_ints;  // 3.14+: ints held in the slot itself
@@ -154,8 +155,8 @@ std::vector<Local> LocalsReader::read(uint64_t frame, uint64_t code) {
     const uint8_t kind = slots.kinds[i];
     if (!slots.names[i]) continue;
     if (!optimized && (kind & kFastFree)) continue;
-    if (!optimized && v313 && !(kind & kFastHidden)) continue;
-    const StackRef ref = decode_stack_ref(layout, slot_values[i]);
+    if (!optimized && hidden_only && !(kind & kFastHidden)) continue;
+    const StackRef ref = decode_stack_ref(objects_.release(), slot_values[i]);
     if (ref.is_int) {
       tagged_ints[*slots.names[i]] = ref.int_value;
       values[*slots.names[i]] = 0;

@@ -2,12 +2,14 @@
 
 #include <cstring>
 
+#include "cpython/releases.h"
+
 namespace pystack {
 
 absl::StatusOr<LongHeader> read_long_header(const RemoteMemory& memory, const Layout& layout,
                                             uint64_t object) {
   LongHeader header;
-  if (layout.long_object.tag >= 0) {
+  if (release_of(layout).long_size == LongSize::kLvTag) {
     absl::StatusOr<uint64_t> tag = read_value<uint64_t>(memory, object + layout.long_object.tag);
     if (!tag.ok()) return tag.status();
     header.ndigits = *tag >> 3;

@@ -50,7 +50,9 @@ absl::StatusOr<std::optional<PyText>> ObjectReader::read_text(uint64_t object,
   if (object == 0) return std::optional<PyText>();
   absl::StatusOr<uint64_t> flags = type_flags(object);
   if (!flags.ok()) return flags.status();
-  if (layout_.major == 2) return read_string2(object, *flags, max_code_points);
+  if (release_.strings == StringModel::kPython2) {
+    return read_string2(object, *flags, max_code_points);
+  }
   if (!(*flags & kTpFlagsUnicodeSubclass)) return std::optional<PyText>();
   return read_unicode3(object, max_code_points);
 }

@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "cpython/layout.h"
+#include "cpython/releases.h"
 #include "snapshot/snapshot.h"
 #include "memory/remote_memory.h"
 
@@ -28,10 +29,12 @@ inline constexpr uint64_t kMaxBytesLength = 1 << 22;
 class ObjectReader {
  public:
   ObjectReader(const RemoteMemory& memory, const Layout& layout)
-      : memory_(memory), layout_(layout) {}
+      : memory_(memory), layout_(layout), release_(release_of(layout)) {}
 
   const RemoteMemory& memory() const { return memory_; }
   const Layout& layout() const { return layout_; }
+  // The models of the layout's release (cpython/releases.h).
+  const Release& release() const { return release_; }
 
   // Reads a pointer-sized value.
   absl::StatusOr<uint64_t> read_pointer(uint64_t address) const;
@@ -53,6 +56,7 @@ class ObjectReader {
 
   const RemoteMemory& memory_;
   const Layout& layout_;
+  const Release& release_;
   mutable absl::flat_hash_map<uint64_t, uint64_t> type_flags_;
 };
 

@@ -1,5 +1,7 @@
 #include "cpython/os_thread_names.h"
 
+#include "cpython/releases.h"
+
 namespace pystack {
 namespace {
 
@@ -29,7 +31,9 @@ std::string os_thread_name_from_python_name(std::string_view python_name) {
   return encoded;
 }
 
-bool python_names_os_threads(const PythonVersion& version) { return version.at_least(3, 14); }
+bool python_names_os_threads(const PythonVersion& version) {
+  return release_at_or_before(version).names_os_threads;
+}
 
 void infer_os_thread_names(Snapshot& snapshot, uint64_t main_tid, std::string_view process_name) {
   for (Interpreter& interp : snapshot.interpreters) {

@@ -1,6 +1,7 @@
 #include "cpython/py_types.h"
 
 #include <cstring>
+#include <initializer_list>
 
 #include "absl/strings/str_format.h"
 
@@ -68,47 +69,55 @@ constexpr Builtin kBuiltins2[] = {
     {"generator", 0, ReprKind::kGenerator},
 };
 
+// True when every offset is there (-1 marks one the version lacks).
+bool present(std::initializer_list<int64_t> offsets) {
+  for (int64_t offset : offsets) {
+    if (offset < 0) return false;
+  }
+  return true;
+}
+
 // The built-in static type named `name`, or kOther.
-ReprKind builtin_kind(const std::string& name, uint64_t flags, int major) {
+ReprKind builtin_kind(const std::string& name, uint64_t flags, BuiltinTypes builtins) {
   auto find = [&](const auto& table) {
     for (const Builtin& b : table) {
       if (name == b.name && (b.required_flag == 0 || (flags & b.required_flag))) return b.kind;
     }
     return ReprKind::kOther;
   };
-  return major == 2 ? find(kBuiltins2) : find(kBuiltins3);
+  return builtins == BuiltinTypes::kPython2 ? find(kBuiltins2) : find(kBuiltins3);
 }
 
 }  // namespace
 
 bool has_object_layout(const Layout& l) {
-  const bool common =
-      l.type.name >= 0 && l.type.basicsize >= 0 && l.type.repr >= 0 && l.type.base >= 0 &&
-      l.type.dict >= 0 && l.type.dictoffset >= 0 && l.heaptype.name >= 0 && l.tuple.items >= 0 &&
-      l.list.items >= 0 && l.float_object.value >= 0 && l.long_object.digits >= 0 && l.long_object.digit_size > 0 &&
-      l.long_object.shift > 0 && l.cell.ref >= 0 && l.module.dict >= 0 && l.function.name >= 0 &&
-      l.cfunction.method >= 0 && l.cfunction.self >= 0 && l.methoddef.name >= 0 &&
-      l.dict.used >= 0 && l.dict.keys >= 0 && l.dict_entry.size > 0 && l.dict_entry.key >= 0 &&
-      l.dict_entry.value >= 0 && l.set.used >= 0 && l.set.mask >= 0 && l.set.table >= 0 &&
-      l.set_entry.size > 0 && l.set_entry.key >= 0 && l.code.flags >= 0 && l.object.var_size >= 0 &&
-      l.method.func >= 0 && l.method.self >= 0;
-  if (!common) return false;
-  if (l.major == 2) {
-    return l.dict.mask >= 0 && l.int_object.value >= 0 && l.frame.localsplus >= 0 && l.gen.code >= 0;
+  const bool objects =
+      present({l.type.name, l.type.basicsize, l.type.repr, l.type.base, l.type.dict,
+               l.type.dictoffset, l.heaptype.name, l.tuple.items, l.list.items,
+               l.float_object.value, l.long_object.digits, l.cell.ref, l.module.dict,
+               l.function.name, l.cfunction.method, l.cfunction.self, l.methoddef.name,
+               l.code.flags, l.object.var_size, l.method.func, l.method.self}) &&
+      l.long_object.digit_size > 0 && l.long_object.shift > 0;
+  const bool containers = present({l.dict.used, l.dict.keys, l.dict_entry.key,
+                                   l.dict_entry.value, l.set.used, l.set.mask, l.set.table,
+                                   l.set_entry.key}) &&
+                          l.dict_entry.size > 0 && l.set_entry.size > 0;
+  if (!objects || !containers) return false;
+  const Release& release = release_of(l);
+  if (release.builtin_types == BuiltinTypes::kPython2) {
+    return present({l.dict.mask, l.int_object.value, l.frame.localsplus, l.gen.code});
   }
-  if (l.gen.qualname < 0) return false;
-  const bool keys = l.dict.values >= 0 && l.dictkeys.nentries >= 0 && l.dictkeys.indices >= 0 &&
-                    l.dictvalues.values >= 0 && l.heaptype.qualname >= 0 &&
-                    l.function.qualname >= 0;
-  if (!keys) return false;
-  if (l.dictkeys.log2_size >= 0) {
-    return l.dict_unicode_entry.size > 0 && l.code.localsplusnames >= 0 &&
-           l.code.localspluskinds >= 0 && l.iframe.localsplus >= 0 && l.iframe.locals >= 0 &&
-           l.heaptype.cached_keys >= 0;
+  const bool python3 =
+      present({l.gen.qualname, l.dict.values, l.dictkeys.nentries, l.dictkeys.indices,
+               l.dictvalues.values, l.heaptype.qualname, l.function.qualname});
+  if (!python3) return false;
+  if (release.dicts == DictModel::kKeysWithKind) {
+    return l.dict_unicode_entry.size > 0 &&
+           present({l.code.localsplusnames, l.code.localspluskinds, l.iframe.localsplus,
+                    l.iframe.locals, l.heaptype.cached_keys});
   }
-  return l.dictkeys.size >= 0 && l.code.nlocals >= 0 && l.code.varnames >= 0 &&
-         l.code.cellvars >= 0 && l.code.freevars >= 0 && l.frame.localsplus >= 0 &&
-         l.frame.locals >= 0;
+  return present({l.dictkeys.size, l.code.nlocals, l.code.varnames, l.code.cellvars,
+                  l.code.freevars, l.frame.localsplus, l.frame.locals});
 }
 
 absl::StatusOr<std::string> read_c_string(const RemoteMemory& memory, uint64_t address,
@@ -191,7 +200,7 @@ absl::StatusOr<TypeInfo> TypeCache::read(uint64_t type) const {
 void TypeCache::classify(TypeInfo& type, const TypeInfo* base) const {
   if (base != nullptr) type.object_repr = base->object_repr;
   if (!type.heap()) {
-    const ReprKind own = builtin_kind(type.name, type.flags, static_cast<int>(objects_.layout().major));
+    const ReprKind own = builtin_kind(type.name, type.flags, objects_.release().builtin_types);
     if (own != ReprKind::kOther) {
       type.kind = own;
       type.exact = true;

@@ -13,16 +13,6 @@
 namespace pystack {
 namespace {
 
-// 2.7, and 3.6 up to the newest (see README, "Supported versions", for which are verified
-// against a running interpreter).
-constexpr int kOldestSupportedMinor = 6;
-constexpr int kNewestSupportedMinor = 15;
-
-bool supported(const PythonVersion& v) {
-  if (v.major == 2) return v.minor == 7;
-  return v.major == 3 && v.minor >= kOldestSupportedMinor && v.minor <= kNewestSupportedMinor;
-}
-
 std::string version_text(const PythonVersion& v) {
   return v.micro >= 0 ? absl::StrFormat("%d.%d.%d", v.major, v.minor, v.micro)
                       : absl::StrFormat("%d.%d", v.major, v.minor);
@@ -37,10 +27,9 @@ absl::Status unsupported(const PythonVersion& v) {
 
 absl::StatusOr<PythonRuntime> with_layout(PythonVersion version, uint64_t runtime,
                                           const PythonBinary& binary) {
-  if (!supported(version)) return unsupported(version);
-  const Layout* layout = find_layout(version.major, version.minor);
-  if (layout == nullptr) return unsupported(version);
-  PythonRuntime out{version, *layout, runtime, 0, 0, binary.code_type};
+  const Release* release = find_release(version);
+  if (release == nullptr) return unsupported(version);
+  PythonRuntime out{version, *release->layout, runtime, 0, 0, binary.code_type};
   return out;
 }
 
@@ -56,8 +45,10 @@ std::vector<PythonVersion> rodata_candidates(const PythonBinary& binary, bool ha
   std::vector<PythonVersion> out;
   for (const VersionString& s : binary.rodata_versions) {
     PythonVersion v{s.major, s.minor, s.micro, 0};
-    if (!supported(v) || find_layout(v.major, v.minor) == nullptr) continue;
-    if (v.at_least(3, 7) != has_runtime || v.at_least(3, 11)) continue;  // 3.11+: Py_Version
+    const Release* release = find_release(v);
+    if (release == nullptr || release->version_source != VersionSource::kNameOrRodata) continue;
+    const bool release_has_runtime = release->interpreter_list == InterpreterListHead::kRuntime;
+    if (release_has_runtime != has_runtime) continue;
     bool seen = false;
     for (const PythonVersion& o : out) seen = seen || (o.major == v.major && o.minor == v.minor);
     if (!seen) out.push_back(v);
@@ -77,7 +68,7 @@ absl::StatusOr<PythonVersion> version_from_rodata(const RemoteMemory& memory,
   if (candidates.size() == 1) return candidates.front();
   std::vector<PythonVersion> fitting;
   for (const PythonVersion& v : candidates) {
-    const Layout& layout = *find_layout(v.major, v.minor);
+    const Layout& layout = *find_release(v)->layout;
     std::optional<uint64_t> slot = head_slot(layout);
     if (!slot) continue;
     absl::StatusOr<uint64_t> head = read_value<uint64_t>(memory, *slot);
@@ -120,36 +111,38 @@ absl::StatusOr<PythonRuntime> without_runtime(const RemoteMemory& memory,
   return runtime;
 }
 
-// The Layout a _Py_DebugOffsets image gives: its offsets laid over the table generated from the
-// version's headers (3.13: debug_offsets.cc; 3.14+: debug_offsets_314.cc, which also knows the
-// constants of their headers).
-absl::StatusOr<Layout> layout_from_image(std::string_view image, const PythonVersion& version) {
-  if (version.at_least(3, 14)) {
-    absl::StatusOr<Layout> layout =
-        layout_from_debug_offsets(image, find_layout(version.major, version.minor));
-    if (layout.status().code() == absl::StatusCode::kUnimplemented) {
-      return make_error(ErrorKind::kUnsupportedVersion, std::string(layout.status().message()),
-                        "supported versions: " + supported_versions());
-    }
-    return layout;
+// The Layout a _Py_DebugOffsets image gives, as the release's row says: its offsets laid over
+// the table generated from the version's headers (3.13), or the layout of the 3.14+ struct that
+// matches, the table filling in what it does not publish (debug_offsets_314.cc).
+absl::StatusOr<Layout> layout_from_image(std::string_view image, const Release& release) {
+  switch (release.layout_source) {
+    case LayoutSource::kDebugOffsets313:
+      return layout_from_debug_offsets_313(image, *release.layout);
+    case LayoutSource::kDebugOffsets314:
+      break;
+    case LayoutSource::kGenerated:
+      return *release.layout;
   }
-  const Layout* base = find_layout(version.major, version.minor);
-  if (base == nullptr) return unsupported(version);
-  return layout_from_debug_offsets_313(image, *base);
+  absl::StatusOr<Layout> layout = layout_from_debug_offsets(image, release.layout);
+  if (layout.status().code() == absl::StatusCode::kUnimplemented) {
+    return make_error(ErrorKind::kUnsupportedVersion, std::string(layout.status().message()),
+                      "supported versions: " + supported_versions());
+  }
+  return layout;
 }
 
 bool newer_than_known(const PythonVersion& v) {
-  const auto [major, minor] = newest_known_debug_offsets();
-  return v.major == major && v.minor > minor;
+  const Release& newest = newest_release();
+  return v.major == newest.major && v.minor > newest.minor;
 }
 
 // A release newer than any this build knows is read as the newest known one only when its
 // _Py_DebugOffsets has that release's layout and every offset checks out; otherwise refused.
 absl::StatusOr<PythonRuntime> newer_runtime(std::string_view image, const PythonVersion& version,
                                             uint64_t runtime, const PythonBinary& binary) {
-  const auto [major, minor] = newest_known_debug_offsets();
-  absl::StatusOr<Layout> layout =
-      layout_from_debug_offsets_as(image, find_layout(major, minor), major, minor);
+  const Release& newest = newest_release();
+  const int major = newest.major, minor = newest.minor;
+  absl::StatusOr<Layout> layout = layout_from_debug_offsets_as(image, newest.layout, major, minor);
   if (!layout.ok()) {
     return make_error(
         ErrorKind::kUnsupportedVersion,
@@ -165,15 +158,6 @@ absl::StatusOr<PythonRuntime> newer_runtime(std::string_view image, const Python
 }
 
 }  // namespace
-
-std::string supported_versions() {
-  std::string out = "2.7";
-  for (int minor = kOldestSupportedMinor; minor <= kNewestSupportedMinor; ++minor) {
-    if (!out.empty()) out += ", ";
-    out += absl::StrFormat("3.%d", minor);
-  }
-  return out;
-}
 
 PythonVersion version_from_hex(uint64_t hex) {
   PythonVersion v;
@@ -194,8 +178,9 @@ absl::StatusOr<PythonRuntime> identify_runtime(const RemoteMemory& memory,
   if (memory.read(runtime, image.data(), image.size()).ok() && has_debug_offsets(image)) {
     PythonVersion version = version_from_hex(debug_offsets_version(image));
     if (newer_than_known(version)) return newer_runtime(image, version, runtime, binary);
-    if (!supported(version)) return unsupported(version);
-    absl::StatusOr<Layout> layout = layout_from_image(image, version);
+    const Release* release = find_release(version);
+    if (release == nullptr) return unsupported(version);
+    absl::StatusOr<Layout> layout = layout_from_image(image, *release);
     if (!layout.ok()) {
       if (error_kind(layout.status()) != ErrorKind::kInternal) return layout.status();
       return make_error(ErrorKind::kRuntimeUnreadable, std::string(layout.status().message()),

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "cpython/layout.h"
+#include "cpython/releases.h"
 #include "snapshot/snapshot.h"
 #include "symbols/python_binary.h"
 #include "memory/remote_memory.h"
@@ -26,10 +27,7 @@ struct PythonRuntime {
   std::optional<PythonVersion> read_as;
 };
 
-// The versions this build reads, e.g. "3.11, 3.12, 3.13" (for messages and --help).
-std::string supported_versions();
-
-// Errors: kUnsupportedVersion naming the version found; kNotPython when the runtime's memory
+// Errors: kUnsupportedVersion naming the version found; kRuntimeUnreadable when the runtime's memory
 // does not look like a CPython runtime.
 absl::StatusOr<PythonRuntime> identify_runtime(const RemoteMemory& memory,
                                                const PythonBinary& binary);

@@ -10,29 +10,6 @@
 namespace pystack {
 namespace {
 
-// What a version's _PyInterpreterFrame holds by convention rather than at an offset, from the
-// first version it applies to. faulthandler prints no frame whose owner is first_skipped_owner
-// or above: 3.12/3.13 FRAME_OWNED_BY_CSTACK = 3 (shims); 3.14 FRAME_OWNED_BY_INTERPRETER = 3
-// (entry frames) and FRAME_OWNED_BY_CSTACK = 4 (pycore_interpframe_structs.h); 3.15
-// FRAME_OWNED_BY_INTERPRETER = 3, also the thread state's base-frame sentinel. From 3.14
-// f_executable is a _PyStackRef (cpython/stack_ref.h).
-struct FrameConventions {
-  int major, minor;
-  int first_skipped_owner;  // -1: every frame is printed
-};
-constexpr FrameConventions kFrameConventions[] = {
-    {3, 11, -1},
-    {3, 12, 3},
-};
-
-const FrameConventions& frame_conventions(const PythonVersion& v) {
-  const FrameConventions* found = &kFrameConventions[0];
-  for (const FrameConventions& c : kFrameConventions) {
-    if (v.at_least(c.major, c.minor)) found = &c;
-  }
-  return *found;
-}
-
 std::string at(std::string_view what, uint64_t address) {
   return absl::StrFormat("%s at 0x%x", what, address);
 }
@@ -63,6 +40,7 @@ bool looks_freed(uint64_t pointer) {
 SnapshotReader::SnapshotReader(const RemoteMemory& memory, PythonRuntime runtime)
     : runtime_(std::move(runtime)),
       layout_(runtime_.layout),
+      release_(release_of(runtime_.layout)),
       pages_(memory),
       objects_(pages_, layout_),
       codes_(objects_),
@@ -174,26 +152,31 @@ void SnapshotReader::add_thread_names(Interpreter& interpreter) {
 // 2.7 and 3.6: _PyThreadState_Current is the holder; 3.7-3.11 keep the GIL in _PyRuntime;
 // 3.12+ in the interpreter (through ceval.gil).
 SnapshotReader::GilState SnapshotReader::read_gil(uint64_t interp) const {
-  if (runtime_.thread_state_current_address != 0) {
-    absl::StatusOr<uint64_t> current = objects_.read_pointer(runtime_.thread_state_current_address);
-    if (!current.ok()) return {};
-    return {*current != 0, *current};
-  }
   uint64_t gil = 0;
   int64_t locked_offset = -1, holder_offset = -1;
-  if (layout_.runtime.gil_locked >= 0) {
-    gil = runtime_.runtime_address;
-    locked_offset = layout_.runtime.gil_locked;
-    holder_offset = layout_.runtime.gil_last_holder;
-  } else if (layout_.interp.ceval_gil >= 0) {
-    absl::StatusOr<uint64_t> pointer = objects_.read_pointer(interp + layout_.interp.ceval_gil);
-    if (!pointer.ok() || *pointer == 0) return {};
-    gil = *pointer;
-    locked_offset = layout_.gil.locked;
-    holder_offset = layout_.gil.last_holder;
-  } else {
-    return {};
+  switch (release_.gil) {
+    case GilLocation::kThreadStateCurrent: {
+      if (runtime_.thread_state_current_address == 0) return {};
+      absl::StatusOr<uint64_t> current =
+          objects_.read_pointer(runtime_.thread_state_current_address);
+      if (!current.ok()) return {};
+      return {*current != 0, *current};
+    }
+    case GilLocation::kRuntime:
+      gil = runtime_.runtime_address;
+      locked_offset = layout_.runtime.gil_locked;
+      holder_offset = layout_.runtime.gil_last_holder;
+      break;
+    case GilLocation::kInterpreter: {
+      absl::StatusOr<uint64_t> pointer = objects_.read_pointer(interp + layout_.interp.ceval_gil);
+      if (!pointer.ok() || *pointer == 0) return {};
+      gil = *pointer;
+      locked_offset = layout_.gil.locked;
+      holder_offset = layout_.gil.last_holder;
+      break;
+    }
   }
+  if (gil == 0 || locked_offset < 0 || holder_offset < 0) return {};
   absl::StatusOr<int32_t> locked = read_value<int32_t>(pages_, gil + locked_offset);
   absl::StatusOr<uint64_t> holder = objects_.read_pointer(gil + holder_offset);
   if (!locked.ok() || !holder.ok()) return {};
@@ -202,12 +185,15 @@ SnapshotReader::GilState SnapshotReader::read_gil(uint64_t interp) const {
 
 bool SnapshotReader::read_gc_collecting(uint64_t interp) const {
   uint64_t address = 0;
-  if (layout_.interp.gc_collecting >= 0) {
-    address = interp + layout_.interp.gc_collecting;
-  } else if (layout_.runtime.gc_collecting >= 0) {
-    address = runtime_.runtime_address + layout_.runtime.gc_collecting;
-  } else {
-    return false;
+  switch (release_.gc_flag) {
+    case GcFlagLocation::kInterpreter:
+      address = interp + layout_.interp.gc_collecting;
+      break;
+    case GcFlagLocation::kRuntime:
+      address = runtime_.runtime_address + layout_.runtime.gc_collecting;
+      break;
+    case GcFlagLocation::kNone:
+      return false;
   }
   absl::StatusOr<int32_t> collecting = read_value<int32_t>(pages_, address);
   return collecting.ok() && *collecting != 0;
@@ -243,7 +229,7 @@ Thread SnapshotReader::read_thread(uint64_t tstate, const GilState& gil, bool co
 absl::StatusOr<uint64_t> SnapshotReader::current_frame(uint64_t tstate) const {
   absl::StatusOr<uint64_t> frame = objects_.read_pointer(tstate + layout_.tstate.frame);
   if (!frame.ok()) return absl::DataLossError(at("unreadable thread state", tstate));
-  if (layout_.cframe.current_frame < 0 || *frame == 0) return *frame;
+  if (release_.frames != FrameChain::kInterpreterFramesViaCFrame || *frame == 0) return *frame;
   absl::StatusOr<uint64_t> current = objects_.read_pointer(*frame + layout_.cframe.current_frame);
   if (!current.ok()) return absl::DataLossError(at("unreadable C frame", *frame));
   return *current;
@@ -257,7 +243,7 @@ std::optional<std::string> SnapshotReader::over_budget() {
   if (spent_) return spent_;
   if (frames_read_ >= budget_.max_frames) {
     spent_ = absl::StrFormat("the snapshot's budget of %d frames is spent", budget_.max_frames);
-  } else if (pages_.pages_read() * PageCache::kPageSize > budget_.max_bytes_read) {
+  } else if (pages_.bytes_read() > budget_.max_bytes_read) {
     spent_ = absl::StrFormat("the snapshot's budget of %d bytes read is spent",
                              budget_.max_bytes_read);
   } else if (absl::Now() > deadline_) {
@@ -279,7 +265,7 @@ bool SnapshotReader::spend_frame(Thread& thread) {
 }
 
 bool SnapshotReader::is_shim(uint8_t owner) const {
-  const int first = frame_conventions(runtime_.version).first_skipped_owner;
+  const int first = release_.first_skipped_frame_owner;
   return first >= 0 && owner >= first;
 }
 
@@ -293,7 +279,7 @@ void SnapshotReader::add_locals(uint64_t frame, Frame& out) {
 }
 
 void SnapshotReader::read_frames(uint64_t frame, Thread& thread) {
-  if (layout_.iframe.code < 0) {
+  if (release_.frames == FrameChain::kFrameObjects) {
     read_frame_objects(frame, thread);
     return;
   }
@@ -312,7 +298,7 @@ void SnapshotReader::read_frames(uint64_t frame, Thread& thread) {
       ++skipped;
       ++thread.skipped_frames;
     } else {
-      thread.frames.push_back(read_frame(frame, decode_stack_ref(layout_, *code).object));
+      thread.frames.push_back(read_frame(frame, decode_stack_ref(release_, *code).object));
       thread.frames.back().skipped_above = skipped;
       thread.frames.back().fails_safety_check = fails_safety_check(frame, *code);
       skipped = 0;
@@ -346,10 +332,12 @@ void SnapshotReader::read_frame_objects(uint64_t frame, Thread& thread) {
     if (code_object.ok()) {
       out.filename = (*code_object)->filename;
       out.name = (*code_object)->name;
-      const int64_t byte_offset = layout_.minor == 10 && layout_.major == 3
-                                      ? int64_t{*lasti} * 2 : int64_t{*lasti};
+      const int64_t byte_offset =
+          release_.instruction_position == InstructionPosition::kLastiCodeUnits
+              ? int64_t{*lasti} * 2
+              : int64_t{*lasti};
       if (byte_offset >= -(1 << 28) && byte_offset <= (1 << 28)) {
-        out.lineno = code_line_at(**code_object, layout_, static_cast<int>(byte_offset));
+        out.lineno = code_line_at(**code_object, release_, static_cast<int>(byte_offset));
       }
     }
     thread.frames.push_back(std::move(out));
@@ -365,7 +353,7 @@ bool SnapshotReader::fails_safety_check(uint64_t frame, uint64_t executable_bits
   absl::StatusOr<uint64_t> builtins = objects_.read_pointer(frame + layout_.iframe.builtins);
   if (!globals.ok() || !builtins.ok() || *globals == 0 || *builtins == 0) return true;
   if (looks_freed(executable_bits)) return true;  // also PyStackRef_NULL (3.14+: 1)
-  const uint64_t executable = decode_stack_ref(layout_, executable_bits).object;
+  const uint64_t executable = decode_stack_ref(release_, executable_bits).object;
   absl::StatusOr<uint64_t> type = objects_.type_of(executable);
   if (looks_freed(executable) || !type.ok() || looks_freed(*type)) return true;
   return runtime_.code_type.has_value() && *type != *runtime_.code_type;  // PyCode_Check
@@ -385,7 +373,7 @@ Frame SnapshotReader::read_frame(uint64_t frame, uint64_t code_address) {
   const int64_t units =
       (static_cast<int64_t>(*instr) - static_cast<int64_t>((*code)->first_instruction)) / 2;
   if (units < -(1 << 28) || units > (1 << 28)) return out;
-  out.lineno = code_line_at(**code, layout_, static_cast<int>(units * 2));
+  out.lineno = code_line_at(**code, release_, static_cast<int>(units * 2));
   return out;
 }
 

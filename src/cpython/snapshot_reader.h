@@ -18,6 +18,7 @@
 #include "cpython/object_repr.h"
 #include "cpython/objects.h"
 #include "cpython/py_types.h"
+#include "cpython/releases.h"
 #include "cpython/runtime.h"
 #include "cpython/thread_names.h"
 #include "snapshot/request.h"
@@ -71,6 +72,7 @@ class SnapshotReader {
 
   PythonRuntime runtime_;
   const Layout& layout_;
+  const Release& release_;  // the models the walk follows
   PageCache pages_;
   ObjectReader objects_;
   CodeCache codes_;

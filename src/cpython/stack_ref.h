@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "cpython/layout.h"
+#include "cpython/releases.h"
 
 namespace pystack {
 
@@ -16,12 +16,8 @@ struct StackRef {
   int64_t int_value = 0;  // when is_int
 };
 
-inline bool uses_stack_refs(const Layout& layout) {
-  return layout.major > 3 || (layout.major == 3 && layout.minor >= 14);
-}
-
-inline StackRef decode_stack_ref(const Layout& layout, uint64_t bits) {
-  if (!uses_stack_refs(layout)) return {bits, false, 0};
+inline StackRef decode_stack_ref(const Release& release, uint64_t bits) {
+  if (release.code_reference != CodeReference::kStackRef) return {bits, false, 0};
   constexpr uint64_t kTagBits = 3, kIntTag = 3;
   if ((bits & kTagBits) == kIntTag) return {0, true, static_cast<int64_t>(bits) >> 2};
   return {bits & ~kTagBits, false, 0};

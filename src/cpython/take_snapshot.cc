@@ -103,17 +103,29 @@ bool snapshot_is_partial(const Snapshot& snapshot) {
   return false;
 }
 
-absl::StatusOr<Snapshot> take_snapshot(Target& target, const SnapshotNeeds& needs,
-                                       absl::Duration stop_timeout, const SnapshotBudget& budget,
-                                       SnapshotStats* stats) {
-  // Everything that does not need the threads still happens before they are stopped.
+absl::StatusOr<PythonRuntime> find_runtime(Target& target) {
   absl::StatusOr<PythonBinary> binary = find_python_binary(
       target.mappings(), [&target](const MemoryMapping& m) { return target.file_of(m); });
   if (!binary.ok()) return target.no_runtime_error(binary.status());
   target.runtime_file_found(binary->path);
   absl::StatusOr<PythonRuntime> runtime = identify_runtime(target.memory(), *binary);
   if (!runtime.ok()) return target.unreadable_runtime_error(runtime.status());
+  return runtime;
+}
+
+absl::StatusOr<Snapshot> take_snapshot(Target& target, const SnapshotNeeds& needs,
+                                       absl::Duration stop_timeout, const SnapshotBudget& budget,
+                                       SnapshotStats* stats) {
+  // Everything that does not need the threads still happens before they are stopped.
+  absl::StatusOr<PythonRuntime> runtime = find_runtime(target);
+  if (!runtime.ok()) return runtime.status();
   SnapshotReader reader(target.memory(), *std::move(runtime));
+  return take_snapshot(target, reader, needs, stop_timeout, budget, stats);
+}
+
+absl::StatusOr<Snapshot> take_snapshot(Target& target, SnapshotReader& reader,
+                                       const SnapshotNeeds& needs, absl::Duration stop_timeout,
+                                       const SnapshotBudget& budget, SnapshotStats* stats) {
   SnapshotNeeds read = needs;
   // The OS names of a target that cannot tell them are inferred from the Python ones (3.14+).
   const PythonVersion& version = reader.runtime().version;

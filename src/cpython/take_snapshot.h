@@ -4,6 +4,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cpython/runtime.h"
+#include "cpython/snapshot_reader.h"
 #include "memory/target.h"
 #include "snapshot/request.h"
 #include "snapshot/snapshot.h"
@@ -16,9 +18,20 @@ struct SnapshotStats {
   size_t threads_stopped = 0;  // the threads held (a core: the threads it recorded)
 };
 
-// Errors carry an ErrorKind (common/errors.h), phrased by the target (Target::no_runtime_error,
-// unreadable_runtime_error). The target runs again when this returns. Damage below the runtime
+// The target's CPython runtime, found without stopping it: once per target (a sampler keeps it,
+// with a SnapshotReader, across its snapshots). Errors as take_snapshot's.
+absl::StatusOr<PythonRuntime> find_runtime(Target& target);
+
+// One snapshot through `reader` (made for this target's runtime). Errors carry an ErrorKind
+// (common/errors.h), phrased by the target (Target::no_runtime_error, unreadable_runtime_error).
+// The target runs again when this returns. Damage below the runtime, or a walk over `budget`,
 // gives a partial snapshot (see snapshot_is_partial) rather than an error.
+absl::StatusOr<Snapshot> take_snapshot(Target& target, SnapshotReader& reader,
+                                       const SnapshotNeeds& needs, absl::Duration stop_timeout,
+                                       const SnapshotBudget& budget = {},
+                                       SnapshotStats* stats = nullptr);
+
+// find_runtime, then take_snapshot: one snapshot of a target.
 absl::StatusOr<Snapshot> take_snapshot(Target& target, const SnapshotNeeds& needs,
                                        absl::Duration stop_timeout,
                                        const SnapshotBudget& budget = {},

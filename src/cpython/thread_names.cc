@@ -70,7 +70,7 @@ std::optional<uint64_t> ThreadNameReader::int_value(uint64_t object) {
 std::optional<std::string> ThreadNameReader::name_of(uint64_t thread) {
   absl::StatusOr<const TypeInfo*> type = types_.of(thread);
   if (!type.ok()) return std::nullopt;
-  const char* attribute = objects_.layout().major == 2 ? "_Thread__name" : "_name";
+  const char* attribute = objects_.release().thread_name_attribute;
   absl::StatusOr<std::optional<uint64_t>> name = dicts_.find_attribute(thread, **type, attribute);
   if (!name.ok() || !name->has_value()) return std::nullopt;
   absl::StatusOr<const TypeInfo*> name_type = types_.of(**name);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "cpython/releases.h"
 #include "format/dump_ascii.h"
 
 namespace pystack {
@@ -16,60 +17,7 @@ namespace {
 constexpr size_t kMaxFrameDepth = 100;  // MAX_FRAME_DEPTH
 constexpr size_t kMaxThreads = 100;     // MAX_NTHREADS
 
-// The version-dependent parts of the dump, each checked against the real interpreters: 3.6 to
-// 3.13.0 (pyenv), 3.13.18, 3.14.10 and 3.15.2 (Debian unstable); 3.14.0 from its sources.
-struct Dialect {
-  // Printed for a thread without a Python frame; nullptr: nothing (3.6/3.7).
-  const char* no_frame;
-  // Printed after MAX_FRAME_DEPTH frames when more follow; nullptr: nothing (3.13.0 drops it).
-  const char* frames_cut;
-  // "  Garbage-collecting" under the current thread's header while the collector runs (3.10+).
-  bool shows_gc = false;
-  // 3.14+ write_thread_name: " [NAME]" after the thread id, NAME the OS thread name
-  // (pthread_getname_np) written as raw bytes, when it is not empty.
-  bool shows_os_thread_name = false;
-  // 3.14+: no_frame only when tstate->current_frame is NULL; a chain of only the interpreter's
-  // own frames prints nothing.
-  bool no_frame_needs_empty_chain = false;
-  // 3.14.1+ (gh-140815): the interpreter's own frames count toward MAX_FRAME_DEPTH.
-  bool counts_skipped_frames = false;
-  // 3.13.10+, 3.14.1+ (gh-140815): printed after a frame with a ??? (filename, line or name),
-  // or instead of a frame that fails CPython's safety check, ending the thread's dump; nullptr:
-  // the dump goes on.
-  const char* invalid_frame = nullptr;
-};
-
-constexpr Dialect kDialect36{nullptr, "  ...\n", false};
-constexpr Dialect kDialect38{"<no Python frame>\n", "  ...\n", false};  // unindented
-constexpr Dialect kDialect310{"  <no Python frame>\n", "  ...\n", true};
-constexpr Dialect kDialect313{"  <no Python frame>\n", nullptr, true};
-// 3.13.10+: gh-140815's "<invalid frame>", backported (checked against 3.13.18).
-constexpr Dialect kDialect31310{.no_frame = "  <no Python frame>\n",
-                                .frames_cut = nullptr,
-                                .shows_gc = true,
-                                .invalid_frame = "  <invalid frame>\n"};
-constexpr Dialect kDialect314{.no_frame = "  <no Python frame>\n",
-                              .frames_cut = nullptr,
-                              .shows_gc = true,
-                              .shows_os_thread_name = true,
-                              .no_frame_needs_empty_chain = true};
-constexpr Dialect kDialect3141{.no_frame = "  <no Python frame>\n",
-                               .frames_cut = nullptr,
-                               .shows_gc = true,
-                               .shows_os_thread_name = true,
-                               .no_frame_needs_empty_chain = true,
-                               .counts_skipped_frames = true,
-                               .invalid_frame = "  <invalid frame>\n"};
-
-const Dialect& dialect_for(const PythonVersion& v) {
-  if (v.at_least(3, 14, 1)) return kDialect3141;  // 3.15 too
-  if (v.at_least(3, 14)) return kDialect314;
-  if (v.at_least(3, 13, 10)) return kDialect31310;
-  if (v.at_least(3, 13)) return kDialect313;
-  if (v.at_least(3, 10)) return kDialect310;
-  if (v.at_least(3, 8)) return kDialect38;
-  return kDialect36;
-}
+using Dialect = FaulthandlerDialect;  // per release: cpython/releases.h
 
 // _Py_DumpDecimal.
 void append_decimal(std::string& out, int value) { out += std::to_string(value); }
@@ -221,7 +169,14 @@ std::vector<const Interpreter*> interpreters_dumped(const Snapshot& snapshot) {
   return all;
 }
 
-PythonVersion first_version_showing_os_thread_names() { return {3, 14}; }
+std::optional<PythonVersion> first_version_showing_os_thread_names() {
+  for (const Release& release : all_releases()) {
+    if (release.faulthandler.shows_os_thread_name) {
+      return PythonVersion{release.major, release.minor, release.first_micro, 0};
+    }
+  }
+  return std::nullopt;
+}
 
 bool prints_nothing(const Interpreter& interp) {
   // CPython returns "unable to get the thread head state" and writes nothing.
@@ -231,7 +186,7 @@ bool prints_nothing(const Interpreter& interp) {
 }  // namespace
 
 bool faulthandler_shows_os_thread_names(const PythonVersion& version) {
-  return dialect_for(version).shows_os_thread_name;
+  return release_at_or_before(version).faulthandler.shows_os_thread_name;
 }
 
 SnapshotNeeds faulthandler_needs() {
@@ -241,7 +196,7 @@ SnapshotNeeds faulthandler_needs() {
 }
 
 std::string format_faulthandler(const Snapshot& snapshot) {
-  const Dialect& dialect = dialect_for(snapshot.version);
+  const Dialect& dialect = release_shown(snapshot).faulthandler;
   std::string out;
   // faulthandler_fatal_error: the signal's name and a blank line before the threads.
   if (snapshot.fatal_error) out += "Fatal Python error: " + *snapshot.fatal_error + "\n\n";

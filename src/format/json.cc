@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cpython/releases.h"
 #include "format/json_writer.h"
 #include "format/python_text.h"
 
@@ -146,7 +147,7 @@ SnapshotNeeds json_needs(bool with_locals) {
 }
 
 std::string format_json(const Snapshot& snapshot, const SourceLines& sources, bool with_locals) {
-  const bool python2 = snapshot.version.major == 2;
+  const bool python2 = release_shown(snapshot).strings == StringModel::kPython2;
   JsonWriter json;
   json.begin_object();
   json.key("pid");

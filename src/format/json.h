@@ -1,10 +1,10 @@
 // One JSON document describing the process and every thread's frames (schema: README.md, "JSON
-// output"). A pure function: source lines come in read beforehand (cli/source_reader).
+// output"). A pure function: source lines come in read beforehand (sources/source_reader).
 #pragma once
 
 #include <string>
 
-#include "format/source_lines.h"
+#include "snapshot/source_lines.h"
 #include "snapshot/request.h"
 #include "snapshot/snapshot.h"
 

@@ -29,16 +29,4 @@ std::u32string_view strip_python(std::u32string_view text, bool python2);
 // Python 2 writes it. Code points past 0xff (a Python 2 unicode object) are written as UTF-8.
 void append_python2_bytes(std::string& out, std::u32string_view text);
 
-// Decodes UTF-8 the way os.fsdecode() does (errors='surrogateescape'): each byte of an invalid
-// sequence becomes U+DC80 + byte. Overlong forms, surrogates and values past U+10FFFF are
-// invalid, as in CPython's strict UTF-8 decoder.
-std::u32string decode_utf8_surrogateescape(std::string_view bytes);
-
-// Decodes UTF-8 strictly (CPython's 'utf-8' codec); false on the first invalid sequence.
-bool decode_utf8_strict(std::string_view bytes, std::u32string& out);
-
-// The inverse of decode_utf8_surrogateescape (os.fsencode): U+DC80..U+DCFF become the byte
-// they escape; false for any other surrogate (CPython raises UnicodeEncodeError).
-bool encode_utf8_surrogateescape(std::u32string_view text, std::string& out);
-
 }  // namespace pystack

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cpython/releases.h"
 #include "format/python_text.h"
 
 namespace pystack {
@@ -17,24 +18,7 @@ namespace {
 
 constexpr int kRecursiveCutoff = 3;  // _RECURSIVE_CUTOFF
 
-// The version-dependent parts of format_stack, each checked against the real interpreters.
-struct Dialect {
-  bool python2;              // str is bytes: written raw, stripped of ASCII whitespace only
-  bool folds_repeats;        // "[Previous line repeated N more time(s)]" (3.6+; 2.7 has none)
-  bool indents_with_textwrap;  // 3.13: the line goes through textwrap.indent (splitlines)
-  bool shows_stdin_alias;    // 3.13: a filename "<stdin>-N" (the REPL's) is shown as "<stdin>"
-  const char* unknown_lineno;  // a frame without a line: f_lineno is None in 3.x
-};
-
-constexpr Dialect kDialect27{true, false, false, false, "???"};
-constexpr Dialect kDialect36{false, true, false, false, "None"};
-constexpr Dialect kDialect313{false, true, true, true, "None"};
-
-const Dialect& dialect_for(const PythonVersion& v) {
-  if (v.major == 2) return kDialect27;
-  if (v.at_least(3, 13)) return kDialect313;
-  return kDialect36;
-}
+using Dialect = TracebackDialect;  // per release: cpython/releases.h
 
 // A str of the target as print() writes it (see traceback.h); a string the reader had to cut
 // is marked with "...".
@@ -227,7 +211,7 @@ SnapshotNeeds traceback_needs(bool with_locals) {
 
 std::string format_traceback(const Snapshot& snapshot, const SourceLines& sources,
                              bool with_locals) {
-  const Dialect& dialect = dialect_for(snapshot.version);
+  const Dialect& dialect = release_shown(snapshot).traceback;
   std::string out;
   if (snapshot.fatal_error) out += "Fatal Python error: " + *snapshot.fatal_error + "\n\n";
   bool first = true;

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "format/source_lines.h"
+#include "snapshot/source_lines.h"
 #include "snapshot/request.h"
 #include "snapshot/snapshot.h"
 
@@ -16,7 +16,7 @@ namespace pystack {
 // " (tid N, "NAME", holds the GIL, garbage-collecting)", then " (most recent call last):".
 // Text is written as print() would write format_stack()'s strings to a UTF-8 stream with
 // errors='backslashreplace' (lone surrogates as \udXXX); Python 2 str bytes are written as is.
-// `sources` holds linecache's lines (cli/source_reader); nothing here reads files or memory.
+// `sources` holds linecache's lines (sources/source_reader); nothing here reads files or memory.
 std::string format_traceback(const Snapshot& snapshot, const SourceLines& sources,
                              bool with_locals);
 

@@ -161,6 +161,16 @@ std::string CoreTarget::locate(const std::string& mapped) const {
 
 std::string CoreTarget::file_of(const MemoryMapping& mapping) const { return locate(mapping.path); }
 
+// Under --sysroot first, then where it was. A core does not record the working directory:
+// relative names are taken as relative to ours.
+std::string CoreTarget::source_file(const std::string& path) const {
+  const std::string& sysroot = locations_.sysroot;
+  if (!sysroot.empty() && absl::StartsWith(path, "/") && exists(sysroot + path)) {
+    return sysroot + path;
+  }
+  return path;
+}
+
 void CoreTarget::runtime_file_found(const std::string& located_path) {
   memory_->check_build_id(located_path);
 }

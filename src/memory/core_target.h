@@ -35,6 +35,7 @@ class CoreTarget final : public Target {
   std::string file_of(const MemoryMapping& mapping) const override;
   std::string executable() const override { return executable_; }
   std::string process_name() const override { return core_->process().command; }
+  std::string source_file(const std::string& path) const override;
   void runtime_file_found(const std::string& located_path) override;
 
   absl::Status stop(absl::Duration) override { return absl::OkStatus(); }

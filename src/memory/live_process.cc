@@ -80,6 +80,14 @@ std::string LiveProcess::executable() const {
   return exe;
 }
 
+// Absolute paths under /proc/PID/root (its mount namespace and chroot), relative ones under
+// /proc/PID/cwd (its working directory, where its own os.stat looks first).
+std::string LiveProcess::source_file(const std::string& path) const {
+  if (path.empty()) return "";
+  return path[0] == '/' ? absl::StrCat("/proc/", pid_, "/root", path)
+                        : absl::StrCat("/proc/", pid_, "/cwd/", path);
+}
+
 std::string LiveProcess::process_name() const {
   return read_comm(absl::StrCat("/proc/", pid_, "/comm")).value_or("");
 }

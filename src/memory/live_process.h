@@ -27,6 +27,7 @@ class LiveProcess final : public Target {
   std::string file_of(const MemoryMapping& mapping) const override;
   std::string executable() const override;
   std::string process_name() const override;
+  std::string source_file(const std::string& path) const override;
 
   // Errors: kProcessExited (it was there when opened), kPermissionDenied, kAlreadyTraced,
   // kInvalidArgument (this process itself); a timeout is kInternal.

@@ -11,15 +11,20 @@ const uint8_t* PageCache::page(uint64_t page_address) const {
   if (pages_.size() >= max_pages_) return nullptr;
   Page data(new uint8_t[kPageSize]);
   if (!inner_.read(page_address, data.get(), kPageSize).ok()) data.reset();
-  ++pages_read_;
+  bytes_read_ += kPageSize;
   return pages_.emplace(page_address, std::move(data)).first->second.get();
+}
+
+absl::Status PageCache::read_through(uint64_t address, void* out, size_t size) const {
+  bytes_read_ += size;
+  return inner_.read(address, out, size);
 }
 
 absl::Status PageCache::read(uint64_t address, void* out, size_t size) const {
   if (size == 0) return absl::OkStatus();
   if (address + size < address) return absl::OutOfRangeError("read wraps around the address space");
   // Large reads (strings, line tables) gain nothing from page granularity.
-  if (size > 4 * kPageSize) return inner_.read(address, out, size);
+  if (size > 4 * kPageSize) return read_through(address, out, size);
   uint8_t* dest = static_cast<uint8_t*>(out);
   uint64_t cursor = address;
   const uint64_t end = address + size;
@@ -27,7 +32,7 @@ absl::Status PageCache::read(uint64_t address, void* out, size_t size) const {
     const uint64_t page_address = cursor & ~(kPageSize - 1);
     const uint8_t* data = page(page_address);
     // A page we cannot have (unmapped, or the cache is full): let the source decide.
-    if (data == nullptr) return inner_.read(address, out, size);
+    if (data == nullptr) return read_through(address, out, size);
     const uint64_t chunk = std::min(end, page_address + kPageSize) - cursor;
     std::memcpy(dest, data + (cursor - page_address), chunk);
     dest += chunk;

@@ -20,18 +20,25 @@ class PageCache final : public RemoteMemory {
       : inner_(inner), max_pages_(max_pages) {}
 
   absl::Status read(uint64_t address, void* out, size_t size) const override;
-  void clear() { pages_.clear(); }
-  size_t pages_read() const { return pages_read_; }
+  // Forgets every page, and the count of bytes read.
+  void clear() {
+    pages_.clear();
+    bytes_read_ = 0;
+  }
+  // The bytes asked of the target since clear(): whole pages, and the reads passed through.
+  uint64_t bytes_read() const { return bytes_read_; }
 
  private:
   using Page = std::unique_ptr<uint8_t[]>;
   // The cached page at `page_address`, read on first use; nullptr when the page is unreadable.
   const uint8_t* page(uint64_t page_address) const;
+  // A read past the cache, counted.
+  absl::Status read_through(uint64_t address, void* out, size_t size) const;
 
   const RemoteMemory& inner_;
   size_t max_pages_;
   mutable absl::flat_hash_map<uint64_t, Page> pages_;  // nullptr value: known unreadable
-  mutable size_t pages_read_ = 0;
+  mutable uint64_t bytes_read_ = 0;
 };
 
 }  // namespace pystack

@@ -36,6 +36,9 @@ class Target {
   virtual std::string executable() const = 0;
   // The kernel's name of the process (comm), or "".
   virtual std::string process_name() const = 0;
+  // Where this process can open the file the target would open as `path` (absolute, or relative
+  // to the target's working directory), e.g. a source file; "" when it cannot be reached.
+  virtual std::string source_file(const std::string& path) const = 0;
   // Called with the file found to hold the CPython runtime; a core compares its build id.
   virtual void runtime_file_found(const std::string& located_path) { (void)located_path; }
 

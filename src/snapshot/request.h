@@ -27,7 +27,7 @@ struct SnapshotNeeds {
 // thread or interpreter it was reading (walk_error) and gives what it has: a partial snapshot.
 struct SnapshotBudget {
   int64_t max_frames = int64_t{1} << 20;         // over all threads
-  uint64_t max_bytes_read = uint64_t{1} << 30;   // from the target, through the page cache
+  uint64_t max_bytes_read = uint64_t{256} << 20;  // from the target, through the page cache
   absl::Duration max_stopped = absl::Seconds(10);  // the target held stopped
 };
 

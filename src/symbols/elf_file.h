@@ -27,7 +27,7 @@ struct ElfSection {
 
 class ElfFile {
  public:
-  // Errors: kNoSuchProcess when the file does not exist, kPermissionDenied, kNotPython when it is
+  // Errors: kNoSuchFile when the file does not exist, kPermissionDenied, kNotElf when it is
   // not an ELF file.
   static absl::StatusOr<ElfFile> open(const std::string& path);
 

@@ -46,7 +46,7 @@ struct PythonBinary {
 using PathResolver = std::function<std::string(const MemoryMapping& mapping)>;
 
 // Looks at every file-backed mapping, libpython first, then the executable, then the rest, and
-// returns the first that holds a CPython runtime. kNotPython when none does.
+// returns the first that holds a CPython runtime. kNoPythonRuntime when none does.
 absl::StatusOr<PythonBinary> find_python_binary(const std::vector<MemoryMapping>& mappings,
                                                 const PathResolver& resolve);
 

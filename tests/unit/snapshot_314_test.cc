@@ -14,9 +14,14 @@
 #include <array>
 #include <map>
 
+#include <signal.h>
+
+#include "cli/exit_codes.h"
 #include "common/errors.h"
 #include "cpython/runtime.h"
 #include "cpython/snapshot_reader.h"
+#include "cpython/take_snapshot.h"
+#include "memory/target.h"
 #include "debug_offsets_314_test.h"
 #include "format/faulthandler.h"
 
@@ -84,7 +89,9 @@ constexpr uint8_t kOwnedByInterpreter = 3;        // FRAME_OWNED_BY_INTERPRETER 
 
 class ProcessBuilder {
  public:
-  explicit ProcessBuilder(FakeProcess& memory) : memory_(memory) {}
+  // Objects go to pages from kObjects + first_object pages on.
+  explicit ProcessBuilder(FakeProcess& memory, int first_object = 0)
+      : memory_(memory), objects_(first_object) {}
 
   // A compact str: PyASCIIObject (ob_refcnt, ob_type, length, hash, state), then for
   // non-ASCII text the rest of PyCompactUnicodeObject (utf8_length, utf8), then the data.
@@ -156,7 +163,7 @@ class ProcessBuilder {
   }
 
   FakeProcess& memory_;
-  int objects_ = 0;
+  int objects_;
 };
 
 // Location tables in the 3.11+ format, which 3.14 keeps (InternalDocs/code_objects.md):
@@ -466,6 +473,262 @@ TEST(Faulthandler314, ThreadNames) {
   thread.os_name = "worker";
   EXPECT_EQ(format_faulthandler(one_thread(3, 13, 0, thread)),
             "Current thread 0x0000000000001000" + tail);
+}
+
+// ---- take_snapshot over a Target that exists only in memory ----
+
+// The fake process as a Target: pid 4242 (thread B, the main thread) and 4243 (thread A), their
+// fs_base registers (glibc's pthread_self(), the thread ids CPython keeps), the OS names a
+// /proc would give. It records how it was held, and the reads made while it ran.
+class FakeTarget final : public Target {
+ public:
+  explicit FakeTarget(const FakeProcess& process) : memory_(process, stopped_) {}
+
+  pid_t pid() const override { return 4242; }
+  std::string description() const override { return "process 4242"; }
+  const RemoteMemory& memory() const override { return memory_; }
+  const std::vector<MemoryMapping>& mappings() const override { return mappings_; }
+  std::string file_of(const MemoryMapping& mapping) const override { return mapping.path; }
+  std::string executable() const override { return "/usr/bin/python3.14"; }
+  std::string process_name() const override { return "python3.14"; }
+  std::string source_file(const std::string& path) const override { return path; }
+
+  absl::Status stop(absl::Duration) override {
+    events.push_back("stop");
+    if (!stop_error.ok()) return stop_error;
+    stopped_ = true;
+    return absl::OkStatus();
+  }
+  void resume() override {
+    events.push_back("resume");
+    stopped_ = false;
+  }
+  std::vector<pid_t> threads() const override {
+    return stopped_ || fatal != 0 ? std::vector<pid_t>{4242, 4243} : std::vector<pid_t>{};
+  }
+  std::optional<uint64_t> fs_base(pid_t tid) const override {
+    if (tid == 4242) return kThreadIdB;
+    if (tid == 4243) return kThreadIdA;
+    return std::nullopt;
+  }
+  std::optional<std::string> os_thread_name(pid_t tid) const override {
+    if (!knows_names) return std::nullopt;
+    if (tid == 4242) return "python3.14";
+    if (tid == 4243) return "worker-1";
+    return std::nullopt;
+  }
+  bool knows_os_thread_names() const override { return knows_names; }
+  int fatal_signal() const override { return fatal; }
+  std::optional<pid_t> signalled_thread() const override {
+    return fatal != 0 ? std::optional<pid_t>(4243) : std::nullopt;
+  }
+  bool gone() const override { return false; }
+  absl::Status no_runtime_error(const absl::Status& cause) const override { return cause; }
+  absl::Status unreadable_runtime_error(const absl::Status& cause) const override {
+    return make_error(ErrorKind::kRuntimeUnreadable, std::string(cause.message()));
+  }
+  absl::Status incomplete_error() const override {
+    return make_error(ErrorKind::kIncomplete, "incomplete");
+  }
+
+  size_t reads_while_running() const { return memory_.reads_while_running; }
+  void forget_reads() { memory_.reads_while_running = 0; }
+
+  std::vector<std::string> events;
+  absl::Status stop_error;
+  bool knows_names = true;
+  int fatal = 0;
+
+ private:
+  // The process's memory, counting the reads made while it is not held.
+  class HeldMemory final : public RemoteMemory {
+   public:
+    HeldMemory(const FakeProcess& process, const bool& stopped)
+        : process_(process), stopped_(stopped) {}
+    absl::Status read(uint64_t address, void* out, size_t size) const override {
+      if (!stopped_) ++reads_while_running;
+      return process_.read(address, out, size);
+    }
+    mutable size_t reads_while_running = 0;
+
+   private:
+    const FakeProcess& process_;
+    const bool& stopped_;
+  };
+
+  bool stopped_ = false;
+  HeldMemory memory_;
+  std::vector<MemoryMapping> mappings_;
+};
+
+// The runtime as find_runtime would give it (the fake process has no ELF file to find it in).
+SnapshotReader reader_for(const FakeTarget& target) {
+  absl::StatusOr<PythonRuntime> runtime = identify_runtime(target.memory(), binary_at_runtime());
+  EXPECT_TRUE(runtime.ok()) << runtime.status();
+  return SnapshotReader(target.memory(), *std::move(runtime));
+}
+
+FakeProcess process_3141() {
+  FakeProcess memory;
+  build_process(memory, example_offsets<DebugOffsets314>(kVersion3141));
+  return memory;
+}
+
+TEST(TakeSnapshot, ReadsOnlyWhileTheTargetIsStoppedAndLetsItGo) {
+  const FakeProcess process = process_3141();
+  FakeTarget target(process);
+  SnapshotReader reader = reader_for(target);
+  target.forget_reads();
+  SnapshotStats stats;
+  absl::StatusOr<Snapshot> snapshot =
+      take_snapshot(target, reader, faulthandler_needs(), absl::Seconds(1), {}, &stats);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  EXPECT_EQ(target.events, (std::vector<std::string>{"stop", "resume"}));
+  EXPECT_EQ(target.reads_while_running(), 0u);
+  EXPECT_EQ(stats.threads_stopped, 2u);
+  EXPECT_EQ(snapshot->pid, 4242);
+  EXPECT_EQ(snapshot->executable, "/usr/bin/python3.14");
+  EXPECT_FALSE(snapshot->fatal_error);
+  // faulthandler of 3.14 shows the OS thread names: asked of the target by the threads' ids.
+  EXPECT_EQ(format_faulthandler(*snapshot), kExpected);
+}
+
+TEST(TakeSnapshot, TheThreadAFatalSignalHitIsCurrent) {
+  const FakeProcess process = process_3141();
+  FakeTarget target(process);
+  target.fatal = SIGSEGV;  // on 4243, whose fs_base is thread A's id
+  SnapshotReader reader = reader_for(target);
+  absl::StatusOr<Snapshot> snapshot =
+      take_snapshot(target, reader, faulthandler_needs(), absl::Seconds(1));
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  EXPECT_EQ(snapshot->fatal_error, "Segmentation fault");
+  const Interpreter& interp = snapshot->interpreters.at(0);
+  EXPECT_TRUE(interp.threads.at(0).is_current);
+  EXPECT_FALSE(interp.threads.at(1).is_current);  // although it holds the GIL
+}
+
+TEST(TakeSnapshot, ATargetWithoutOsNamesHasThemInferredFrom314) {
+  const FakeProcess process = process_3141();
+  FakeTarget target(process);
+  target.knows_names = false;  // a core
+  SnapshotReader reader = reader_for(target);
+  absl::StatusOr<Snapshot> snapshot =
+      take_snapshot(target, reader, faulthandler_needs(), absl::Seconds(1));
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  // No threading module in this process: both threads keep the process's name, as threads
+  // CPython did not name do (cpython/os_thread_names.h).
+  for (const Thread& thread : snapshot->interpreters.at(0).threads) {
+    EXPECT_EQ(thread.os_name, "python3.14") << thread.thread_id;
+  }
+}
+
+TEST(TakeSnapshot, ATargetThatCannotBeStoppedIsNotRead) {
+  const FakeProcess process = process_3141();
+  FakeTarget target(process);
+  target.stop_error = make_error(ErrorKind::kAlreadyTraced, "traced by 99");
+  SnapshotReader reader = reader_for(target);
+  target.forget_reads();
+  absl::StatusOr<Snapshot> snapshot =
+      take_snapshot(target, reader, faulthandler_needs(), absl::Seconds(1));
+  ASSERT_FALSE(snapshot.ok());
+  EXPECT_EQ(error_kind(snapshot.status()), ErrorKind::kAlreadyTraced);
+  EXPECT_EQ(target.reads_while_running(), 0u);
+}
+
+TEST(TakeSnapshot, ATargetWhoseRuntimeCannotBeReadIsLetGo) {
+  FakeProcess process = process_3141();
+  FakeTarget target(process);
+  SnapshotReader reader = reader_for(target);
+  // The interpreter list's head now points at unmapped memory.
+  process.put<uint64_t>(kRuntime + S::kInterpretersHead, 0xdead0000);
+  absl::StatusOr<Snapshot> snapshot =
+      take_snapshot(target, reader, faulthandler_needs(), absl::Seconds(1));
+  ASSERT_FALSE(snapshot.ok());
+  EXPECT_EQ(error_kind(snapshot.status()), ErrorKind::kRuntimeUnreadable);
+  EXPECT_EQ(target.events, (std::vector<std::string>{"stop", "resume"}));
+}
+
+// ---- the code-object cache across snapshots ----
+
+TEST(CodeCache, AnAddressReusedByAnotherCodeObjectGivesTheNewName) {
+  FakeProcess process = process_3141();
+  absl::StatusOr<PythonRuntime> runtime = identify_runtime(process, binary_at_runtime());
+  ASSERT_TRUE(runtime.ok()) << runtime.status();
+  SnapshotReader reader(process, *std::move(runtime));
+  auto top_frame = [&reader]() -> Frame {
+    absl::StatusOr<Snapshot> snapshot = reader.read();
+    EXPECT_TRUE(snapshot.ok()) << snapshot.status();
+    if (!snapshot.ok()) return {};
+    return snapshot->interpreters.at(0).threads.at(1).frames.at(0);
+  };
+  EXPECT_EQ(top_frame().name->code_points, U"caf\u00e9");
+  EXPECT_EQ(top_frame().name->code_points, U"caf\u00e9");  // from the cache: the same
+  // The code object is freed and another is allocated at its address, between two snapshots;
+  // its names are new objects, past the process's.
+  ProcessBuilder(process, 100).code(kCodeInner, U"/srv/app/other.py", U"replaced", U"Other.replaced",
+                               3, kInnerLineTable);
+  const Frame frame = top_frame();
+  EXPECT_EQ(frame.code_address, kCodeInner);
+  EXPECT_EQ(frame.name->code_points, U"replaced");
+  EXPECT_EQ(frame.filename->code_points, U"/srv/app/other.py");
+  EXPECT_EQ(frame.lineno, 6);
+}
+
+// ---- the per-snapshot budget ----
+
+Snapshot read_with(const FakeProcess& process, const SnapshotBudget& budget,
+                   absl::Time stopped_at = absl::Now()) {
+  absl::StatusOr<PythonRuntime> runtime = identify_runtime(process, binary_at_runtime());
+  EXPECT_TRUE(runtime.ok()) << runtime.status();
+  SnapshotReader reader(process, *std::move(runtime));
+  absl::StatusOr<Snapshot> snapshot = reader.read({}, budget, stopped_at);
+  EXPECT_TRUE(snapshot.ok()) << snapshot.status();
+  return snapshot.ok() ? *std::move(snapshot) : Snapshot{};
+}
+
+TEST(SnapshotBudget, AWalkOverItsFramesStopsMarkedWithExitCode9) {
+  const FakeProcess process = process_3141();
+  SnapshotBudget budget;
+  budget.max_frames = 1;  // thread B has four: inner, an entry frame, <module>, an entry frame
+  const Snapshot snapshot = read_with(process, budget);
+  const Thread& b = snapshot.interpreters.at(0).threads.at(1);
+  ASSERT_EQ(b.frames.size(), 1u);
+  EXPECT_EQ(b.frames[0].code_address, kCodeInner);
+  EXPECT_EQ(b.walk_error, "the snapshot's budget of 1 frames is spent");
+  EXPECT_TRUE(snapshot_is_partial(snapshot));
+  FakeTarget target(process);
+  EXPECT_EQ(exit_code_for(error_kind(target.incomplete_error())), 9);
+  // faulthandler's text marks where the walk stopped.
+  EXPECT_NE(format_faulthandler(snapshot).find("budget of 1 frames is spent"), std::string::npos)
+      << format_faulthandler(snapshot);
+}
+
+TEST(SnapshotBudget, AWalkOverItsStoppedTimeStops) {
+  const FakeProcess process = process_3141();
+  SnapshotBudget budget;
+  budget.max_stopped = absl::Milliseconds(500);
+  const Snapshot snapshot = read_with(process, budget, absl::Now() - absl::Seconds(1));
+  const Interpreter& interp = snapshot.interpreters.at(0);
+  EXPECT_TRUE(interp.threads.empty());
+  EXPECT_EQ(interp.walk_error, "the snapshot's budget of 500ms with the target stopped is spent");
+  EXPECT_TRUE(snapshot_is_partial(snapshot));
+}
+
+TEST(SnapshotBudget, AWalkOverItsBytesStops) {
+  const FakeProcess process = process_3141();
+  SnapshotBudget budget;
+  budget.max_bytes_read = 4096;  // the runtime's page and the interpreter's are more
+  const Snapshot snapshot = read_with(process, budget);
+  const Interpreter& interp = snapshot.interpreters.at(0);
+  EXPECT_TRUE(interp.threads.empty());
+  EXPECT_EQ(interp.walk_error, "the snapshot's budget of 4096 bytes read is spent");
+}
+
+TEST(SnapshotBudget, TheDefaultBudgetReadsTheWholeProcess) {
+  const FakeProcess process = process_3141();
+  const Snapshot snapshot = read_with(process, SnapshotBudget{});
+  EXPECT_FALSE(snapshot_is_partial(snapshot));
+  EXPECT_EQ(snapshot.interpreters.at(0).threads.at(1).frames.size(), 2u);
 }
 
 }  // namespace

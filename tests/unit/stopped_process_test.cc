@@ -403,7 +403,9 @@ TEST(StoppedProcess, DetachOnSignalReleasesTheTargetAndDies) {
     Child target = fork_threads(1, 2);
     pid_t target_pid = target.pid();
     Child holder = Child::fork([target_pid](const std::function<void()>& ready) {
-      ::signal(SIGQUIT, SIG_DFL);
+      // As a tool started from a terminal has them: a shell's background job (make test under
+      // nohup, a CI step) starts with SIGINT and SIGQUIT ignored, which the tool keeps ignored.
+      for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::signal(s, SIG_DFL);
       struct rlimit no_core {0, 0};
       ::setrlimit(RLIMIT_CORE, &no_core);
       install_detach_on_signal();

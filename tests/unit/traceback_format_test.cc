@@ -12,7 +12,7 @@
 
 #include <gtest/gtest.h>
 
-#include "format/linecache.h"
+#include "sources/linecache.h"
 #include "format/python_text.h"
 
 namespace pystack {

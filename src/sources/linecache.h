@@ -1,7 +1,7 @@
 // What the target's linecache makes of a source file's bytes (Lib/linecache.py updatecache):
 // Python 3 reads through tokenize.open (PEP 263 coding cookie or UTF-8 BOM, else UTF-8; strict
 // decoding; universal newlines), Python 2 reads raw bytes in 'rU' mode. Pure functions: the
-// caller reads the file (cli/source_reader).
+// caller reads the file (sources/source_reader).
 #pragma once
 
 #include <functional>

@@ -8,7 +8,8 @@
 #include <functional>
 #include <string>
 
-#include "format/source_lines.h"
+#include "snapshot/source_lines.h"
+#include "memory/target.h"
 #include "snapshot/snapshot.h"
 
 namespace pystack {
@@ -18,12 +19,12 @@ namespace pystack {
 // directory), or "" when it cannot be reached.
 using SourcePathResolver = std::function<std::string(const std::string& target_path)>;
 
-// A live process: absolute paths under /proc/PID/root (its mount namespace and chroot), relative
-// ones under /proc/PID/cwd (its working directory, where its own os.stat looks first).
-SourcePathResolver live_source_resolver(pid_t pid);
+// The target's files where it says they are (Target::source_file): a live process's through
+// /proc/PID/root and /proc/PID/cwd, a core's under --sysroot. `target` must outlive the resolver.
+SourcePathResolver target_source_resolver(const Target& target);
 
 // Files as they are on this machine: relative paths taken as relative to `cwd` ("" keeps them
-// relative to ours). For a core file whose files are where they were, or a test.
+// relative to ours). For a test.
 SourcePathResolver plain_source_resolver(const std::string& cwd = "");
 
 // linecache.getline(filename, lineno) for every frame with a str filename and a line number:

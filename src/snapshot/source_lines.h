@@ -1,5 +1,5 @@
 // The source lines that the traceback module would show for a snapshot's frames: what
-// linecache.getline(filename, lineno) returns in the target, read beforehand (cli/source_reader)
+// linecache.getline(filename, lineno) returns in the target, read beforehand (sources/source_reader)
 // so that the formatters stay pure functions with no file access.
 //
 // Keys are the frames' filenames as the target holds them (co_filename's code points); values

@@ -1,4 +1,4 @@
-#include "cli/source_reader.h"
+#include "sources/source_reader.h"
 
 #include <fcntl.h>
 #include <iconv.h>
@@ -11,8 +11,9 @@
 #include <optional>
 #include <set>
 
-#include "format/linecache.h"
-#include "format/python_text.h"
+#include "cpython/releases.h"
+#include "sources/linecache.h"
+#include "common/utf8.h"
 #include "memory/unique_fd.h"
 
 namespace pystack {
@@ -133,12 +134,8 @@ std::map<std::u32string, std::set<int>> wanted_lines(const Snapshot& snapshot) {
 
 }  // namespace
 
-SourcePathResolver live_source_resolver(pid_t pid) {
-  const std::string proc = "/proc/" + std::to_string(pid);
-  return [proc](const std::string& target_path) -> std::string {
-    if (target_path.empty()) return "";
-    return target_path[0] == '/' ? proc + "/root" + target_path : proc + "/cwd/" + target_path;
-  };
+SourcePathResolver target_source_resolver(const Target& target) {
+  return [&target](const std::string& target_path) { return target.source_file(target_path); };
 }
 
 SourcePathResolver plain_source_resolver(const std::string& cwd) {
@@ -149,7 +146,7 @@ SourcePathResolver plain_source_resolver(const std::string& cwd) {
 }
 
 SourceLines read_source_lines(const Snapshot& snapshot, const SourcePathResolver& resolve) {
-  const bool python2 = snapshot.version.major == 2;
+  const bool python2 = release_shown(snapshot).strings == StringModel::kPython2;
   SourceLines sources;
   size_t files_read = 0, bytes_read = 0;
   for (const auto& [filename, linenos] : wanted_lines(snapshot)) {

@@ -1,9 +1,9 @@
-#include "format/linecache.h"
+#include "sources/linecache.h"
 
 #include <algorithm>
 #include <cctype>
 
-#include "format/python_text.h"
+#include "common/utf8.h"
 
 namespace pystack {
 namespace {

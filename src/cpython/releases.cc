@@ -1,0 +1,260 @@
+#include "cpython/releases.h"
+
+#include <string>
+
+#include "absl/strings/str_format.h"
+
+namespace pystack {
+namespace {
+
+// ---- The tables generated from each minor version's headers (scripts/gen-layouts). ----
+const Layout kLayout_2_7 = Layout
+#include "cpython/layout_2_7.inc"
+    ;
+const Layout kLayout_3_6 = Layout
+#include "cpython/layout_3_6.inc"
+    ;
+const Layout kLayout_3_7 = Layout
+#include "cpython/layout_3_7.inc"
+    ;
+const Layout kLayout_3_8 = Layout
+#include "cpython/layout_3_8.inc"
+    ;
+const Layout kLayout_3_9 = Layout
+#include "cpython/layout_3_9.inc"
+    ;
+const Layout kLayout_3_10 = Layout
+#include "cpython/layout_3_10.inc"
+    ;
+const Layout kLayout_3_11 = Layout
+#include "cpython/layout_3_11.inc"
+    ;
+const Layout kLayout_3_12 = Layout
+#include "cpython/layout_3_12.inc"
+    ;
+const Layout kLayout_3_13 = Layout
+#include "cpython/layout_3_13.inc"
+    ;
+const Layout kLayout_3_14 = Layout
+#include "cpython/layout_3_14.inc"
+    ;
+const Layout kLayout_3_15 = Layout
+#include "cpython/layout_3_15.inc"
+    ;
+
+// ---- faulthandler's dump, each checked against the real interpreters: 3.6 to 3.13.0 (pyenv),
+// 3.13.18, 3.14.10 and 3.15.2 (Debian unstable); 3.14.0 from its sources. 2.7 has no
+// all-threads dump of its own: it is shown as 3.6 shows it. ----
+constexpr FaulthandlerDialect kFaulthandler36{.no_frame = nullptr, .frames_cut = "  ...\n"};
+constexpr FaulthandlerDialect kFaulthandler38{.no_frame = "<no Python frame>\n",  // unindented
+                                              .frames_cut = "  ...\n"};
+constexpr FaulthandlerDialect kFaulthandler310{
+    .no_frame = "  <no Python frame>\n", .frames_cut = "  ...\n", .shows_gc = true};
+constexpr FaulthandlerDialect kFaulthandler313{
+    .no_frame = "  <no Python frame>\n", .frames_cut = nullptr, .shows_gc = true};
+// 3.13.10+: gh-140815's "<invalid frame>", backported (checked against 3.13.18).
+constexpr FaulthandlerDialect kFaulthandler31310{.no_frame = "  <no Python frame>\n",
+                                                 .frames_cut = nullptr,
+                                                 .shows_gc = true,
+                                                 .invalid_frame = "  <invalid frame>\n"};
+constexpr FaulthandlerDialect kFaulthandler314{.no_frame = "  <no Python frame>\n",
+                                               .frames_cut = nullptr,
+                                               .shows_gc = true,
+                                               .shows_os_thread_name = true,
+                                               .no_frame_needs_empty_chain = true};
+constexpr FaulthandlerDialect kFaulthandler3141{.no_frame = "  <no Python frame>\n",
+                                                .frames_cut = nullptr,
+                                                .shows_gc = true,
+                                                .shows_os_thread_name = true,
+                                                .no_frame_needs_empty_chain = true,
+                                                .counts_skipped_frames = true,
+                                                .invalid_frame = "  <invalid frame>\n"};
+
+// ---- traceback.format_stack, each checked against the real interpreters. ----
+constexpr TracebackDialect kTraceback27{
+    .python2 = true, .folds_repeats = false, .unknown_lineno = "???"};
+constexpr TracebackDialect kTraceback36{};
+constexpr TracebackDialect kTraceback313{.indents_with_textwrap = true, .shows_stdin_alias = true};
+
+// ---- The rows. Each minor version's first row spells out its models; a patch row repeats it
+// with what changed (patch_row). ----
+constexpr Release kPython27{
+    .major = 2, .minor = 7, .layout = &kLayout_2_7,
+    .interpreter_list = InterpreterListHead::kStaticInterpHead,
+    .gil = GilLocation::kThreadStateCurrent, .gc_flag = GcFlagLocation::kNone,
+    .frames = FrameChain::kFrameObjects,
+    .instruction_position = InstructionPosition::kLastiBytes,
+    .line_table = LineTable::kLnotabUnsigned, .strings = StringModel::kPython2,
+    .dicts = DictModel::kPython2Table, .builtin_types = BuiltinTypes::kPython2,
+    .builtins_module = "__builtin__", .thread_name_attribute = "_Thread__name",
+    .faulthandler = kFaulthandler36, .traceback = kTraceback27};
+constexpr Release kPython36{
+    .major = 3, .minor = 6, .layout = &kLayout_3_6,
+    .interpreter_list = InterpreterListHead::kStaticInterpHead,
+    .gil = GilLocation::kThreadStateCurrent, .gc_flag = GcFlagLocation::kNone,
+    .faulthandler = kFaulthandler36, .traceback = kTraceback36};
+constexpr Release kPython37{.major = 3, .minor = 7, .layout = &kLayout_3_7,
+                            .gc_flag = GcFlagLocation::kRuntime,
+                            .faulthandler = kFaulthandler36, .traceback = kTraceback36};
+constexpr Release kPython38{.major = 3, .minor = 8, .layout = &kLayout_3_8,
+                            .gc_flag = GcFlagLocation::kRuntime,
+                            .faulthandler = kFaulthandler38, .traceback = kTraceback36};
+constexpr Release kPython39{.major = 3, .minor = 9, .layout = &kLayout_3_9,
+                            .faulthandler = kFaulthandler38, .traceback = kTraceback36};
+constexpr Release kPython310{.major = 3, .minor = 10, .layout = &kLayout_3_10,
+                             .instruction_position = InstructionPosition::kLastiCodeUnits,
+                             .line_table = LineTable::kLineTable310,
+                             .faulthandler = kFaulthandler310, .traceback = kTraceback36};
+constexpr Release kPython311{.major = 3, .minor = 11, .layout = &kLayout_3_11,
+                             .version_source = VersionSource::kPyVersion,
+                             .frames = FrameChain::kInterpreterFramesViaCFrame,
+                             .instruction_position = InstructionPosition::kInstructionPointer,
+                             .line_table = LineTable::kLocationTable,
+                             .dicts = DictModel::kKeysWithKind,
+                             .managed_dict = ManagedDict::kPointers311,
+                             .faulthandler = kFaulthandler310, .traceback = kTraceback36};
+constexpr Release kPython312{.major = 3, .minor = 12, .layout = &kLayout_3_12,
+                             .version_source = VersionSource::kPyVersion,
+                             .gil = GilLocation::kInterpreter,
+                             .frames = FrameChain::kInterpreterFramesViaCFrame,
+                             .first_skipped_frame_owner = 3,  // FRAME_OWNED_BY_CSTACK: shims
+                             .instruction_position = InstructionPosition::kInstructionPointer,
+                             .line_table = LineTable::kLocationTable,
+                             .long_size = LongSize::kLvTag,
+                             .dicts = DictModel::kKeysWithKind,
+                             .managed_dict = ManagedDict::kTaggedValues312,
+                             .faulthandler = kFaulthandler310, .traceback = kTraceback36};
+constexpr Release kPython313{.major = 3, .minor = 13, .layout = &kLayout_3_13,
+                             .version_source = VersionSource::kDebugOffsets,
+                             .layout_source = LayoutSource::kDebugOffsets313,
+                             .gil = GilLocation::kInterpreter,
+                             .frames = FrameChain::kInterpreterFrames,
+                             .first_skipped_frame_owner = 3,  // FRAME_OWNED_BY_CSTACK: shims
+                             .instruction_position = InstructionPosition::kInstructionPointer,
+                             .line_table = LineTable::kLocationTable,
+                             .long_size = LongSize::kLvTag,
+                             .dicts = DictModel::kKeysWithKind,
+                             .managed_dict = ManagedDict::kInlineValues313,
+                             .unoptimized_fast_locals = UnoptimizedFastLocals::kHiddenOnly,
+                             .faulthandler = kFaulthandler313, .traceback = kTraceback313};
+// 3.14: FRAME_OWNED_BY_INTERPRETER = 3 (entry frames) and FRAME_OWNED_BY_CSTACK = 4
+// (pycore_interpframe_structs.h); 3.15: FRAME_OWNED_BY_INTERPRETER = 3, also the thread state's
+// base-frame sentinel. f_executable is a _PyStackRef.
+constexpr Release kPython314{.major = 3, .minor = 14, .layout = &kLayout_3_14,
+                             .version_source = VersionSource::kDebugOffsets,
+                             .layout_source = LayoutSource::kDebugOffsets314,
+                             .gil = GilLocation::kInterpreter,
+                             .frames = FrameChain::kInterpreterFrames,
+                             .code_reference = CodeReference::kStackRef,
+                             .first_skipped_frame_owner = 3,
+                             .instruction_position = InstructionPosition::kInstructionPointer,
+                             .line_table = LineTable::kLocationTable,
+                             .long_size = LongSize::kLvTag,
+                             .dicts = DictModel::kKeysWithKind,
+                             .managed_dict = ManagedDict::kInlineValues313,
+                             .unoptimized_fast_locals = UnoptimizedFastLocals::kHiddenOnly,
+                             .names_os_threads = true,
+                             .faulthandler = kFaulthandler314, .traceback = kTraceback313};
+
+constexpr Release patch_row(Release row, int first_micro, FaulthandlerDialect faulthandler) {
+  row.first_micro = first_micro;
+  row.faulthandler = faulthandler;
+  return row;
+}
+
+constexpr Release with_layout(Release row, int minor, const Layout* layout) {
+  row.minor = minor;
+  row.layout = layout;
+  return row;
+}
+
+const Release kReleases[] = {
+    kPython27,
+    kPython36,
+    kPython37,
+    kPython38,
+    kPython39,
+    kPython310,
+    kPython311,
+    kPython312,
+    kPython313,
+    patch_row(kPython313, 10, kFaulthandler31310),
+    kPython314,
+    patch_row(kPython314, 1, kFaulthandler3141),
+    // 3.15: 3.14.1's models and formats.
+    with_layout(patch_row(kPython314, 0, kFaulthandler3141), 15, &kLayout_3_15),
+};
+
+bool at_or_after(const PythonVersion& v, const Release& row) {
+  return v.at_least(row.major, row.minor, row.first_micro);
+}
+
+}  // namespace
+
+std::span<const Release> all_releases() { return kReleases; }
+
+const Layout* find_layout(int major, int minor) {
+  const Release* row = find_release(PythonVersion{major, minor, 0, 0});
+  return row != nullptr ? row->layout : nullptr;
+}
+
+const std::vector<Layout>& all_layouts() {
+  static const std::vector<Layout>* layouts = [] {
+    auto* out = new std::vector<Layout>;
+    for (const Release& row : kReleases) {
+      if (row.first_micro == 0) out->push_back(*row.layout);
+    }
+    return out;
+  }();
+  return *layouts;
+}
+
+const Release* find_release(const PythonVersion& version) {
+  const Release* found = nullptr;
+  for (const Release& row : kReleases) {
+    if (row.major == version.major && row.minor == version.minor && at_or_after(version, row)) {
+      found = &row;
+    }
+  }
+  if (found == nullptr) {
+    // A micro below every row's (an unknown micro, -1) is the minor's first row.
+    for (const Release& row : kReleases) {
+      if (row.major == version.major && row.minor == version.minor) return &row;
+    }
+  }
+  return found;
+}
+
+const Release& release_of(const Layout& layout) {
+  for (const Release& row : kReleases) {
+    if (row.major == layout.major && row.minor == layout.minor) return row;
+  }
+  return newest_release();  // not reached: every Layout is made from a row's
+}
+
+const Release& release_at_or_before(const PythonVersion& version) {
+  if (const Release* row = find_release(version)) return *row;
+  const Release* older = &kReleases[0];
+  for (const Release& row : kReleases) {
+    if (at_or_after(version, row)) older = &row;
+  }
+  return *older;
+}
+
+const Release& release_shown(const Snapshot& snapshot) {
+  return release_at_or_before(snapshot.read_as ? *snapshot.read_as : snapshot.version);
+}
+
+const Release& newest_release() { return kReleases[std::size(kReleases) - 1]; }
+
+std::string supported_versions() {
+  std::string out;
+  for (const Release& row : kReleases) {
+    if (row.first_micro != 0) continue;
+    if (!out.empty()) out += ", ";
+    out += absl::StrFormat("%d.%d", row.major, row.minor);
+  }
+  return out;
+}
+
+}  // namespace pystack

@@ -1,0 +1,146 @@
+// The registry of CPython releases: one row per release (and per patch range where what
+// pystack-dump shows differs), saying which model each concept of that release follows and
+// where its struct offsets come from. Every version difference the readers and formatters act on
+// is a field here; adding a release is adding a row (plus its generated layout table).
+#pragma once
+
+#include <span>
+
+#include "cpython/layout.h"
+#include "snapshot/snapshot.h"
+
+namespace pystack {
+
+// How the runtime tells its version: 2.7 to 3.10 by the file's name or the PY_VERSION string in
+// its data, 3.11/3.12 by Py_Version, 3.13+ by _Py_DebugOffsets.
+enum class VersionSource { kNameOrRodata, kPyVersion, kDebugOffsets };
+// Where the interpreter list starts: the static interp_head (2.7, 3.6), _PyRuntime (3.7+).
+enum class InterpreterListHead { kStaticInterpHead, kRuntime };
+// Where the offsets come from: the generated table; laid over by the 3.13 _Py_DebugOffsets; or
+// from the 3.14+ _Py_DebugOffsets, the table filling in the object model it does not publish.
+enum class LayoutSource { kGenerated, kDebugOffsets313, kDebugOffsets314 };
+// The GIL's state: _PyThreadState_Current (2.7, 3.6), _PyRuntime.ceval.gil (3.7-3.11), the
+// interpreter's ceval.gil pointer (3.12+).
+enum class GilLocation { kThreadStateCurrent, kRuntime, kInterpreter };
+// The collector's "collecting" flag: none read (2.7, 3.6), _PyRuntime.gc (3.7, 3.8), the
+// interpreter's gc (3.9+).
+enum class GcFlagLocation { kNone, kRuntime, kInterpreter };
+// A thread's frames: PyFrameObjects linked by f_back from tstate->frame (up to 3.10);
+// _PyInterpreterFrames from tstate->cframe->current_frame (3.11, 3.12) or tstate->current_frame.
+enum class FrameChain { kFrameObjects, kInterpreterFramesViaCFrame, kInterpreterFrames };
+// A frame's code: a plain pointer, or a tagged _PyStackRef (3.14+, cpython/stack_ref.h), as are
+// the localsplus slots.
+enum class CodeReference { kPointer, kStackRef };
+// Where a frame is in its code: f_lasti in bytes (up to 3.9), in code units (3.10), or the
+// instruction pointer (3.11+).
+enum class InstructionPosition { kLastiBytes, kLastiCodeUnits, kInstructionPointer };
+// co_lnotab with unsigned (2.7) or signed (3.6-3.9) line deltas, 3.10's co_linetable, 3.11+'s
+// location table.
+enum class LineTable { kLnotabUnsigned, kLnotabSigned, kLineTable310, kLocationTable };
+// str: Python 2's str (bytes) and unicode objects, or PEP 393's compact strings.
+enum class StringModel { kPython2, kPep393 };
+// An int's sign and size: ob_size (up to 3.11), lv_tag (3.12+: sign in bits 0-1, digit count
+// from bit 3).
+enum class LongSize { kObSize, kLvTag };
+// dict: Python 2's open table, 3.6-3.10's compact keys, 3.11+'s keys with a kind.
+enum class DictModel { kPython2Table, kCompactKeys, kKeysWithKind };
+// An object's managed __dict__ (Py_TPFLAGS_MANAGED_DICT): none before 3.11; 3.11's dict or values
+// pointers before the object; 3.12's tagged values pointer; 3.13+'s inline values.
+enum class ManagedDict { kNone, kPointers311, kTaggedValues312, kInlineValues313 };
+// Which fast-local slots of an unoptimized frame (module, class body) hold its locals: all of
+// them, or only the hidden ones of inlined comprehensions (3.13+).
+enum class UnoptimizedFastLocals { kAll, kHiddenOnly };
+// The built-in types of the object model: Python 2's (int, long, str, unicode) or Python 3's.
+enum class BuiltinTypes { kPython2, kPython3 };
+
+// faulthandler's all-threads dump (Python/traceback.c), as each release prints it.
+struct FaulthandlerDialect {
+  // Printed for a thread without a Python frame; nullptr: nothing (3.6/3.7).
+  const char* no_frame = nullptr;
+  // Printed after MAX_FRAME_DEPTH frames when more follow; nullptr: nothing (3.13.0 drops it).
+  const char* frames_cut = nullptr;
+  // "  Garbage-collecting" under the current thread's header while the collector runs (3.10+).
+  bool shows_gc = false;
+  // 3.14+ write_thread_name: " [NAME]" after the thread id, NAME the OS thread name
+  // (pthread_getname_np) written as raw bytes, when it is not empty.
+  bool shows_os_thread_name = false;
+  // 3.14+: no_frame only when tstate->current_frame is NULL; a chain of only the interpreter's
+  // own frames prints nothing.
+  bool no_frame_needs_empty_chain = false;
+  // 3.14.1+ (gh-140815): the interpreter's own frames count toward MAX_FRAME_DEPTH.
+  bool counts_skipped_frames = false;
+  // 3.13.10+, 3.14.1+ (gh-140815): printed after a frame with a ??? (filename, line or name),
+  // or instead of a frame that fails CPython's safety check, ending the thread's dump; nullptr:
+  // the dump goes on.
+  const char* invalid_frame = nullptr;
+};
+
+// traceback.format_stack() (Lib/traceback.py), as each release formats it.
+struct TracebackDialect {
+  bool python2 = false;                // str is bytes: written raw, stripped of ASCII whitespace only
+  bool folds_repeats = true;           // "[Previous line repeated N more time(s)]" (3.6+)
+  bool indents_with_textwrap = false;  // 3.13+: the line goes through textwrap.indent (splitlines)
+  bool shows_stdin_alias = false;      // 3.13+: a filename "<stdin>-N" is shown as "<stdin>"
+  const char* unknown_lineno = "None";  // a frame without a line: f_lineno is None in 3.x
+};
+
+struct Release {
+  int major = 0;
+  int minor = 0;
+  int first_micro = 0;  // the row holds from major.minor.first_micro up to the next row
+  const Layout* layout = nullptr;  // the table generated from the release's headers
+
+  VersionSource version_source = VersionSource::kNameOrRodata;
+  InterpreterListHead interpreter_list = InterpreterListHead::kRuntime;
+  LayoutSource layout_source = LayoutSource::kGenerated;
+  GilLocation gil = GilLocation::kRuntime;
+  GcFlagLocation gc_flag = GcFlagLocation::kInterpreter;
+  FrameChain frames = FrameChain::kFrameObjects;
+  CodeReference code_reference = CodeReference::kPointer;
+  // _PyInterpreterFrame.owner values from which a frame is the interpreter's own (a shim, an
+  // entry frame) and faulthandler does not print it; -1: every frame is printed.
+  int first_skipped_frame_owner = -1;
+  InstructionPosition instruction_position = InstructionPosition::kLastiBytes;
+  LineTable line_table = LineTable::kLnotabSigned;
+  StringModel strings = StringModel::kPep393;
+  LongSize long_size = LongSize::kObSize;
+  DictModel dicts = DictModel::kCompactKeys;
+  ManagedDict managed_dict = ManagedDict::kNone;
+  UnoptimizedFastLocals unoptimized_fast_locals = UnoptimizedFastLocals::kAll;
+  BuiltinTypes builtin_types = BuiltinTypes::kPython3;
+  const char* builtins_module = "builtins";
+  const char* thread_name_attribute = "_name";  // threading.Thread's name attribute
+  // threading names the OS thread after the Python thread (_thread.set_name, 3.14+).
+  bool names_os_threads = false;
+
+  FaulthandlerDialect faulthandler;
+  TracebackDialect traceback;
+};
+
+// Every row, oldest first.
+std::span<const Release> all_releases();
+
+// The row for `version`, or nullptr when this build does not know its major.minor.
+const Release* find_release(const PythonVersion& version);
+
+// The models of the release a layout was made for (its major.minor; the first row of that minor:
+// patch rows differ only in what formats show). Every Layout comes from a known release.
+const Release& release_of(const Layout& layout);
+
+// The row of `version`, else the newest row before it (the oldest row for a version older than
+// all). The one place an unknown release meets the registry: the reader refuses an unknown
+// release, or reads it as a known one (Snapshot::read_as); only what was made by hand reaches
+// here with one.
+const Release& release_at_or_before(const PythonVersion& version);
+
+// The row a snapshot is shown by: the release it was read as (a newer release whose
+// _Py_DebugOffsets matched a known one), else its own.
+const Release& release_shown(const Snapshot& snapshot);
+
+// The newest row.
+const Release& newest_release();
+
+// "2.7, 3.6, 3.7, ..." (for messages and --help).
+std::string supported_versions();
+
+}  // namespace pystack
