@@ -81,7 +81,7 @@ void ObjectRepr::append_kind(State& state, uint64_t object, const TypeInfo& type
   switch (type.kind) {
     case ReprKind::kNone: state.out += "None"; return;
     case ReprKind::kBool: append_bool(state, object); return;
-    case ReprKind::kInt: append_int(state, object, version_.major == 2); return;
+    case ReprKind::kInt: append_int(state, object, python2_rules()); return;
     case ReprKind::kInt2: {
       absl::StatusOr<int64_t> value =
           read_value<int64_t>(objects_.memory(), object + objects_.layout().int_object.value);
@@ -119,7 +119,7 @@ void ObjectRepr::append_kind(State& state, uint64_t object, const TypeInfo& type
 void ObjectRepr::append_bool(State& state, uint64_t object) {
   const Layout& layout = objects_.layout();
   bool value = false;
-  if (version_.major == 2) {
+  if (python2_rules()) {
     absl::StatusOr<int64_t> ival = read_value<int64_t>(objects_.memory(), object + layout.int_object.value);
     if (!ival.ok()) return void(state.out += unreadable_marker(object));
     value = *ival != 0;
@@ -173,7 +173,7 @@ void ObjectRepr::append_bytes(State& state, uint64_t object) {
   if (count > 0 && !objects_.memory().read(object + layout.bytes.sval, data.data(), count).ok()) {
     return void(state.out += unreadable_marker(object));
   }
-  state.out += bytes_repr(data, version_.major >= 3);
+  state.out += bytes_repr(data, !python2_rules());
   if (count < static_cast<size_t>(*size)) state.out += "...";
 }
 
@@ -231,7 +231,7 @@ void ObjectRepr::append_dict(State& state, uint64_t object, int depth) {
 // 3.x: "{1, 2}" for a set, "NAME({1, 2})" for a frozenset or a subclass, "NAME()" when empty;
 // 2.7: "NAME([1, 2])" always. tp_name is the class's own name for a subclass.
 void ObjectRepr::append_set(State& state, uint64_t object, const TypeInfo& type, int depth) {
-  const bool python2 = version_.major == 2;
+  const bool python2 = python2_rules();
   absl::StatusOr<int64_t> used =
       read_value<int64_t>(objects_.memory(), object + objects_.layout().set.used);
   if (!used.ok()) return void(state.out += unreadable_marker(object));
@@ -315,7 +315,7 @@ const ObjectRepr::TypeNames& ObjectRepr::type_names(const TypeInfo& type) {
   } else {
     const size_t dot = type.name.rfind('.');
     if (dot == std::string::npos) {
-      names.module = version_.major == 2 ? "__builtin__" : "builtins";
+      names.module = objects_.release().builtins_module;
       names.qualname = type.name;
     } else {
       names.module = type.name.substr(0, dot);
@@ -329,7 +329,7 @@ const ObjectRepr::TypeNames& ObjectRepr::type_names(const TypeInfo& type) {
 // module or a type without a str __module__.
 void ObjectRepr::append_default(State& state, uint64_t object, const TypeInfo& type) {
   const TypeNames& names = type_names(type);
-  const char* builtins = version_.major == 2 ? "__builtin__" : "builtins";
+  const char* builtins = objects_.release().builtins_module;
   if (names.module && *names.module != builtins) {
     state.out += absl::StrCat("<", *names.module, ".", names.qualname, " object at ",
                               pointer_text(object), ">");
@@ -344,9 +344,9 @@ void ObjectRepr::append_type(State& state, uint64_t type_object) {
   absl::StatusOr<const TypeInfo*> type = types_.get(type_object);
   if (!type.ok()) return void(state.out += unreadable_marker(type_object));
   const TypeNames& names = type_names(**type);
-  const bool python2 = version_.major == 2;
+  const bool python2 = python2_rules();
   const char* kind = python2 && !(*type)->heap() ? "type" : "class";
-  const char* builtins = python2 ? "__builtin__" : "builtins";
+  const char* builtins = objects_.release().builtins_module;
   if (names.module && *names.module != builtins) {
     state.out += absl::StrCat("<", kind, " '", *names.module, ".", names.qualname, "'>");
   } else {
@@ -364,7 +364,7 @@ void ObjectRepr::append_module(State& state, uint64_t object, int depth) {
     absl::StatusOr<std::optional<uint64_t>> value = dicts_.find(*dict, key);
     return value.ok() ? *value : std::nullopt;
   };
-  if (version_.major == 2) {
+  if (python2_rules()) {
     std::optional<uint64_t> name = lookup("__name__");
     std::optional<uint64_t> file = lookup("__file__");
     std::optional<std::string> name_text = name ? text_of(*name) : std::nullopt;
@@ -403,7 +403,7 @@ void ObjectRepr::append_module(State& state, uint64_t object, int depth) {
 // without an origin, so only this path prints "(built-in)" for them).
 bool ObjectRepr::append_module_from_loader(State& state, uint64_t loader, uint64_t name,
                                            int depth) {
-  if (version_.major != 3 || version_.minor > 11) return false;
+  if (!objects_.release().repr.module_repr_from_loader) return false;
   absl::StatusOr<const TypeInfo*> loader_type = types_.of(loader);
   if (!loader_type.ok()) return false;
   const char* origin = nullptr;
@@ -492,7 +492,7 @@ bool ObjectRepr::append_module_from_spec(State& state, uint64_t spec, int depth)
 void ObjectRepr::append_generator(State& state, uint64_t object, const TypeInfo& type) {
   const Layout& layout = objects_.layout();
   std::optional<std::string> name;
-  if (version_.major == 2) {
+  if (python2_rules()) {
     absl::StatusOr<uint64_t> code = objects_.read_pointer(object + layout.gen.code);
     absl::StatusOr<uint64_t> co_name =
         code.ok() ? objects_.read_pointer(*code + layout.code.name) : code;

@@ -42,6 +42,8 @@ class ObjectRepr {
   void clear() { type_names_.clear(); }
 
  private:
+  // 2.7's repr rules (ReprDialect::python2) rather than 3.x's.
+  bool python2_rules() const { return objects_.release().repr.python2; }
   struct State {
     std::string out;
     size_t objects = 0;

@@ -70,6 +70,11 @@ constexpr FaulthandlerDialect kFaulthandler3141{.no_frame = "  <no Python frame>
                                                 .counts_skipped_frames = true,
                                                 .invalid_frame = "  <invalid frame>\n"};
 
+// ---- repr(), each checked against the real interpreters' (tests/unit/data/reprs_*). ----
+constexpr ReprDialect kRepr27{.python2 = true};
+constexpr ReprDialect kRepr36{.module_repr_from_loader = true};
+constexpr ReprDialect kRepr312{};
+
 // ---- traceback.format_stack, each checked against the real interpreters. ----
 constexpr TracebackDialect kTraceback27{
     .python2 = true, .folds_repeats = false, .unknown_lineno = "???"};
@@ -87,24 +92,24 @@ constexpr Release kPython27{
     .line_table = LineTable::kLnotabUnsigned, .strings = StringModel::kPython2,
     .dicts = DictModel::kPython2Table, .builtin_types = BuiltinTypes::kPython2,
     .builtins_module = "__builtin__", .thread_name_attribute = "_Thread__name",
-    .faulthandler = kFaulthandler36, .traceback = kTraceback27};
+    .repr = kRepr27, .faulthandler = kFaulthandler36, .traceback = kTraceback27};
 constexpr Release kPython36{
     .major = 3, .minor = 6, .layout = &kLayout_3_6,
     .interpreter_list = InterpreterListHead::kStaticInterpHead,
     .gil = GilLocation::kThreadStateCurrent, .gc_flag = GcFlagLocation::kNone,
-    .faulthandler = kFaulthandler36, .traceback = kTraceback36};
+    .repr = kRepr36, .faulthandler = kFaulthandler36, .traceback = kTraceback36};
 constexpr Release kPython37{.major = 3, .minor = 7, .layout = &kLayout_3_7,
                             .gc_flag = GcFlagLocation::kRuntime,
-                            .faulthandler = kFaulthandler36, .traceback = kTraceback36};
+                            .repr = kRepr36, .faulthandler = kFaulthandler36, .traceback = kTraceback36};
 constexpr Release kPython38{.major = 3, .minor = 8, .layout = &kLayout_3_8,
                             .gc_flag = GcFlagLocation::kRuntime,
-                            .faulthandler = kFaulthandler38, .traceback = kTraceback36};
+                            .repr = kRepr36, .faulthandler = kFaulthandler38, .traceback = kTraceback36};
 constexpr Release kPython39{.major = 3, .minor = 9, .layout = &kLayout_3_9,
-                            .faulthandler = kFaulthandler38, .traceback = kTraceback36};
+                            .repr = kRepr36, .faulthandler = kFaulthandler38, .traceback = kTraceback36};
 constexpr Release kPython310{.major = 3, .minor = 10, .layout = &kLayout_3_10,
                              .instruction_position = InstructionPosition::kLastiCodeUnits,
                              .line_table = LineTable::kLineTable310,
-                             .faulthandler = kFaulthandler310, .traceback = kTraceback36};
+                             .repr = kRepr36, .faulthandler = kFaulthandler310, .traceback = kTraceback36};
 constexpr Release kPython311{.major = 3, .minor = 11, .layout = &kLayout_3_11,
                              .version_source = VersionSource::kPyVersion,
                              .frames = FrameChain::kInterpreterFramesViaCFrame,
@@ -112,7 +117,7 @@ constexpr Release kPython311{.major = 3, .minor = 11, .layout = &kLayout_3_11,
                              .line_table = LineTable::kLocationTable,
                              .dicts = DictModel::kKeysWithKind,
                              .managed_dict = ManagedDict::kPointers311,
-                             .faulthandler = kFaulthandler310, .traceback = kTraceback36};
+                             .repr = kRepr36, .faulthandler = kFaulthandler310, .traceback = kTraceback36};
 constexpr Release kPython312{.major = 3, .minor = 12, .layout = &kLayout_3_12,
                              .version_source = VersionSource::kPyVersion,
                              .gil = GilLocation::kInterpreter,
@@ -123,7 +128,7 @@ constexpr Release kPython312{.major = 3, .minor = 12, .layout = &kLayout_3_12,
                              .long_size = LongSize::kLvTag,
                              .dicts = DictModel::kKeysWithKind,
                              .managed_dict = ManagedDict::kTaggedValues312,
-                             .faulthandler = kFaulthandler310, .traceback = kTraceback36};
+                             .repr = kRepr312, .faulthandler = kFaulthandler310, .traceback = kTraceback36};
 constexpr Release kPython313{.major = 3, .minor = 13, .layout = &kLayout_3_13,
                              .version_source = VersionSource::kDebugOffsets,
                              .layout_source = LayoutSource::kDebugOffsets313,
@@ -136,7 +141,7 @@ constexpr Release kPython313{.major = 3, .minor = 13, .layout = &kLayout_3_13,
                              .dicts = DictModel::kKeysWithKind,
                              .managed_dict = ManagedDict::kInlineValues313,
                              .unoptimized_fast_locals = UnoptimizedFastLocals::kHiddenOnly,
-                             .faulthandler = kFaulthandler313, .traceback = kTraceback313};
+                             .repr = kRepr312, .faulthandler = kFaulthandler313, .traceback = kTraceback313};
 // 3.14: FRAME_OWNED_BY_INTERPRETER = 3 (entry frames) and FRAME_OWNED_BY_CSTACK = 4
 // (pycore_interpframe_structs.h); 3.15: FRAME_OWNED_BY_INTERPRETER = 3, also the thread state's
 // base-frame sentinel. f_executable is a _PyStackRef.
@@ -154,7 +159,7 @@ constexpr Release kPython314{.major = 3, .minor = 14, .layout = &kLayout_3_14,
                              .managed_dict = ManagedDict::kInlineValues313,
                              .unoptimized_fast_locals = UnoptimizedFastLocals::kHiddenOnly,
                              .names_os_threads = true,
-                             .faulthandler = kFaulthandler314, .traceback = kTraceback313};
+                             .repr = kRepr312, .faulthandler = kFaulthandler314, .traceback = kTraceback313};
 
 constexpr Release patch_row(Release row, int first_micro, FaulthandlerDialect faulthandler) {
   row.first_micro = first_micro;

@@ -75,6 +75,15 @@ struct FaulthandlerDialect {
   const char* invalid_frame = nullptr;
 };
 
+// repr() of the objects --locals shows, as each release writes it.
+struct ReprDialect {
+  // 2.7: ints and longs (42L), str as bytes without a b prefix, <type '...'> for static types,
+  // sets as set([...]), module reprs in C, generators by their code's name.
+  bool python2 = false;
+  // 3.6-3.11: importlib's _module_repr asks the module's loader first.
+  bool module_repr_from_loader = false;
+};
+
 // traceback.format_stack() (Lib/traceback.py), as each release formats it.
 struct TracebackDialect {
   bool python2 = false;                // str is bytes: written raw, stripped of ASCII whitespace only
@@ -113,6 +122,7 @@ struct Release {
   // threading names the OS thread after the Python thread (_thread.set_name, 3.14+).
   bool names_os_threads = false;
 
+  ReprDialect repr;
   FaulthandlerDialect faulthandler;
   TracebackDialect traceback;
 };
