@@ -21,7 +21,8 @@ SYSTEM_OBJS:= $(SYSTEM_SRCS:%.cc=$(BUILD)/obj/%.o)
 INTEG_OBJS:= $(INTEG_SRCS:%.cc=$(BUILD)/obj/%.o)
 BENCH_OBJS:= $(BENCH_SRCS:%.cc=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test unit-test integration-test demo bench layouts check-layouts clean
+.PHONY: all deps test unit-test integration-test demo bench layouts check-layouts clean \
+        check-sanitizers fuzz
 all: $(BUILD)/pystack-dump
 
 # Installs missing Debian packages once (scripts/install-deps), before anything compiles.
@@ -88,6 +89,39 @@ bench: $(BUILD)/pystack-dump $(BUILD)/bench
 	@scripts/make-root bullseye >/dev/null || echo "bench: no Debian 11 root: its 2.7 and 3.9 not measured"
 	$(BUILD)/bench $(BUILD)/pystack-dump
 
+# The tests again, everything built with AddressSanitizer and UndefinedBehaviorSanitizer (a report
+# ends the program: -fno-sanitize-recover), in a build directory of their own.
+SANITIZERS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+check-sanitizers: $(DEPS_OK)
+	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=$(BUILD)/sanitizers OPT="-O1 $(SANITIZERS)" \
+	  $(patsubst $(BUILD)/%,$(BUILD)/sanitizers/%,$(TEST_BINARIES))
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  scripts/run-tests $(BUILD)/sanitizers
+
+# libFuzzer targets (clang) for every decoder of hostile input (tests/fuzz/*_fuzz.cc), each run
+# for FUZZ_SECONDS from its committed seeds (tests/fuzz/corpus/NAME) and regression inputs
+# (tests/fuzz/regressions/NAME); what a run finds goes to $(BUILD)/fuzz/found/NAME, a crash to
+# $(BUILD)/fuzz/crashes/ (commit it to tests/fuzz/regressions/NAME once fixed).
+FUZZ_SECONDS ?= 30
+FUZZ_CXX ?= clang++
+FUZZ_BUILD := $(BUILD)/fuzz
+FUZZ_FLAGS := -O1 -g -std=c++20 -Isrc -Ithird_party -Itests/fuzz -MMD -MP \
+              -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZ_NAMES := $(patsubst tests/fuzz/%_fuzz.cc,%,$(wildcard tests/fuzz/*_fuzz.cc))
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.cc=$(FUZZ_BUILD)/obj/%.o)
+
+$(FUZZ_BUILD)/obj/%.o: %.cc | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/%_fuzz: $(FUZZ_BUILD)/obj/tests/fuzz/%_fuzz.o $(FUZZ_LIB_OBJS)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ -lelf $(ABSL_LIBS) -pthread
+
+fuzz: $(DEPS_OK)
+	@scripts/install-deps --fuzz
+	@$(MAKE) --no-print-directory -j$$(nproc) $(FUZZ_NAMES:%=$(FUZZ_BUILD)/%_fuzz)
+	scripts/run-fuzzers $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
 # Regenerates third_party/cpython/ from the interpreters on this machine.
 layouts:
 	scripts/gen-layouts third_party/cpython
@@ -101,4 +135,4 @@ check-layouts:
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)

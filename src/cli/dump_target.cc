@@ -13,7 +13,7 @@ namespace {
 
 void print_warnings(Target& target) {
   for (const std::string& warning : target.take_warnings()) {
-    std::fprintf(stderr, "pystack-dump: warning: %s\n", warning.c_str());
+    std::fprintf(stderr, "pystack-dump: warning: %s\n", one_line(warning).c_str());
   }
 }
 
@@ -32,7 +32,9 @@ int dump_target(Target& target, const Options& options, absl::Duration stop_time
                  absl::ToDoubleMicroseconds(stats.stopped), stats.threads_stopped);
   }
   warn_if_read_as_older(*snapshot);
-  if (!write_all(stdout, render(*snapshot, options, target))) return 1;
+  if (const int failed = write_stdout(render(*snapshot, options, target)); failed != 0) {
+    return failed;
+  }
   if (snapshot_is_partial(*snapshot)) return report_error(target.incomplete_error());
   return 0;
 }

@@ -12,11 +12,13 @@ ExitCode exit_code_for(ErrorKind kind) {
     case ErrorKind::kAlreadyTraced: return kExitAlreadyTraced;
     case ErrorKind::kNotElf:
     case ErrorKind::kNoPythonRuntime:
-    case ErrorKind::kRuntimeUnreadable: return kExitNotPython;
+    case ErrorKind::kRuntimeUnreadable:
+    case ErrorKind::kNoInterpreter: return kExitNotPython;
     case ErrorKind::kUnsupportedVersion: return kExitUnsupportedVersion;
     case ErrorKind::kProcessExited: return kExitProcessExited;
     case ErrorKind::kIncomplete: return kExitPartial;
     case ErrorKind::kBadCore: return kExitBadCore;
+    case ErrorKind::kStopTimedOut: return kExitStopTimedOut;
   }
   return kExitInternal;
 }

@@ -18,6 +18,7 @@ enum ExitCode : int {
   kExitProcessExited = 8,       // the process went away during the dump
   kExitPartial = 9,             // a dump was printed, but memory was corrupt or unreadable in places
   kExitBadCore = 10,            // not a core file, or a truncated one
+  kExitStopTimedOut = 11,       // a thread did not stop within --attach-timeout
 };
 
 ExitCode exit_code_for(ErrorKind kind);

@@ -15,9 +15,9 @@ int run(const std::vector<std::string>& args) {
   if (!options.ok()) return report_error(options.status());
   switch (options->action) {
     case Options::Action::kHelp:
-      return write_all(stdout, usage_text()) ? 0 : 1;
+      return write_stdout(usage_text());
     case Options::Action::kVersion:
-      return write_all(stdout, std::string("pystack-dump ") + kToolVersion + "\n") ? 0 : 1;
+      return write_stdout(std::string("pystack-dump ") + kToolVersion + "\n");
     case Options::Action::kDumpCore:
       return run_core_dump(*options);
     case Options::Action::kRunWithTimeout:
@@ -36,5 +36,6 @@ int run(const std::vector<std::string>& args) {
 }  // namespace pystack
 
 int main(int argc, char** argv) {
+  pystack::guard_standard_descriptors();
   return pystack::run(std::vector<std::string>(argv + 1, argv + argc));
 }

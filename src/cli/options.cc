@@ -217,19 +217,22 @@ release is read as 3.15 when its _Py_DebugOffsets has 3.15's layout, with a warn
 
 Exit codes:
   0   the dump was printed
-  1   internal error
+  1   internal error, or the output could not be written (a full disk, stdout closed)
   2   bad command line
-  3   no such process, or a file not found (the core, or a file the core names: see
-      --executable and --sysroot)
+  3   no such process, or a file not found or not the right one (the core, or a file the
+      core names: see --executable and --sysroot)
   4   permission denied (ptrace refused: run as the process's user or root, or with
       CAP_SYS_PTRACE; see /proc/sys/kernel/yama/ptrace_scope)
-  5   the process is already traced by a debugger
-  6   not a Python process (no CPython runtime found)
+  5   the process is already traced by a debugger (named), or held by another
+      pystack-dump for longer than --attach-timeout
+  6   not a Python process (no CPython runtime found), or one that runs no Python code now
+      (starting up or shut down)
   7   unsupported Python version
-  8   the process exited during the dump
+  8   the process exited during the dump, or before (a zombie not reaped yet)
   9   the dump was printed but is incomplete (unreadable or corrupt memory, or a walk over
       its budget of frames, bytes read or time stopped; marked in it)
   10  not a core file, or a truncated or corrupt one (--core)
+  11  a thread did not stop within --attach-timeout (busy in the kernel, state D)
 With --timeout: the command's own exit status (128+N when signal N killed it), or 124 when
 it timed out, 126 when it could not be run, 127 when it was not found.
 )",

@@ -139,7 +139,8 @@ void dump_tree(Supervisor& supervisor, const Options& options) {
   const TreeDumpCounts counts = write_tree_dump(file ? file.get() : stderr, tree, options,
                                                 [&] { supervisor.wait(absl::ZeroDuration()); });
   if (counts.write_failed) {
-    report_error(make_error(ErrorKind::kInternal, "some dumps could not be written"));
+    errno = counts.write_errno;
+    report_error(write_error(file ? options.output_path : std::string("standard error")));
   }
 }
 

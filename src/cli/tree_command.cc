@@ -1,4 +1,6 @@
 // pystack-dump --subprocesses PID: PID and all its descendants, one section each, on stdout.
+#include <cerrno>
+
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
 #include "cli/report.h"
@@ -14,11 +16,13 @@ int run_tree_dump(const Options& options) {
   const std::vector<ProcessStat> tree = select_tree(list_processes(), query);
   if (tree.empty() || tree.front().pid != options.pid) {
     return report_error(
-        make_error(ErrorKind::kNoSuchProcess, absl::StrCat("no process ", options.pid)));
+        make_error(ErrorKind::kNoSuchProcess, absl::StrCat("no such process: ", options.pid),
+                   "check the pid (ps -e)"));
   }
   const TreeDumpCounts counts = write_tree_dump(stdout, tree, options);
   if (counts.write_failed) {
-    return report_error(make_error(ErrorKind::kInternal, "cannot write the dump to stdout"));
+    errno = counts.write_errno;
+    return report_error(write_error("standard output"));
   }
   if (counts.failed + counts.incomplete > 0) {
     return report_error(make_error(

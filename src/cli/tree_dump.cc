@@ -1,5 +1,7 @@
 #include "cli/tree_dump.h"
 
+#include <cerrno>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "cli/render.h"
@@ -91,6 +93,7 @@ TreeDumpCounts write_tree_dump(std::FILE* out, const std::vector<ProcessStat>& t
     SectionBody body = dump_body(process, options);
     count(body.kind, counts);
     if (!write_all(out, absl::StrCat(tree_section_header(process), body.text, "\n"))) {
+      if (!counts.write_failed) counts.write_errno = errno;
       counts.write_failed = true;
     }
     if (between) between();

@@ -24,6 +24,7 @@ struct TreeDumpCounts {
   size_t exited = 0;  // gone (or a zombie) before they could be dumped
   size_t failed = 0;  // any other error, told in the section
   bool write_failed = false;
+  int write_errno = 0;  // why the first failed write failed
 };
 
 // The header line of a process's section, newline included.

@@ -15,9 +15,11 @@ absl::StatusCode code_for(ErrorKind kind) {
     case ErrorKind::kInvalidArgument: return absl::StatusCode::kInvalidArgument;
     case ErrorKind::kNoSuchProcess:
     case ErrorKind::kNoSuchFile:
-    case ErrorKind::kNoPythonRuntime: return absl::StatusCode::kNotFound;
+    case ErrorKind::kNoPythonRuntime:
+    case ErrorKind::kNoInterpreter: return absl::StatusCode::kNotFound;
     case ErrorKind::kPermissionDenied: return absl::StatusCode::kPermissionDenied;
     case ErrorKind::kAlreadyTraced: return absl::StatusCode::kFailedPrecondition;
+    case ErrorKind::kStopTimedOut: return absl::StatusCode::kDeadlineExceeded;
     case ErrorKind::kNotElf:
     case ErrorKind::kRuntimeUnreadable:
     case ErrorKind::kIncomplete:

@@ -16,9 +16,11 @@ enum class ErrorKind {
   kNoSuchFile,          // a file that was named or needed is not there
   kPermissionDenied,    // ptrace, /proc or a file refused
   kAlreadyTraced,       // another debugger holds the process
+  kStopTimedOut,        // a thread did not stop within the attach timeout
   kNotElf,              // a file that should be an ELF object is not one
   kNoPythonRuntime,     // the process (or core) holds no CPython runtime
   kRuntimeUnreadable,   // a runtime was found but its memory does not read as one
+  kNoInterpreter,       // a runtime without an interpreter: Python not started yet, or finished
   kUnsupportedVersion,  // a CPython release this build cannot read
   kProcessExited,       // the process went away during the dump
   kIncomplete,          // a snapshot was taken, but memory was corrupt, missing or over budget

@@ -192,6 +192,7 @@ absl::StatusOr<PythonRuntime> identify_runtime(const RemoteMemory& memory,
   if (binary.py_version) {
     absl::StatusOr<uint32_t> hex = read_value<uint32_t>(memory, *binary.py_version);
     if (!hex.ok()) {
+      if (error_kind(hex.status()) == ErrorKind::kProcessExited) return hex.status();
       return make_error(ErrorKind::kRuntimeUnreadable, "cannot read Py_Version: " +
                                                    std::string(hex.status().message()));
     }

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include "absl/container/flat_hash_map.h"
+#include "common/errors.h"
 #include "cpython/os_thread_names.h"
 #include "cpython/runtime.h"
 #include "cpython/snapshot_reader.h"
@@ -59,6 +60,16 @@ void mark_crashed_thread(const Target& target, Snapshot& snapshot) {
 }
 
 constexpr uint64_t kMaxOsThreadId = 1u << 22;  // pid_max's ceiling
+
+// Some interpreter has a thread, or a walk that stopped early to show: a runtime whose
+// interpreter list is empty, or whose interpreters have no thread, is one that has not started
+// Python yet or has finished it (or, in a core, memory that is not what the runtime held).
+bool runs_python(const Snapshot& snapshot) {
+  for (const Interpreter& interp : snapshot.interpreters) {
+    if (!interp.threads.empty() || interp.walk_error) return true;
+  }
+  return false;
+}
 
 // The OS names of the threads: asked of the target, else (a core of 3.14+) inferred from the
 // Python names CPython gave them (cpython/os_thread_names.h).
@@ -145,6 +156,12 @@ absl::StatusOr<Snapshot> take_snapshot(Target& target, SnapshotReader& reader,
     stats->threads_stopped = threads_stopped;
   }
   if (!snapshot.ok()) return target.unreadable_runtime_error(snapshot.status());
+  // A walk cut short because the process died under it tells of its death, not of its memory.
+  if (snapshot_is_partial(*snapshot) && target.gone()) {
+    return target.unreadable_runtime_error(
+        make_error(ErrorKind::kProcessExited, "the process exited during the dump"));
+  }
+  if (!runs_python(*snapshot)) return target.no_interpreter_error();
 
   snapshot->pid = target.pid();
   snapshot->executable = target.executable();

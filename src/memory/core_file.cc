@@ -34,7 +34,11 @@ void init_libelf_once() {
 
 absl::Status bad_core(const std::string& path, const std::string& why,
                       const std::string& hint = "") {
-  return make_error(ErrorKind::kBadCore, absl::StrCat(path, ": ", why), hint);
+  return make_error(ErrorKind::kBadCore, absl::StrCat(path, ": ", why),
+                    hint.empty() ? absl::StrCat("give a core file (`file ", path,
+                                                "` says \"core file\"), as the kernel or gdb's "
+                                                "gcore write them")
+                                 : hint);
 }
 
 absl::Status open_error(const std::string& path, int err) {

@@ -173,19 +173,28 @@ absl::Status CoreMemory::read_from_file(const CoreMappedFile& file, uint64_t add
 
 void CoreMemory::check_build_id(const std::string& mapped_path) const {
   if (!checked_.insert(mapped_path).second) return;
+  if (std::optional<std::string> mismatch = build_id_mismatch(mapped_path)) {
+    warnings_.push_back(absl::StrCat(*mismatch,
+                                     "; what is read from it may be wrong (give the right files "
+                                     "with --sysroot DIR or --executable PATH)"));
+  }
+}
+
+std::optional<std::string> CoreMemory::build_id_mismatch(const std::string& mapped_path) const {
+  checked_.insert(mapped_path);  // said once: by the caller, or as a warning
   const std::vector<CoreMappedFile>& files = core_.mapped_files();
   auto first = std::find_if(files.begin(), files.end(), [&](const CoreMappedFile& file) {
     return file.path == mapped_path && file.file_offset == 0;
   });
-  if (first == files.end()) return;
+  if (first == files.end()) return std::nullopt;
   // Only the core's own bytes: reading the ELF header from the file would compare it to itself.
   const std::string in_core =
       elf_build_id([this](uint64_t where, void* out,
                           size_t size) { return core_.read_image(where, out, size).ok(); },
                    first->start);
-  if (in_core.empty()) return;  // the core did not keep the file's first page
+  if (in_core.empty()) return std::nullopt;  // the core did not keep the file's first page
   const OpenedFile& source = opened(mapped_path);
-  if (!source.fd.valid()) return;
+  if (!source.fd.valid()) return std::nullopt;
   const int fd = source.fd.get();
   const std::string on_disk = elf_build_id(
       [fd](uint64_t where, void* out, size_t size) {
@@ -193,15 +202,12 @@ void CoreMemory::check_build_id(const std::string& mapped_path) const {
                pread_fully(fd, out, size, where) == size;
       },
       std::nullopt);
-  if (on_disk == in_core) return;
+  if (on_disk == in_core) return std::nullopt;
   const std::string which = source.located == mapped_path
                                 ? mapped_path
                                 : absl::StrCat(source.located, " (for ", mapped_path, ")");
-  warnings_.push_back(absl::StrCat(
-      which, " does not match the core: build id ", on_disk.empty() ? "none" : on_disk, " here, ",
-      in_core,
-      " in the core; what is read from it may be wrong (give the right files with --sysroot DIR "
-      "or --executable PATH)"));
+  return absl::StrCat(which, " does not match the core: build id ",
+                      on_disk.empty() ? "none" : on_disk, " here, ", in_core, " in the core");
 }
 
 std::vector<std::string> CoreMemory::take_warnings() { return std::exchange(warnings_, {}); }

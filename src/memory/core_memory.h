@@ -33,6 +33,9 @@ class CoreMemory final : public RemoteMemory {
   // of that file's first page (when the core holds it), once per path; a mismatch is recorded as
   // a warning. Files read in place of missing memory are checked the same way on first use.
   void check_build_id(const std::string& mapped_path) const;
+  // What check_build_id would warn of, said to the caller instead ("FILE does not match the
+  // core: build id ..."); nullopt when the ids agree or cannot be compared.
+  std::optional<std::string> build_id_mismatch(const std::string& mapped_path) const;
 
   // One line each (without the "pystack-dump: warning: " prefix), in the order they arose;
   // cleared by the call.

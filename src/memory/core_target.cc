@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/errors.h"
+#include "memory/process_tree.h"
 
 namespace pystack {
 namespace {
@@ -130,10 +131,9 @@ pid_t CoreTarget::pid() const {
 std::string CoreTarget::description() const {
   const CoreProcessInfo& info = core_->process();
   std::string text = absl::StrCat("process ", info.pid);
-  if (!info.arguments.empty()) {
-    absl::StrAppend(&text, " (", info.arguments, ")");
-  } else if (!info.command.empty()) {
-    absl::StrAppend(&text, " (", info.command, ")");
+  // The command line as the process had it, escaped: it may hold anything, newlines too.
+  if (!info.arguments.empty() || !info.command.empty()) {
+    absl::StrAppend(&text, " (", printable_command_line(info.arguments, info.command, 80), ")");
   }
   return text;
 }
@@ -202,6 +202,28 @@ absl::Status CoreTarget::no_runtime_error(const absl::Status& cause) const {
       locations_.sysroot.empty()
           ? ""
           : absl::StrCat(" (looked under --sysroot ", locations_.sysroot, " and at its own path)");
+  // A file found for the executable or a libpython that is another build than the one the
+  // process ran (the wrong --executable, a --sysroot of another machine).
+  std::vector<std::string> runtime_files = {executable_};
+  for (const CoreMappedFile& file : core_->mapped_files()) {
+    const std::string base = file.path.substr(file.path.rfind('/') + 1);
+    if (absl::StartsWith(base, "libpython")) runtime_files.push_back(file.path);
+  }
+  for (const std::string& file : runtime_files) {
+    if (file.empty()) continue;
+    std::optional<std::string> mismatch = memory_->build_id_mismatch(file);
+    if (!mismatch) continue;
+    const bool given = file == executable_ && !locations_.executable.empty();
+    return make_error(
+        ErrorKind::kNoSuchFile,
+        absl::StrCat(given ? absl::StrCat("--executable ", locations_.executable,
+                                          " is not the crashed process's executable: ")
+                           : "a file found for the crashed process is another build than the "
+                             "one it ran: ",
+                     *mismatch),
+        "give the executable of the build that crashed with --executable PATH, or the root of "
+        "a copy of the crashed machine's files with --sysroot DIR");
+  }
   if (!executable_.empty() && !exists(locate(executable_))) {
     return make_error(
         ErrorKind::kNoSuchFile,
@@ -242,6 +264,16 @@ absl::Status CoreTarget::unreadable_runtime_error(const absl::Status& cause) con
                                  " from the core: ", cause.message()),
                     "the process may have died before Python was initialised, or its memory is "
                     "corrupt");
+}
+
+absl::Status CoreTarget::no_interpreter_error() const {
+  return make_error(
+      ErrorKind::kNoInterpreter,
+      absl::StrCat("the core ", core_->path(), " holds a CPython runtime without an interpreter "
+                   "or thread: ", description(), " died before Python started or after it shut "
+                   "down, or the files read for it are not the ones it ran"),
+      "if a warning above says a file's build id differs, give the crashed machine's files with "
+      "--sysroot DIR or --executable PATH");
 }
 
 absl::Status CoreTarget::incomplete_error() const {

@@ -50,6 +50,7 @@ class CoreTarget final : public Target {
   bool gone() const override { return false; }
   absl::Status no_runtime_error(const absl::Status& cause) const override;
   absl::Status unreadable_runtime_error(const absl::Status& cause) const override;
+  absl::Status no_interpreter_error() const override;
   absl::Status incomplete_error() const override;
   std::vector<std::string> take_warnings() override;
 

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdlib>
+#include <string_view>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -31,11 +32,16 @@ std::string read_link(const std::string& path) {
   return n > 0 && static_cast<size_t>(n) < sizeof buffer ? std::string(buffer, n) : "";
 }
 
-// Tests of the "process exited during the dump" path set PYSTACK_DUMP_TEST_PAUSE_MS to widen the
-// window between finding the runtime and stopping the threads.
-void pause_for_tests() {
+// Races driven by tests: PYSTACK_DUMP_TEST_PAUSE_MS=N sleeps N ms (at most 10 s) at the moment
+// PYSTACK_DUMP_TEST_PAUSE_AT names: "runtime" (the maps read, the runtime not looked for yet),
+// "stop" (the runtime found, the threads not stopped yet; the default) or "held" (the threads
+// stopped, not read yet: another dumper meets a held process).
+void pause_for_tests(std::string_view moment) {
   const char* pause = std::getenv("PYSTACK_DUMP_TEST_PAUSE_MS");
-  if (pause != nullptr) absl::SleepFor(absl::Milliseconds(std::min(std::atoi(pause), 10000)));
+  if (pause == nullptr) return;
+  const char* at = std::getenv("PYSTACK_DUMP_TEST_PAUSE_AT");
+  if ((at == nullptr ? std::string_view("stop") : std::string_view(at)) != moment) return;
+  absl::SleepFor(absl::Milliseconds(std::clamp(std::atoi(pause), 0, 10000)));
 }
 
 // /proc/PID/comm and /proc/PID/task/TID/comm without the newline; nullopt once gone.
@@ -53,6 +59,7 @@ absl::StatusOr<std::unique_ptr<LiveProcess>> LiveProcess::open(pid_t pid) {
   if (!mappings.ok()) return mappings.status();
   absl::StatusOr<ProcessMemory> memory = ProcessMemory::open(pid);
   if (!memory.ok()) return memory.status();
+  pause_for_tests("runtime");
   return std::unique_ptr<LiveProcess>(
       new LiveProcess(pid, *std::move(memory), *std::move(mappings)));
 }
@@ -93,7 +100,7 @@ std::string LiveProcess::process_name() const {
 }
 
 absl::Status LiveProcess::stop(absl::Duration timeout) {
-  pause_for_tests();
+  pause_for_tests("stop");
   absl::StatusOr<std::unique_ptr<StoppedProcess>> stopped = StoppedProcess::stop(pid_, timeout);
   if (!stopped.ok()) {
     // It was there when it was opened: it exited during the dump.
@@ -101,6 +108,7 @@ absl::Status LiveProcess::stop(absl::Duration timeout) {
     return stopped.status();
   }
   stopped_ = *std::move(stopped);
+  pause_for_tests("held");
   return absl::OkStatus();
 }
 
@@ -130,7 +138,18 @@ std::optional<std::string> LiveProcess::os_thread_name(pid_t tid) const {
   return read_comm(absl::StrCat("/proc/", pid_, "/task/", tid, "/comm"));
 }
 
-bool LiveProcess::gone() const { return procfs::process_gone(pid_); }
+// /proc says so, or the memory is gone already: an exiting process gives ESRCH to
+// process_vm_readv (ErrorKind::kProcessExited) before /proc shows it as a zombie.
+bool LiveProcess::gone() const {
+  if (procfs::process_gone(pid_)) return true;
+  for (const MemoryMapping& mapping : mappings_) {
+    if (!mapping.readable) continue;
+    char byte;
+    absl::Status read = memory_.read(mapping.start, &byte, 1);
+    return !read.ok() && error_kind(read) == ErrorKind::kProcessExited;
+  }
+  return false;
+}
 
 absl::Status LiveProcess::exited_error() const {
   return make_error(ErrorKind::kProcessExited,
@@ -146,12 +165,21 @@ absl::Status LiveProcess::no_runtime_error(const absl::Status& cause) const {
 }
 
 absl::Status LiveProcess::unreadable_runtime_error(const absl::Status& cause) const {
-  if (gone()) return exited_error();
+  if (error_kind(cause) == ErrorKind::kProcessExited || gone()) return exited_error();
   if (error_kind(cause) != ErrorKind::kInternal) return cause;
   return make_error(ErrorKind::kRuntimeUnreadable,
                     absl::StrFormat("cannot read the Python runtime of process %d: %s", pid_,
                                     cause.message()),
                     "the process may not have finished starting Python, or its memory is corrupt");
+}
+
+absl::Status LiveProcess::no_interpreter_error() const {
+  return make_error(ErrorKind::kNoInterpreter,
+                    absl::StrFormat("process %d runs no Python code now: its CPython runtime "
+                                    "holds no interpreter or thread (Python is starting up or "
+                                    "has shut down)",
+                                    pid_),
+                    "dump it again in a moment");
 }
 
 absl::Status LiveProcess::incomplete_error() const {

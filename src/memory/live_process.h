@@ -41,6 +41,7 @@ class LiveProcess final : public Target {
   bool gone() const override;
   absl::Status no_runtime_error(const absl::Status& cause) const override;
   absl::Status unreadable_runtime_error(const absl::Status& cause) const override;
+  absl::Status no_interpreter_error() const override;
   absl::Status incomplete_error() const override;
 
  private:

@@ -100,8 +100,11 @@ absl::StatusOr<std::vector<MemoryMapping>> read_proc_maps(pid_t pid) {
   }
   // A zombie (or a kernel thread) has no address space and an empty maps file.
   if (text.empty()) {
-    return make_error(ErrorKind::kNoSuchProcess,
-                      absl::StrCat("no such process: ", pid, " (it has exited)"));
+    return make_error(ErrorKind::kProcessExited,
+                      absl::StrCat("process ", pid,
+                                   " has exited (a zombie: its parent has not collected its exit "
+                                   "status yet), or is a kernel thread"),
+                      "nothing of its memory is left to read; dump a process while it runs");
   }
   return parse_proc_maps(text);
 }

@@ -102,17 +102,28 @@ std::string process_name(pid_t pid) {
   return std::string(absl::StripAsciiWhitespace(comm));
 }
 
+constexpr char kOwnName[] = "pystack-dump";
+
+// The tracer of a thread (TracerPid of /proc/TID/status, which works for any thread), 0 for none.
+pid_t tracer_of(pid_t tid) { return procfs::tracer_pid(tid).value_or(0); }
+
 // EPERM from PTRACE_SEIZE: another tracer holds the thread, or we may not trace it at all.
-absl::Status permission_error(pid_t pid, pid_t tid) {
-  std::optional<pid_t> tracer = procfs::tracer_pid(tid);  // /proc/TID works for any thread
-  if (tracer && *tracer != 0) {
-    std::string name = process_name(*tracer);
-    std::string who = tid == pid ? absl::StrCat("process ", pid)
-                                 : absl::StrCat("thread ", tid, " of process ", pid);
+absl::Status permission_error(pid_t pid, pid_t tid, pid_t tracer) {
+  if (tracer != 0) {
+    const std::string name = process_name(tracer);
+    const std::string who = tid == pid ? absl::StrCat("process ", pid)
+                                       : absl::StrCat("thread ", tid, " of process ", pid);
+    const std::string by = name.empty() ? absl::StrCat("PID ", tracer)
+                                        : absl::StrCat(name, " (PID ", tracer, ")");
+    if (name == kOwnName) {
+      return make_error(ErrorKind::kAlreadyTraced,
+                        absl::StrCat(who, " is held by another ", by,
+                                     ", which did not let it go within the attach timeout"),
+                        "wait for the other dump to finish, or raise --attach-timeout");
+    }
     return make_error(ErrorKind::kAlreadyTraced,
-                      absl::StrCat(who, " is already traced by PID ", *tracer, " (",
-                                   name.empty() ? "gdb?" : name, ")"),
-                      "detach the other debugger first");
+                      absl::StrCat(who, " is already traced by ", by),
+                      "detach that debugger or tracer first (gdb: detach; strace: stop it)");
   }
   return make_error(
       ErrorKind::kPermissionDenied,
@@ -127,17 +138,31 @@ bool thread_gone(pid_t pid, pid_t tid) {
   return !state || *state == 'Z' || *state == 'X';
 }
 
+// How long a refused PTRACE_SEIZE is retried when no tracer shows: the one that refused it may
+// have let go between the refusal and the look at TracerPid (another dump ending).
+constexpr absl::Duration kTracerGoneGrace = absl::Milliseconds(50);
+constexpr absl::Duration kSeizeRetryInterval = absl::Milliseconds(1);
+
 // PTRACE_SEIZE (no SIGSTOP is sent, so the kernel lets the thread run on if we die) and
-// PTRACE_INTERRUPT at once, so that every seized thread has a stop coming.
-absl::StatusOr<Seized> seize_thread(pid_t pid, pid_t tid) {
-  if (::ptrace(PTRACE_SEIZE, tid, nullptr, nullptr) != 0) {
+// PTRACE_INTERRUPT at once, so that every seized thread has a stop coming. A thread held by
+// another pystack-dump is waited for until `deadline` (a dump holds a process for about a
+// millisecond); any other tracer is named at once.
+absl::StatusOr<Seized> seize_thread(pid_t pid, pid_t tid, absl::Time deadline) {
+  const absl::Time grace_end = std::min(deadline, absl::Now() + kTracerGoneGrace);
+  while (::ptrace(PTRACE_SEIZE, tid, nullptr, nullptr) != 0) {
     int error = errno;
     if (error == ESRCH) return Seized::kVanished;
     // A thread that is exiting (a zombie) is refused with EPERM, not ESRCH.
     if (error == EPERM && thread_gone(pid, tid)) return Seized::kVanished;
-    if (error == EPERM) return permission_error(pid, tid);
-    return make_error(ErrorKind::kInternal, absl::StrCat("PTRACE_SEIZE of thread ", tid,
-                                                         " failed: ", std::strerror(error)));
+    if (error != EPERM) {
+      return make_error(ErrorKind::kInternal, absl::StrCat("PTRACE_SEIZE of thread ", tid,
+                                                           " failed: ", std::strerror(error)));
+    }
+    const pid_t tracer = tracer_of(tid);
+    const bool waiting_for_own = tracer != 0 && process_name(tracer) == kOwnName;
+    const absl::Time until = waiting_for_own ? deadline : tracer == 0 ? grace_end : absl::Now();
+    if (absl::Now() >= until) return permission_error(pid, tid, tracer);
+    absl::SleepFor(kSeizeRetryInterval);
   }
   if (::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0 && errno != ESRCH) {
     return make_error(ErrorKind::kInternal, absl::StrCat("PTRACE_INTERRUPT of thread ", tid,
@@ -255,7 +280,7 @@ absl::StatusOr<bool> StoppedProcess::attach_new_threads(absl::Time deadline) {
 
   size_t first_fresh = held_.size();
   for (pid_t tid : fresh) {
-    absl::StatusOr<Seized> seized = seize_thread(pid_, tid);
+    absl::StatusOr<Seized> seized = seize_thread(pid_, tid, deadline);
     if (!seized.ok()) return seized.status();
     if (*seized == Seized::kVanished) {
       if (tid == pid_ && procfs::process_gone(pid_)) return gone_error(first_round);
@@ -313,10 +338,10 @@ void StoppedProcess::record_stop(HeldThread& thread, bool stopped, int signal) {
 absl::Status StoppedProcess::timeout_error(pid_t tid) const {
   std::optional<char> state = procfs::thread_state(pid_, tid);
   return make_error(
-      ErrorKind::kInternal,
+      ErrorKind::kStopTimedOut,
       absl::StrCat("timed out waiting for thread ", tid, " of process ", pid_,
                    " to stop (its state is ", state ? std::string(1, *state) : "unknown", ")"),
-      "a thread in uninterruptible sleep (state D) cannot stop; retry, or raise --timeout");
+      "a thread in uninterruptible sleep (state D) cannot stop; retry, or raise --attach-timeout");
 }
 
 absl::Status StoppedProcess::gone_error(bool before_attaching) const {

@@ -63,6 +63,8 @@ class Target {
   virtual absl::Status no_runtime_error(const absl::Status& cause) const = 0;
   // The error for a runtime that was found but could not be read.
   virtual absl::Status unreadable_runtime_error(const absl::Status& cause) const = 0;
+  // The error for a runtime that holds no interpreter, or no thread (ErrorKind::kNoInterpreter).
+  virtual absl::Status no_interpreter_error() const = 0;
   // The error for a snapshot printed with parts missing (ErrorKind::kIncomplete).
   virtual absl::Status incomplete_error() const = 0;
   // Warnings about the target itself (a truncated core, a file that does not match), each once.

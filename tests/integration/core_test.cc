@@ -24,6 +24,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <random>
 #include <string>
@@ -474,10 +475,13 @@ TEST(CoreErrors, NotACoreFile) {
                  kExitNoSuchProcess, "missing");
 }
 
+// The program is sleep run under the name "two\nlines" (argv[0], which the core's NT_PRPSINFO
+// keeps): the error names the process by it, escaped to stay one line.
 TEST(CoreErrors, CoreOfAProgramThatIsNotPython) {
   ASSERT_TOOL(tool);
   TempDir dir;
-  absl::StatusOr<Child> sleeper = Spawn({"sleep", "60"});
+  absl::StatusOr<Child> sleeper =
+      Spawn({"/bin/bash", "-c", "exec -a \"$0\" sleep 60", "two\nlines"});
   ASSERT_TRUE(sleeper.ok()) << sleeper.status();
   const std::string prefix = dir.path() + "/gcore";
   absl::StatusOr<RunResult> gcore = RunProgram(
@@ -485,7 +489,10 @@ TEST(CoreErrors, CoreOfAProgramThatIsNotPython) {
   ASSERT_TRUE(gcore.ok()) << gcore.status();
   const std::string core = absl::StrCat(prefix, ".", sleeper->pid());
   ASSERT_TRUE(fs::exists(core)) << gcore->Describe();
-  ExpectOneError(RunProgram({tool, "--core", core}, kToolTimeout), kExitNotPython, "not a Python");
+  absl::StatusOr<RunResult> r = RunProgram({tool, "--core", core}, kToolTimeout);
+  ExpectOneError(r, kExitNotPython, "not a Python");
+  EXPECT_NE(r->err.find("two\\x0alines"), std::string::npos) << Printable(r->err);
+  EXPECT_NE(r->err.find(" (hint: "), std::string::npos) << Printable(r->err);
 }
 
 // Debian's python3.11 is static: its executable holds the runtime, so the core cannot be read
@@ -556,6 +563,44 @@ TEST(CoreErrors, MissingExecutableSysrootAndExecutableOptions) {
   ExpectOneError(
       RunProgram({tool, "--core", crash->core, "--executable", dir.path() + "/nope"}, kToolTimeout),
       kExitNoSuchProcess, "nope");
+
+  // Another program altogether given as the executable: named, with both build ids.
+  absl::StatusOr<RunResult> sleep =
+      RunProgram({tool, "--core", crash->core, "--executable", "/usr/bin/sleep"}, kToolTimeout);
+  ExpectOneError(sleep, kExitNoSuchProcess, "--executable /usr/bin/sleep is not the crashed");
+  EXPECT_NE(sleep->err.find("build id"), std::string::npos) << Printable(sleep->err);
+  EXPECT_NE(sleep->err.find(" (hint: "), std::string::npos) << Printable(sleep->err);
+
+  // Another release's interpreter where the crashed one was (a --sysroot of the wrong machine):
+  // a warning that its build id differs, then an error, never a report without threads.
+  std::optional<Interpreter> other_release;
+  for (const Interpreter& candidate : Interpreters().in_scope) {
+    if (!candidate.InRoot() && candidate.major == 3 && candidate.minor != 11 &&
+        candidate.path.find("/.pyenv/") != std::string::npos) {
+      other_release = candidate;
+    }
+  }
+  if (!other_release) {
+    std::cout << "[ not run  ] another release under --sysroot: no pyenv Python 3 other than 3.11\n";
+    return;
+  }
+  const std::string wrong_root = dir.path() + "/wrong-sysroot";
+  const std::string wrong = wrong_root + py.path;
+  fs::create_directories(fs::path(wrong).parent_path());
+  fs::copy_file(fs::canonical(other_release->path), wrong);
+  absl::StatusOr<RunResult> mixed =
+      RunProgram({tool, "--core", crash->core, "--sysroot", wrong_root}, kToolTimeout);
+  ASSERT_TRUE(mixed.ok()) << mixed.status();
+  EXPECT_NE(mixed->exit_code(), 0) << mixed->Describe();
+  const std::vector<std::string> lines = absl::StrSplit(Trim(mixed->err), '\n');
+  ASSERT_FALSE(lines.empty()) << mixed->Describe();
+  EXPECT_TRUE(absl::StartsWith(lines.back(), "pystack-dump: error: ") &&
+              absl::StrContains(lines.back(), " (hint: "))
+      << Printable(mixed->err);
+  for (size_t i = 0; i + 1 < lines.size(); ++i) {
+    EXPECT_TRUE(absl::StartsWith(lines[i], "pystack-dump: warning: ")) << Printable(mixed->err);
+  }
+  EXPECT_TRUE(absl::StrContains(mixed->err, "does not match the core")) << Printable(mixed->err);
 }
 
 // What a damaged core may give: an error line, or a dump marked where it is incomplete (exit 9),

@@ -118,12 +118,15 @@ TEST(ReadProcMaps, NoSuchProcess) {
   EXPECT_FALSE(error_hint(maps.status()).empty());
 }
 
-TEST(ReadProcMaps, ZombieIsNoSuchProcess) {
+// A process that exited but is not reaped yet: it was there, and has exited.
+TEST(ReadProcMaps, ZombieHasExited) {
   testing::Child child = testing::Child::fork([](const std::function<void()>& ready) { ready(); });
   ASSERT_TRUE(testing::eventually([&] { return procfs::process_gone(child.pid()); }));
   absl::StatusOr<std::vector<MemoryMapping>> maps = read_proc_maps(child.pid());
   ASSERT_FALSE(maps.ok());
-  EXPECT_EQ(error_kind(maps.status()), ErrorKind::kNoSuchProcess);
+  EXPECT_EQ(error_kind(maps.status()), ErrorKind::kProcessExited);
+  EXPECT_NE(maps.status().message().find("zombie"), std::string::npos) << maps.status();
+  EXPECT_FALSE(error_hint(maps.status()).empty());
 }
 
 }  // namespace

@@ -527,6 +527,9 @@ class FakeTarget final : public Target {
   absl::Status unreadable_runtime_error(const absl::Status& cause) const override {
     return make_error(ErrorKind::kRuntimeUnreadable, std::string(cause.message()));
   }
+  absl::Status no_interpreter_error() const override {
+    return make_error(ErrorKind::kNoInterpreter, "no interpreter");
+  }
   absl::Status incomplete_error() const override {
     return make_error(ErrorKind::kIncomplete, "incomplete");
   }

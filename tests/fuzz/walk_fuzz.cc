@@ -1,0 +1,54 @@
+// The whole walk (interpreters, threads, frames, code objects, names, locals and thread names)
+// over an address space made of hostile bytes, for the layout of every version, then every
+// format over what it gave: a partial, marked snapshot or an error, never a crash or a hang.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "cpython/layout.h"
+#include "cpython/runtime.h"
+#include "cpython/snapshot_reader.h"
+#include "fake_memory.h"
+#include "format/faulthandler.h"
+#include "format/json.h"
+#include "format/traceback.h"
+#include "fuzz_input.h"
+
+namespace {
+constexpr uint64_t kBase = 0x10000;  // the runtime, or 2.7/3.6's interp_head slot
+constexpr size_t kMaxImage = 1 << 16;
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace pystack;
+  fuzz::FuzzInput in(data, size);
+  const std::vector<Layout>& layouts = all_layouts();
+  const Layout& layout = layouts[in.take<uint8_t>() % layouts.size()];
+  // Two regions: the runtime's page(s), and a heap the pointers in them may reach.
+  const uint16_t heap_page = in.take<uint16_t>();
+  const std::string_view runtime_bytes = in.bytes(4096);
+  fuzz::FakeMemory memory;
+  memory.map(kBase, std::string(runtime_bytes) + std::string(4096 - runtime_bytes.size(), '\0'));
+  const uint64_t heap = kBase + 0x10000 + uint64_t{heap_page % 64} * 4096;
+  memory.map(heap, std::string(in.bytes(kMaxImage)));
+
+  PythonRuntime runtime;
+  runtime.version = PythonVersion{static_cast<int>(layout.major), static_cast<int>(layout.minor), 0, 0};
+  runtime.layout = layout;
+  if (release_of(layout).interpreter_list == InterpreterListHead::kRuntime) {
+    runtime.runtime_address = kBase;
+  } else {
+    runtime.interp_head_address = kBase;
+    runtime.thread_state_current_address = kBase + 8;
+  }
+  SnapshotReader reader(memory, runtime);
+  SnapshotBudget budget;
+  budget.max_frames = 1 << 12;
+  budget.max_bytes_read = 16 << 20;
+  absl::StatusOr<Snapshot> snapshot = reader.read({.locals = true, .thread_names = true}, budget);
+  if (!snapshot.ok()) return 0;
+  (void)format_faulthandler(*snapshot);
+  (void)format_traceback(*snapshot, {}, /*with_locals=*/true);
+  (void)format_json(*snapshot, {}, /*with_locals=*/true);
+  return 0;
+}
