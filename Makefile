@@ -95,6 +95,7 @@ SANITIZERS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 check-sanitizers: $(DEPS_OK)
 	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=$(BUILD)/sanitizers OPT="-O1 $(SANITIZERS)" \
 	  $(patsubst $(BUILD)/%,$(BUILD)/sanitizers/%,$(TEST_BINARIES))
+	@ln -sfn ../roots $(BUILD)/sanitizers/roots  # the Debian roots' interpreters, built once
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  scripts/run-tests $(BUILD)/sanitizers
 
@@ -109,6 +110,8 @@ FUZZ_FLAGS := -O1 -g -std=c++20 -Isrc -Ithird_party -Itests/fuzz -MMD -MP \
               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 FUZZ_NAMES := $(patsubst tests/fuzz/%_fuzz.cc,%,$(wildcard tests/fuzz/*_fuzz.cc))
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.cc=$(FUZZ_BUILD)/obj/%.o)
+# Objects of a pattern chain are kept (make would delete them as intermediate).
+.SECONDARY: $(FUZZ_LIB_OBJS) $(FUZZ_NAMES:%=$(FUZZ_BUILD)/obj/tests/fuzz/%_fuzz.o)
 
 $(FUZZ_BUILD)/obj/%.o: %.cc | $(DEPS_OK)
 	@mkdir -p $(@D)

@@ -29,7 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view runtime_bytes = in.bytes(4096);
   fuzz::FakeMemory memory;
   memory.map(kBase, std::string(runtime_bytes) + std::string(4096 - runtime_bytes.size(), '\0'));
-  const uint64_t heap = kBase + 0x10000 + uint64_t{heap_page % 64} * 4096;
+  const uint64_t heap = kBase + 0x10000 + static_cast<uint64_t>(heap_page % 64) * 4096;
   memory.map(heap, std::string(in.bytes(kMaxImage)));
 
   PythonRuntime runtime;

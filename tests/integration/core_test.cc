@@ -564,6 +564,14 @@ TEST(CoreErrors, MissingExecutableSysrootAndExecutableOptions) {
       RunProgram({tool, "--core", crash->core, "--executable", dir.path() + "/nope"}, kToolTimeout),
       kExitNoSuchProcess, "nope");
 
+  // A dump that cannot be written: the error says why, exit 1.
+  absl::StatusOr<RunResult> full = RunProgram(
+      {"/bin/sh", "-c", "exec \"$@\" > /dev/full", "sh", tool, "--core", crash->core,
+       "--sysroot", sysroot},
+      kToolTimeout);
+  ExpectOneError(full, 1, "No space left on device");
+  EXPECT_NE(full->err.find(" (hint: "), std::string::npos) << Printable(full->err);
+
   // Another program altogether given as the executable: named, with both build ids.
   absl::StatusOr<RunResult> sleep =
       RunProgram({tool, "--core", crash->core, "--executable", "/usr/bin/sleep"}, kToolTimeout);
