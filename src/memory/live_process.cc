@@ -157,6 +157,9 @@ absl::Status LiveProcess::exited_error() const {
 }
 
 absl::Status LiveProcess::no_runtime_error(const absl::Status& cause) const {
+  // Its files are reached through /proc/PID/root and map_files, which a process that has exited
+  // no longer has: no runtime found then says nothing about what it ran.
+  if (gone()) return exited_error();
   if (error_kind(cause) != ErrorKind::kNoPythonRuntime) return cause;
   return make_error(
       ErrorKind::kNoPythonRuntime,
