@@ -171,15 +171,8 @@ std::string CoreTarget::source_file(const std::string& path) const {
   return path;
 }
 
-// The build id of the file the runtime was found in, against the core's image of the file it
-// stands for (found by where each mapped path is located here).
-void CoreTarget::runtime_file_found(const std::string& located_path) {
-  for (const CoreMappedFile& file : core_->mapped_files()) {
-    if (file.file_offset == 0 && locate(file.path) == located_path) {
-      memory_->check_build_id(file.path);
-      return;
-    }
-  }
+void CoreTarget::runtime_file_found(const std::string& mapped_path) {
+  memory_->check_build_id(mapped_path);
 }
 
 std::vector<pid_t> CoreTarget::threads() const {

@@ -36,7 +36,7 @@ class CoreTarget final : public Target {
   std::string executable() const override { return executable_; }
   std::string process_name() const override { return core_->process().command; }
   std::string source_file(const std::string& path) const override;
-  void runtime_file_found(const std::string& located_path) override;
+  void runtime_file_found(const std::string& mapped_path) override;
 
   absl::Status stop(absl::Duration) override { return absl::OkStatus(); }
   void resume() override {}

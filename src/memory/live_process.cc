@@ -44,14 +44,6 @@ void pause_for_tests(std::string_view moment) {
   absl::SleepFor(absl::Milliseconds(std::clamp(std::atoi(pause), 0, 10000)));
 }
 
-// /proc/PID/comm and /proc/PID/task/TID/comm without the newline; nullopt once gone.
-std::optional<std::string> read_comm(const std::string& path) {
-  std::string comm;
-  if (procfs::read_file(path, comm) != 0) return std::nullopt;
-  if (!comm.empty() && comm.back() == '\n') comm.pop_back();
-  return comm;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LiveProcess>> LiveProcess::open(pid_t pid) {
@@ -96,7 +88,7 @@ std::string LiveProcess::source_file(const std::string& path) const {
 }
 
 std::string LiveProcess::process_name() const {
-  return read_comm(absl::StrCat("/proc/", pid_, "/comm")).value_or("");
+  return procfs::comm(pid_).value_or("");
 }
 
 absl::Status LiveProcess::stop(absl::Duration timeout) {
@@ -135,7 +127,7 @@ std::optional<uint64_t> LiveProcess::fs_base(pid_t tid) const {
 }
 
 std::optional<std::string> LiveProcess::os_thread_name(pid_t tid) const {
-  return read_comm(absl::StrCat("/proc/", pid_, "/task/", tid, "/comm"));
+  return procfs::comm(pid_, tid);
 }
 
 // /proc says so, or the memory is gone already: an exiting process gives ESRCH to

@@ -61,6 +61,15 @@ std::optional<char> thread_state(pid_t pid, pid_t tid) {
   return text[paren + 2];
 }
 
+std::optional<std::string> comm(pid_t pid, std::optional<pid_t> tid) {
+  std::string text;
+  const std::string path = tid ? absl::StrCat("/proc/", pid, "/task/", *tid, "/comm")
+                               : absl::StrCat("/proc/", pid, "/comm");
+  if (read_file(path, text) != 0) return std::nullopt;
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
 std::optional<pid_t> tracer_pid(pid_t pid) {
   std::string text;
   if (read_file(absl::StrCat("/proc/", pid, "/status"), text) != 0) return std::nullopt;

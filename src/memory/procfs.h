@@ -22,6 +22,10 @@ std::optional<char> thread_state(pid_t pid, pid_t tid);
 // TracerPid from /proc/PID/status (0: not traced), nullopt when it cannot be read.
 std::optional<pid_t> tracer_pid(pid_t pid);
 
+// The kernel's name of a process (/proc/PID/comm), or of one of its threads
+// (/proc/PID/task/TID/comm), without the newline; nullopt once it is gone.
+std::optional<std::string> comm(pid_t pid, std::optional<pid_t> tid = std::nullopt);
+
 // True when the process no longer runs: no /proc entry, or a zombie with no live thread.
 bool process_gone(pid_t pid);
 

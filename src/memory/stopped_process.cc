@@ -96,11 +96,7 @@ std::string yama_hint() {
                       " CAP_SYS_PTRACE, 3 nobody)");
 }
 
-std::string process_name(pid_t pid) {
-  std::string comm;
-  if (procfs::read_file(absl::StrCat("/proc/", pid, "/comm"), comm) != 0) return "";
-  return std::string(absl::StripAsciiWhitespace(comm));
-}
+std::string process_name(pid_t pid) { return procfs::comm(pid).value_or(""); }
 
 constexpr char kOwnName[] = "pystack-dump";
 

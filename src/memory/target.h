@@ -39,8 +39,9 @@ class Target {
   // Where this process can open the file the target would open as `path` (absolute, or relative
   // to the target's working directory), e.g. a source file; "" when it cannot be reached.
   virtual std::string source_file(const std::string& path) const = 0;
-  // Called with the file found to hold the CPython runtime; a core compares its build id.
-  virtual void runtime_file_found(const std::string& located_path) { (void)located_path; }
+  // Called with the file found to hold the CPython runtime, by its mapped path (as the target
+  // sees it); a core compares the build id of the file found for it with its own image's.
+  virtual void runtime_file_found(const std::string& mapped_path) { (void)mapped_path; }
 
   // Holds every thread still until resume(); a core is always still. Bounded by `timeout`.
   virtual absl::Status stop(absl::Duration timeout) = 0;

@@ -36,19 +36,6 @@ constexpr int kExitStopTimedOut = 11;
 constexpr auto kToolTimeout = std::chrono::seconds(30);
 constexpr int kParkedThreads = 4;
 
-const Interpreter* AnyPython() {
-  const auto& in_scope = Interpreters().in_scope;
-  return in_scope.empty() ? nullptr : &in_scope.back();
-}
-
-#define ASSERT_ECHO_TARGET(var)                                                                \
-  const Interpreter* var##_python = AnyPython();                                               \
-  ASSERT_NE(var##_python, nullptr) << "no CPython in scope found (see Discovery)";             \
-  absl::StatusOr<std::unique_ptr<Target>> var##_or =                                           \
-      StartTarget(*var##_python, "echo.py", {std::to_string(kParkedThreads)}, /*pipes=*/true); \
-  ASSERT_TRUE(var##_or.ok()) << var##_or.status();                                             \
-  Target& var = **var##_or
-
 // One error line, the exit code, a mention, and a hint.
 void ExpectError(const RunResult& r, int code, const std::string& mention) {
   EXPECT_EQ(r.exit_code(), code) << r.Describe();
@@ -84,7 +71,7 @@ bool WaitForFile(const std::string& path, std::chrono::seconds timeout) {
 
 TEST(Failures, OutputThatCannotBeWrittenIsAnError) {
   ASSERT_TOOL(tool);
-  ASSERT_ECHO_TARGET(target);
+  ASSERT_ECHO_TARGET(target, kParkedThreads);
   const std::string pid = std::to_string(target.child.pid());
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{pid}, {"--format=json", pid}, {"--help"}}) {
@@ -227,24 +214,36 @@ Timed RunTimed(const std::vector<std::string>& argv, const std::vector<std::stri
   return out;
 }
 
+// A dump of `pid` that holds it `hold_ms` between stopping and reading it (the hook), on a thread
+// of its own; its result goes to `result` once the thread is joined.
+std::thread StartHoldingDump(const std::string& tool, pid_t pid, int hold_ms, Timed& result) {
+  return std::thread([&result, tool, pid, hold_ms] {
+    result = RunTimed({tool, std::to_string(pid)},
+                      {"PYSTACK_DUMP_TEST_PAUSE_AT=held",
+                       absl::StrCat("PYSTACK_DUMP_TEST_PAUSE_MS=", hold_ms)});
+  });
+}
+
+// True once the first thread of `pid` shows a tracer (the holding dump has it), within 10 s.
+bool WaitUntilTraced(pid_t pid) {
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (Clock::now() < deadline) {
+    absl::StatusOr<std::vector<ThreadInfo>> threads = Threads(pid);
+    if (threads.ok() && !threads->empty() && threads->front().tracer != 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
 // The first dump holds the target (the hook: 800 ms between stopping and reading it); a second
 // dump started meanwhile waits for it and succeeds too.
 TEST(Failures, ASecondDumpWaitsForTheFirst) {
   ASSERT_TOOL(tool);
-  ASSERT_ECHO_TARGET(target);
+  ASSERT_ECHO_TARGET(target, kParkedThreads);
   const std::string pid = std::to_string(target.child.pid());
   Timed first;
-  std::thread holder([&] {
-    first = RunTimed({tool, pid}, {"PYSTACK_DUMP_TEST_PAUSE_AT=held", "PYSTACK_DUMP_TEST_PAUSE_MS=800"});
-  });
-  // The first holds the target once its threads show as traced and stopped.
-  const auto deadline = Clock::now() + std::chrono::seconds(10);
-  bool held = false;
-  while (!held && Clock::now() < deadline) {
-    absl::StatusOr<std::vector<ThreadInfo>> threads = Threads(target.child.pid());
-    held = threads.ok() && !threads->empty() && threads->front().tracer != 0;
-    if (!held) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  std::thread holder = StartHoldingDump(tool, target.child.pid(), 800, first);
+  const bool held = WaitUntilTraced(target.child.pid());
   Timed second = RunTimed({tool, pid});
   holder.join();
   ASSERT_TRUE(held) << "the first dump never held the target";
@@ -259,19 +258,11 @@ TEST(Failures, ASecondDumpWaitsForTheFirst) {
 
 TEST(Failures, ASecondDumpThatCannotWaitNamesTheFirst) {
   ASSERT_TOOL(tool);
-  ASSERT_ECHO_TARGET(target);
+  ASSERT_ECHO_TARGET(target, kParkedThreads);
   const std::string pid = std::to_string(target.child.pid());
   Timed first;
-  std::thread holder([&] {
-    first = RunTimed({tool, pid}, {"PYSTACK_DUMP_TEST_PAUSE_AT=held", "PYSTACK_DUMP_TEST_PAUSE_MS=3000"});
-  });
-  const auto deadline = Clock::now() + std::chrono::seconds(10);
-  bool held = false;
-  while (!held && Clock::now() < deadline) {
-    absl::StatusOr<std::vector<ThreadInfo>> threads = Threads(target.child.pid());
-    held = threads.ok() && !threads->empty() && threads->front().tracer != 0;
-    if (!held) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  std::thread holder = StartHoldingDump(tool, target.child.pid(), 3000, first);
+  const bool held = WaitUntilTraced(target.child.pid());
   Timed second = RunTimed({tool, "--attach-timeout=0.3", pid});
   holder.join();
   ASSERT_TRUE(held) << "the first dump never held the target";
@@ -305,7 +296,7 @@ TEST(Failures, AThreadThatCannotStopTimesOut) {
 
 TEST(Failures, ATargetFoundStoppedIsLeftStopped) {
   ASSERT_TOOL(tool);
-  ASSERT_ECHO_TARGET(target);
+  ASSERT_ECHO_TARGET(target, kParkedThreads);
   const pid_t pid = target.child.pid();
   ASSERT_EQ(kill(pid, SIGSTOP), 0);
   auto all_stopped = [pid] {
@@ -335,7 +326,7 @@ TEST(Failures, ATargetFoundStoppedIsLeftStopped) {
 TEST(Failures, AnotherTracerIsNamed) {
   ASSERT_TOOL(tool);
   if (access("/usr/bin/strace", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/strace (apt install strace)";
-  ASSERT_ECHO_TARGET(target);
+  ASSERT_ECHO_TARGET(target, kParkedThreads);
   const pid_t pid = target.child.pid();
   absl::StatusOr<Child> strace = Spawn({"/usr/bin/strace", "-f", "-o", "/dev/null", "-p",
                                         std::to_string(pid)});

@@ -507,6 +507,11 @@ Discovery Discover() {
 
 }  // namespace
 
+const Interpreter* AnyPython() {
+  const auto& in_scope = Interpreters().in_scope;
+  return in_scope.empty() ? nullptr : &in_scope.back();
+}
+
 const Discovery& Interpreters() {
   static const Discovery* d = new Discovery(Discover());
   return *d;

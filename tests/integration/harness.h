@@ -226,6 +226,19 @@ absl::StatusOr<std::unique_ptr<Target>> StartTarget(const Interpreter& python,
                                                     bool pipes = false,
                                                     const std::vector<std::string>& env = {});
 
+// The newest interpreter in scope, for tests that need any Python process; nullptr when none.
+const Interpreter* AnyPython();
+
+// In a test: `Target& var`, targets/echo.py with `threads` parked threads (plus its echo and
+// main threads) under AnyPython(), its stdin and stdout pipes; or the test fails saying why.
+#define ASSERT_ECHO_TARGET(var, threads)                                                     \
+  const Interpreter* var##_python = ::pystack_it::AnyPython();                              \
+  ASSERT_NE(var##_python, nullptr) << "no CPython in scope found (see Discovery)";          \
+  absl::StatusOr<std::unique_ptr<::pystack_it::Target>> var##_or = ::pystack_it::StartTarget( \
+      *var##_python, "echo.py", {std::to_string(threads)}, /*pipes=*/true);                \
+  ASSERT_TRUE(var##_or.ok()) << var##_or.status();                                          \
+  ::pystack_it::Target& var = **var##_or
+
 // StartTarget for any command (TargetCommand).
 absl::StatusOr<std::unique_ptr<Target>> StartTargetCommand(const TargetCommand& command);
 

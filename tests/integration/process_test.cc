@@ -31,20 +31,6 @@ constexpr int kExitAlreadyTraced = 5;
 constexpr int kParkedThreads = 40;  // echo.py's parked threads; plus the echo and main threads
 constexpr auto kToolTimeout = std::chrono::seconds(30);
 
-// The newest interpreter in scope, for tests that need any Python process.
-const Interpreter* AnyPython() {
-  const auto& in_scope = Interpreters().in_scope;
-  return in_scope.empty() ? nullptr : &in_scope.back();
-}
-
-#define ASSERT_ECHO_TARGET(var)                                                                \
-  const Interpreter* var##_python = AnyPython();                                               \
-  ASSERT_NE(var##_python, nullptr) << "no CPython in scope found (see Discovery)";             \
-  absl::StatusOr<std::unique_ptr<Target>> var##_or =                                           \
-      StartTarget(*var##_python, "echo.py", {std::to_string(kParkedThreads)}, /*pipes=*/true); \
-  ASSERT_TRUE(var##_or.ok()) << var##_or.status();                                             \
-  Target& var = **var##_or
-
 // A forked process that PTRACE_SEIZEs `tids` (without stopping them) and then waits to be killed.
 absl::StatusOr<Child> SeizeThreads(const std::vector<pid_t>& tids) {
   int p[2];
@@ -92,7 +78,7 @@ class AlreadyTraced : public ::testing::TestWithParam<Seize> {};
 // pystack-dump attached before it noticed is let go.
 TEST_P(AlreadyTraced, Exits5AndLeavesTheTargetRunning) {
   ASSERT_TOOL(tool);
-  ASSERT_ECHO_TARGET(target);
+  ASSERT_ECHO_TARGET(target, kParkedThreads);
   const pid_t pid = target.child.pid();
   absl::StatusOr<std::vector<ThreadInfo>> threads = Threads(pid);
   ASSERT_TRUE(threads.ok()) << threads.status();
@@ -138,7 +124,7 @@ TEST(Errors, PermissionDeniedExits4) {
   ASSERT_TOOL(tool);
   if (geteuid() != 0) GTEST_SKIP() << "needs root, to run pystack-dump as another user";
   if (access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/setpriv (util-linux)";
-  ASSERT_ECHO_TARGET(target);
+  ASSERT_ECHO_TARGET(target, kParkedThreads);
   const pid_t pid = target.child.pid();
   absl::StatusOr<RunResult> r = RunProgram({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
                                             "--clear-groups", tool, std::to_string(pid)},
@@ -170,7 +156,7 @@ pid_t TracerOf(pid_t pid) {
 TEST_P(KilledDuringDump, TargetRunsOn) {
   const int sig = GetParam();
   ASSERT_TOOL(tool);
-  ASSERT_ECHO_TARGET(target);
+  ASSERT_ECHO_TARGET(target, kParkedThreads);
   const pid_t pid = target.child.pid();
 
   // The length of a whole dump, from the spawn to the exit: the median of three.
