@@ -7,7 +7,7 @@ CXXFLAGS += -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -Isrc -Ithi
 ABSL     := absl_status absl_statusor absl_strings absl_str_format absl_flat_hash_map absl_time
 DEPS_OK  := $(BUILD)/.deps-ok
 
-LIB_SRCS  := $(sort $(wildcard src/common/*.cc src/memory/*.cc src/symbols/*.cc src/cpython/*.cc src/format/*.cc src/sources/*.cc src/snapshot/*.cc))
+LIB_SRCS  := $(sort $(wildcard src/common/*.cc src/memory/*.cc src/symbols/*.cc src/cpython/*.cc src/format/*.cc src/sources/*.cc src/snapshot/*.cc src/sampling/*.cc))
 CLI_SRCS  := $(sort $(wildcard src/cli/*.cc))
 UNIT_SRCS := $(sort $(wildcard tests/unit/*.cc))
 SYSTEM_SRCS:= $(sort $(wildcard tests/system/*.cc))
@@ -34,7 +34,7 @@ deps: $(DEPS_OK)
 # Abseil is linked statically: loading thirty shared libraries would cost the tool more start-up
 # time than a whole dump takes.
 ABSL_LIBS = $(patsubst -labsl_%,-l:libabsl_%.a,$(shell pkg-config --libs $(ABSL) 2>/dev/null))
-LIBS = -Wl,--as-needed -lelf $(ABSL_LIBS) -pthread -static-libstdc++ -static-libgcc
+LIBS = -Wl,--as-needed -lelf -lz $(ABSL_LIBS) -pthread -static-libstdc++ -static-libgcc
 
 $(BUILD)/obj/%.o: %.cc | $(DEPS_OK)
 	@mkdir -p $(@D)
@@ -88,6 +88,7 @@ bench: $(BUILD)/pystack-dump $(BUILD)/bench
 	@scripts/make-root unstable >/dev/null || echo "bench: no Debian unstable root: 3.13-3.15 not measured"
 	@scripts/make-root bullseye >/dev/null || echo "bench: no Debian 11 root: its 2.7 and 3.9 not measured"
 	$(BUILD)/bench $(BUILD)/pystack-dump
+	python3.11 scripts/bench-sampler $(BUILD)/pystack-dump
 
 # The tests again, everything built with AddressSanitizer and UndefinedBehaviorSanitizer (a report
 # ends the program: -fno-sanitize-recover), in a build directory of their own.
@@ -118,7 +119,7 @@ $(FUZZ_BUILD)/obj/%.o: %.cc | $(DEPS_OK)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -c $< -o $@
 
 $(FUZZ_BUILD)/%_fuzz: $(FUZZ_BUILD)/obj/tests/fuzz/%_fuzz.o $(FUZZ_LIB_OBJS)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ -lelf $(ABSL_LIBS) -pthread
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ -lelf -lz $(ABSL_LIBS) -pthread
 
 fuzz: $(DEPS_OK)
 	@scripts/install-deps --fuzz

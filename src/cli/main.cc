@@ -22,6 +22,10 @@ int run(const std::vector<std::string>& args) {
       return run_core_dump(*options);
     case Options::Action::kRunWithTimeout:
       return run_with_timeout(*options);
+    case Options::Action::kRecord:
+      return run_record(*options);
+    case Options::Action::kTop:
+      return run_top(*options);
     case Options::Action::kDumpTree:
       install_detach_on_signal();
       return run_tree_dump(*options);

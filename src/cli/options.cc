@@ -81,6 +81,12 @@ absl::Status check_combination(const Options& options, bool have_pid, bool subpr
 }  // namespace
 
 absl::StatusOr<Options> parse_options(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "record") {
+    return parse_sampler_options(Options::Action::kRecord, {args.begin() + 1, args.end()});
+  }
+  if (!args.empty() && args[0] == "top") {
+    return parse_sampler_options(Options::Action::kTop, {args.begin() + 1, args.end()});
+  }
   Options options;
   bool have_pid = false;
   bool subprocesses = false;
@@ -174,12 +180,143 @@ absl::StatusOr<Options> parse_options(const std::vector<std::string>& args) {
   return options;
 }
 
+std::optional<ProfileFormat> profile_format_of_path(const std::string& path) {
+  auto ends_with = [&](std::string_view suffix) {
+    return path.size() >= suffix.size() &&
+           path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends_with(".svg")) return ProfileFormat::kSvg;
+  if (ends_with(".json")) return ProfileFormat::kSpeedscope;
+  if (ends_with(".pb.gz") || ends_with(".pprof") || ends_with(".pb")) return ProfileFormat::kPprof;
+  if (ends_with(".folded") || ends_with(".collapsed") || ends_with(".txt")) {
+    return ProfileFormat::kFolded;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+absl::StatusOr<ProfileFormat> parse_profile_format(const std::string& text) {
+  if (text == "folded" || text == "collapsed") return ProfileFormat::kFolded;
+  if (text == "speedscope") return ProfileFormat::kSpeedscope;
+  if (text == "svg" || text == "flamegraph") return ProfileFormat::kSvg;
+  if (text == "pprof") return ProfileFormat::kPprof;
+  return usage_error(absl::StrCat("unknown profile format '", text,
+                                  "' (known: folded, speedscope, svg, pprof)"));
+}
+
+absl::StatusOr<double> parse_rate(const std::string& text) {
+  if (text == "max") return 0.0;
+  double rate = 0;
+  if (!absl::SimpleAtod(text, &rate) || !(rate >= 0.1) || rate > 1e6) {
+    return usage_error(absl::StrCat("--rate takes samples per second from 0.1 to 1000000, or "
+                                    "'max', not '", text, "'"));
+  }
+  return rate;
+}
+
+}  // namespace
+
+absl::StatusOr<Options> parse_sampler_options(Options::Action action,
+                                              const std::vector<std::string>& args) {
+  Options options;
+  options.action = action;
+  const char* const command_word = action == Options::Action::kRecord ? "record" : "top";
+  bool have_pid = false;
+  SamplerOptions& sampler = options.sampler;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "-h" || arg == "--help") {
+      options.action = Options::Action::kHelp;
+      return options;
+    }
+    if (arg == "--") {
+      options.command.assign(args.begin() + i + 1, args.end());
+      if (options.command.empty()) return usage_error("no command after --");
+      break;
+    }
+    if (arg == "--idle") { sampler.idle = true; continue; }
+    if (arg == "--gil") { sampler.gil_only = true; continue; }
+    if (arg == "--blocking") { sampler.blocking = true; continue; }
+    if (arg == "--nonblocking") { sampler.blocking = false; continue; }
+    if (arg == "--no-lines") { sampler.lines = false; continue; }
+    if (arg == "--subprocesses") { sampler.subprocesses = true; continue; }
+    if (arg == "--quiet" || arg == "-q") { sampler.quiet = true; continue; }
+    if (is_option(arg, "--core")) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        absl::StrCat("pystack-dump ", command_word,
+                                     " samples a running process; a core file holds one moment, "
+                                     "not a profile"),
+                        "dump the core with 'pystack-dump --core CORE'");
+    }
+    const char* const kValued[] = {"--rate", "--duration", "--output", "-o", "--format",
+                                   "--attach-timeout"};
+    const char* matched = nullptr;
+    for (const char* name : kValued) {
+      if (is_option(arg, name)) matched = name;
+    }
+    if (matched != nullptr) {
+      absl::StatusOr<std::string> value = option_value(args, i, matched);
+      if (!value.ok()) return value.status();
+      const std::string name = matched;
+      if (name == "--rate") {
+        absl::StatusOr<double> rate = parse_rate(*value);
+        if (!rate.ok()) return rate.status();
+        sampler.rate_hz = *rate;
+      } else if (name == "--duration") {
+        absl::StatusOr<double> seconds = parse_seconds(name, *value, 1e7);
+        if (!seconds.ok()) return seconds.status();
+        sampler.duration_seconds = *seconds;
+      } else if (name == "--attach-timeout") {
+        absl::StatusOr<double> seconds = parse_seconds(name, *value, 3600);
+        if (!seconds.ok()) return seconds.status();
+        options.attach_timeout_seconds = *seconds;
+      } else if (name == "--format") {
+        absl::StatusOr<ProfileFormat> format = parse_profile_format(*value);
+        if (!format.ok()) return format.status();
+        sampler.format = *format;
+      } else if (value->empty()) {
+        return usage_error(absl::StrCat(name, " needs a non-empty value"));
+      } else {
+        options.output_path = *value;
+      }
+      continue;
+    }
+    if (arg.size() > 1 && arg[0] == '-') return usage_error(absl::StrCat("unknown option ", arg));
+    if (have_pid) return usage_error(absl::StrCat("unexpected argument '", arg, "'"));
+    absl::StatusOr<pid_t> pid = parse_pid(arg);
+    if (!pid.ok()) return pid.status();
+    options.pid = *pid;
+    have_pid = true;
+  }
+  if (have_pid == !options.command.empty()) {
+    return usage_error(absl::StrCat("give one of: pystack-dump ", command_word,
+                                    " [OPTIONS] PID, or pystack-dump ", command_word,
+                                    " [OPTIONS] -- COMMAND [ARGS...]"));
+  }
+  if (sampler.idle && sampler.gil_only) return usage_error("--idle and --gil do not go together");
+  if (action == Options::Action::kTop && (!options.output_path.empty() || sampler.format)) {
+    return usage_error("top shows its table on the terminal: --output and --format go with record");
+  }
+  if (!sampler.format && !options.output_path.empty()) {
+    sampler.format = profile_format_of_path(options.output_path);
+    if (!sampler.format) {
+      return usage_error(absl::StrCat("cannot tell the format from the name '",
+                                      options.output_path,
+                                      "': give --format=folded|speedscope|svg|pprof"));
+    }
+  }
+  return options;
+}
+
 std::string usage_text() {
   return absl::StrFormat(
       R"(Usage: pystack-dump [OPTIONS] PID
        pystack-dump --subprocesses [OPTIONS] PID
        pystack-dump --core CORE [--executable PATH] [--sysroot DIR] [OPTIONS]
        pystack-dump --timeout SECS [OPTIONS] -- COMMAND [ARGS...]
+       pystack-dump record [RECORD OPTIONS] (PID | -- COMMAND [ARGS...])
+       pystack-dump top [RECORD OPTIONS] (PID | -- COMMAND [ARGS...])
 
 Prints the Python stack of every thread of the running CPython process PID, exactly as
 CPython's faulthandler would print it, had it been enabled. The process is stopped with
@@ -211,6 +348,28 @@ Options:
   -h, --help              print this help and exit
   -V, --version           print the version and exit
 
+record samples every thread's Python stack, read-only, until --duration, Ctrl-C or the end
+of the process, then writes a profile; top shows a live table of the functions sampled.
+Record options (top takes the same, but --output and --format):
+  --rate=HZ               samples per second (default 100; 'max': as fast as it can)
+  --duration=SECS         stop after SECS (default: at Ctrl-C, SIGTERM or the process's end)
+  -o, --output=FILE       write the profile to FILE (default: standard output); the format
+                          follows the name: .folded .txt, .json (speedscope), .svg, .pb.gz
+  --format=FORMAT         folded (the default: collapsed stacks for flamegraph.pl, inferno,
+                          speedscope), speedscope (JSON), svg (interactive flame graph), pprof
+                          (gzipped protobuf for go tool pprof, Pyroscope, Parca, Grafana)
+  --idle                  keep threads the kernel has asleep (a sleep, a lock, a socket)
+  --gil                   keep only the thread that holds the GIL
+  --blocking              stop the Python threads for each sample: exact stacks, slower for
+                          the target; by default memory is read while it runs and a stack
+                          the target changed during the read is dropped and counted (torn)
+  --no-lines              one frame per function, its lines merged
+  --subprocesses          sample the descendants of the process too, each under its own root
+  --attach-timeout=SECS   with --blocking: the longest wait for the threads to stop
+  -q, --quiet             no status line, no summary
+  With -- COMMAND, the command is started and sampled; the exit status is its own, and it is
+  sent SIGTERM if it still runs when recording stops.
+
 Supported CPython versions: %s (Linux x86-64), each verified against the
 interpreters themselves by the tests (see the README for the patch versions). A newer
 release is read as 3.15 when its _Py_DebugOffsets has 3.15's layout, with a warning.
@@ -233,6 +392,7 @@ Exit codes:
       its budget of frames, bytes read or time stopped; marked in it)
   10  not a core file, or a truncated or corrupt one (--core)
   11  a thread did not stop within --attach-timeout (busy in the kernel, state D)
+record and top exit 0 once the profile is written, whether the process ended or not.
 With --timeout: the command's own exit status (128+N when signal N killed it), or 124 when
 it timed out, 126 when it could not be run, 127 when it was not found.
 )",

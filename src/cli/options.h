@@ -14,6 +14,21 @@ namespace pystack {
 inline constexpr char kToolVersion[] = "0.1.0";
 
 enum class OutputFormat { kFaulthandler, kTraceback, kJson };
+// record's output (--format, or the --output file's extension).
+enum class ProfileFormat { kFolded, kSpeedscope, kSvg, kPprof };
+
+// pystack-dump record and top.
+struct SamplerOptions {
+  double rate_hz = 100;        // 0: as fast as the tool can (--rate=max)
+  double duration_seconds = 0; // 0: until Ctrl-C or the end of the process
+  std::optional<ProfileFormat> format;
+  bool idle = false;
+  bool gil_only = false;
+  bool blocking = false;
+  bool lines = true;
+  bool subprocesses = false;
+  bool quiet = false;          // no status line
+};
 
 struct Options {
   enum class Action {
@@ -21,6 +36,8 @@ struct Options {
     kDumpTree,        // pystack-dump --subprocesses PID
     kDumpCore,        // pystack-dump --core CORE
     kRunWithTimeout,  // pystack-dump --timeout SECS -- COMMAND...
+    kRecord,          // pystack-dump record [OPTIONS] (PID | -- COMMAND...)
+    kTop,             // pystack-dump top [OPTIONS] (PID | -- COMMAND...)
     kHelp,
     kVersion,
   } action = Action::kDumpProcess;
@@ -37,10 +54,19 @@ struct Options {
   double kill_after_seconds = 5;
   std::string output_path;            // --output: where dumps go instead of stderr
   std::vector<std::string> command;   // after --
+  SamplerOptions sampler;             // record, top
 };
 
 // Errors are kUsage with a hint.
 absl::StatusOr<Options> parse_options(const std::vector<std::string>& args);
+
+// `record ...` and `top ...` (args without the command word). Errors are kUsage with a hint.
+absl::StatusOr<Options> parse_sampler_options(Options::Action action,
+                                              const std::vector<std::string>& args);
+
+// The format --output FILE implies by its extension (.folded/.txt, .json/.speedscope.json, .svg,
+// .pb.gz/.pprof), or nullopt.
+std::optional<ProfileFormat> profile_format_of_path(const std::string& path);
 
 // The text of --help.
 std::string usage_text();

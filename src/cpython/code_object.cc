@@ -37,6 +37,7 @@ absl::StatusOr<const CodeObject*> CodeCache::get(uint64_t address) {
   auto it = codes_.find(address);
   if (it != codes_.end() && it->second.fingerprint == *fingerprint) return &it->second.code;
   Entry entry{*fingerprint, decode(address, *fingerprint)};
+  entry.code.id = next_id_++;
   if (it != codes_.end()) {
     it->second = std::move(entry);
     return &it->second.code;

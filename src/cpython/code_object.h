@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "cpython/objects.h"
 #include "cpython/releases.h"
@@ -23,6 +23,9 @@ struct CodeObject {
   std::string line_table;  // co_linetable (3.10+) or co_lnotab
   int first_line = 0;
   uint64_t first_instruction = 0;  // address of co_code_adaptive (3.11+)
+  // Unique per decoded entry of one CodeCache: a code object freed and replaced at the same
+  // address gets a new id, so that what is keyed by it (a sampler's lines and frames) stays right.
+  uint32_t id = 0;
 };
 
 // The line of the instruction at `byte_offset` (Python's f_lasti in bytes), per the release's
@@ -51,7 +54,9 @@ class CodeCache {
   CodeObject decode(uint64_t address, const Fingerprint& fingerprint) const;
 
   const ObjectReader& objects_;
-  absl::flat_hash_map<uint64_t, Entry> codes_;
+  // Nodes: a CodeObject stays where it is while others are added (a sample holds pointers).
+  absl::node_hash_map<uint64_t, Entry> codes_;
+  uint32_t next_id_ = 1;
 };
 
 }  // namespace pystack

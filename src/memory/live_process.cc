@@ -93,7 +93,14 @@ std::string LiveProcess::process_name() const {
 
 absl::Status LiveProcess::stop(absl::Duration timeout) {
   pause_for_tests("stop");
-  absl::StatusOr<std::unique_ptr<StoppedProcess>> stopped = StoppedProcess::stop(pid_, timeout);
+  return hold(StoppedProcess::stop(pid_, timeout));
+}
+
+absl::Status LiveProcess::stop_threads(const std::vector<pid_t>& tids, absl::Duration timeout) {
+  return hold(StoppedProcess::stop_threads(pid_, tids, timeout));
+}
+
+absl::Status LiveProcess::hold(absl::StatusOr<std::unique_ptr<StoppedProcess>> stopped) {
   if (!stopped.ok()) {
     // It was there when it was opened: it exited during the dump.
     if (error_kind(stopped.status()) == ErrorKind::kNoSuchProcess) return exited_error();

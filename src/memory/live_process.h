@@ -33,6 +33,9 @@ class LiveProcess final : public Target {
   // kInvalidArgument (this process itself); a timeout is kInternal.
   absl::Status stop(absl::Duration timeout) override;
   void resume() override;
+  // Holds only the threads `tids` (a sampler's --blocking: those that run Python). Errors as
+  // stop(); resume() lets them go.
+  absl::Status stop_threads(const std::vector<pid_t>& tids, absl::Duration timeout);
   std::vector<pid_t> threads() const override;
   std::optional<uint64_t> fs_base(pid_t tid) const override;
   std::optional<std::string> os_thread_name(pid_t tid) const override;
@@ -48,6 +51,7 @@ class LiveProcess final : public Target {
   LiveProcess(pid_t pid, ProcessMemory memory, std::vector<MemoryMapping> mappings)
       : pid_(pid), memory_(std::move(memory)), mappings_(std::move(mappings)) {}
   absl::Status exited_error() const;
+  absl::Status hold(absl::StatusOr<std::unique_ptr<StoppedProcess>> stopped);
 
   pid_t pid_;
   ProcessMemory memory_;

@@ -5,14 +5,22 @@
 
 namespace pystack {
 
+uint8_t* PageCache::take_buffer() const {
+  if (used_ == pool_.size()) pool_.emplace_back(new uint8_t[kPageSize]);
+  return pool_[used_++].get();
+}
+
 const uint8_t* PageCache::page(uint64_t page_address) const {
   auto it = pages_.find(page_address);
-  if (it != pages_.end()) return it->second.get();
+  if (it != pages_.end()) return it->second;
   if (pages_.size() >= max_pages_) return nullptr;
-  Page data(new uint8_t[kPageSize]);
-  if (!inner_.read(page_address, data.get(), kPageSize).ok()) data.reset();
+  uint8_t* data = take_buffer();
+  if (!inner_.read(page_address, data, kPageSize).ok()) {
+    --used_;  // unreadable: the buffer goes back to the pool
+    data = nullptr;
+  }
   bytes_read_ += kPageSize;
-  return pages_.emplace(page_address, std::move(data)).first->second.get();
+  return pages_.emplace(page_address, data).first->second;
 }
 
 absl::Status PageCache::read_through(uint64_t address, void* out, size_t size) const {

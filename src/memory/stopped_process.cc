@@ -237,6 +237,16 @@ void detach_thread(pid_t tid, int signal) {
 
 absl::StatusOr<std::unique_ptr<StoppedProcess>> StoppedProcess::stop(pid_t pid,
                                                                      absl::Duration timeout) {
+  return stop_listed(pid, std::nullopt, timeout);
+}
+
+absl::StatusOr<std::unique_ptr<StoppedProcess>> StoppedProcess::stop_threads(
+    pid_t pid, const std::vector<pid_t>& tids, absl::Duration timeout) {
+  return stop_listed(pid, tids, timeout);
+}
+
+absl::StatusOr<std::unique_ptr<StoppedProcess>> StoppedProcess::stop_listed(
+    pid_t pid, std::optional<std::vector<pid_t>> only, absl::Duration timeout) {
   if (pid <= 0) {
     return make_error(ErrorKind::kNoSuchProcess, absl::StrCat("no such process: ", pid));
   }
@@ -247,6 +257,7 @@ absl::StatusOr<std::unique_ptr<StoppedProcess>> StoppedProcess::stop(pid_t pid,
   absl::Time deadline = absl::Now() + timeout;
   // Owned from the start: on any error return, the destructor detaches what was attached.
   std::unique_ptr<StoppedProcess> process(new StoppedProcess(pid));
+  process->only_ = std::move(only);
   for (;;) {
     absl::StatusOr<bool> found_new = process->attach_new_threads(deadline);
     if (!found_new.ok()) return found_new.status();
@@ -263,7 +274,7 @@ absl::StatusOr<std::unique_ptr<StoppedProcess>> StoppedProcess::stop(pid_t pid,
 
 // One round: seizes every listed thread not held yet, then waits for each to stop.
 absl::StatusOr<bool> StoppedProcess::attach_new_threads(absl::Time deadline) {
-  std::optional<std::vector<pid_t>> listed = procfs::list_threads(pid_);
+  std::optional<std::vector<pid_t>> listed = only_ ? only_ : procfs::list_threads(pid_);
   bool first_round = held_.empty() && vanished_.empty();
   if (!listed) return gone_error(first_round);
   std::unordered_set<pid_t> known(vanished_.begin(), vanished_.end());

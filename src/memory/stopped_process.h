@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -21,6 +22,10 @@ class StoppedProcess {
   // CAP_SYS_PTRACE and /proc/sys/kernel/yama/ptrace_scope), kAlreadyTraced (with the tracer's
   // pid), kProcessExited; a timeout is kInternal. On error nothing is left attached.
   static absl::StatusOr<std::unique_ptr<StoppedProcess>> stop(pid_t pid, absl::Duration timeout);
+  // Stops only the threads `tids` of `pid` (a sampler's --blocking holds only the threads that
+  // run Python); the others run on. Errors as stop().
+  static absl::StatusOr<std::unique_ptr<StoppedProcess>> stop_threads(
+      pid_t pid, const std::vector<pid_t>& tids, absl::Duration timeout);
 
   ~StoppedProcess();  // detaches every thread still attached
   StoppedProcess(const StoppedProcess&) = delete;
@@ -42,6 +47,8 @@ class StoppedProcess {
   };
 
   explicit StoppedProcess(pid_t pid) : pid_(pid) {}
+  static absl::StatusOr<std::unique_ptr<StoppedProcess>> stop_listed(
+      pid_t pid, std::optional<std::vector<pid_t>> only, absl::Duration timeout);
   absl::StatusOr<bool> attach_new_threads(absl::Time deadline);
   absl::Status await_threads(size_t first, absl::Time deadline);
   void record_stop(HeldThread& thread, bool stopped, int signal);
@@ -52,6 +59,7 @@ class StoppedProcess {
   std::vector<pid_t> threads_;
   std::vector<HeldThread> held_;
   std::vector<pid_t> vanished_;  // listed once, exited before they stopped
+  std::optional<std::vector<pid_t>> only_;  // stop_threads(): these, not /proc/PID/task
 };
 
 // Installs SIGINT/SIGTERM/SIGHUP/SIGQUIT handlers that detach every thread any StoppedProcess

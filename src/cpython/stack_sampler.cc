@@ -1,0 +1,271 @@
+#include "cpython/stack_sampler.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "cpython/stack_ref.h"
+
+namespace pystack {
+namespace {
+
+// Bounds that keep a walk over corrupt memory finite. A chain longer than kMaxSampledFrames is
+// taken for a cycle (deeper than any real stack: the default recursion limit is 1000).
+constexpr int kMaxSampledInterpreters = 64;
+constexpr int kMaxSampledThreads = 4096;
+constexpr uint32_t kMaxSampledFrames = 1 << 16;
+constexpr size_t kMaxLines = 1 << 20;
+
+using Outcome = SampledThread::Outcome;
+
+}  // namespace
+
+StackSampler::StackSampler(const RemoteMemory& memory, PythonRuntime runtime, bool check_torn)
+    : memory_(memory),
+      runtime_(std::move(runtime)),
+      layout_(runtime_.layout),
+      release_(release_of(runtime_.layout)),
+      check_torn_(check_torn),
+      pages_(memory),
+      objects_(pages_, layout_),
+      codes_(objects_),
+      name_pages_(memory),
+      name_objects_(name_pages_, layout_),
+      name_types_(name_objects_),
+      name_dicts_(name_objects_),
+      names_(name_objects_, name_types_, name_dicts_) {}
+
+absl::flat_hash_map<uint64_t, std::string> StackSampler::thread_names() {
+  name_pages_.clear();
+  name_types_.clear();
+  absl::flat_hash_map<uint64_t, std::string> all;
+  absl::StatusOr<uint64_t> interp =
+      runtime_.runtime_address != 0
+          ? name_objects_.read_pointer(runtime_.runtime_address +
+                                       layout_.runtime.interpreters_head)
+          : name_objects_.read_pointer(runtime_.interp_head_address);
+  for (int i = 0; interp.ok() && *interp != 0 && i < kMaxSampledInterpreters; ++i) {
+    absl::StatusOr<absl::flat_hash_map<uint64_t, std::string>> names = names_.read(*interp);
+    if (names.ok()) all.merge(*names);
+    interp = name_objects_.read_pointer(*interp + layout_.interp.next);
+  }
+  return all;
+}
+
+absl::Status StackSampler::sample(Sample& out) {
+  out.clear();
+  pages_.clear();  // the target has moved on since the last sample
+  absl::StatusOr<uint64_t> head =
+      runtime_.runtime_address != 0
+          ? objects_.read_pointer(runtime_.runtime_address + layout_.runtime.interpreters_head)
+          : objects_.read_pointer(runtime_.interp_head_address);
+  if (!head.ok()) return head.status();
+  uint64_t interp = *head;
+  for (int i = 0; interp != 0 && i < kMaxSampledInterpreters; ++i) {
+    const GilState gil = read_gil(interp);
+    absl::StatusOr<uint64_t> tstate = objects_.read_pointer(interp + layout_.interp.threads_head);
+    for (int j = 0; tstate.ok() && *tstate != 0 && j < kMaxSampledThreads; ++j) {
+      read_thread(*tstate, gil, out);
+      tstate = objects_.read_pointer(*tstate + layout_.tstate.next);
+    }
+    absl::StatusOr<uint64_t> next = objects_.read_pointer(interp + layout_.interp.next);
+    if (!next.ok()) break;
+    interp = *next;
+  }
+  return absl::OkStatus();
+}
+
+// As SnapshotReader::read_gil: where the GIL's state lives depends on the release.
+StackSampler::GilState StackSampler::read_gil(uint64_t interp) const {
+  uint64_t gil = 0;
+  int64_t locked_offset = -1, holder_offset = -1;
+  switch (release_.gil) {
+    case GilLocation::kThreadStateCurrent: {
+      if (runtime_.thread_state_current_address == 0) return {};
+      absl::StatusOr<uint64_t> current =
+          objects_.read_pointer(runtime_.thread_state_current_address);
+      if (!current.ok()) return {};
+      return {*current != 0, *current};
+    }
+    case GilLocation::kRuntime:
+      gil = runtime_.runtime_address;
+      locked_offset = layout_.runtime.gil_locked;
+      holder_offset = layout_.runtime.gil_last_holder;
+      break;
+    case GilLocation::kInterpreter: {
+      absl::StatusOr<uint64_t> pointer = objects_.read_pointer(interp + layout_.interp.ceval_gil);
+      if (!pointer.ok() || *pointer == 0) return {};
+      gil = *pointer;
+      locked_offset = layout_.gil.locked;
+      holder_offset = layout_.gil.last_holder;
+      break;
+    }
+  }
+  if (gil == 0 || locked_offset < 0 || holder_offset < 0) return {};
+  absl::StatusOr<int32_t> locked = read_value<int32_t>(pages_, gil + locked_offset);
+  absl::StatusOr<uint64_t> holder = objects_.read_pointer(gil + holder_offset);
+  if (!locked.ok() || !holder.ok()) return {};
+  return {*locked == 1, *holder};
+}
+
+void StackSampler::read_thread(uint64_t tstate, const GilState& gil, Sample& out) {
+  SampledThread thread;
+  thread.tstate = tstate;
+  thread.holds_gil = gil.locked && gil.holder == tstate;
+  thread.first_frame = static_cast<uint32_t>(out.frames.size());
+  absl::StatusOr<uint64_t> id = read_value<uint64_t>(pages_, tstate + layout_.tstate.thread_id);
+  uint64_t frame = 0;
+  if (!id.ok() || !current_frame(tstate, pages_, frame)) {
+    thread.outcome = Outcome::kBroken;
+    out.threads.push_back(thread);
+    return;
+  }
+  thread.thread_id = *id;
+  if (layout_.tstate.native_thread_id >= 0) {
+    absl::StatusOr<uint64_t> native =
+        read_value<uint64_t>(pages_, tstate + layout_.tstate.native_thread_id);
+    if (native.ok()) thread.native_id = *native;
+  }
+  FirstFrame first;
+  thread.outcome = release_.frames == FrameChain::kFrameObjects
+                       ? read_frame_objects(frame, out, first)
+                       : read_interpreter_frames(frame, out, first);
+  thread.frame_count = static_cast<uint32_t>(out.frames.size()) - thread.first_frame;
+  if (check_torn_ && thread.outcome != Outcome::kComplete) {
+    thread.outcome = Outcome::kTorn;  // most likely a frame being pushed or popped
+  }
+  if (check_torn_ && thread.outcome == Outcome::kComplete && moved_on(tstate, first)) {
+    thread.outcome = Outcome::kTorn;
+  }
+  out.threads.push_back(thread);
+}
+
+// 3.11/3.12: tstate->cframe->current_frame; else tstate->frame or tstate->current_frame.
+bool StackSampler::current_frame(uint64_t tstate, const RemoteMemory& memory,
+                                 uint64_t& frame) const {
+  absl::StatusOr<uint64_t> pointer = read_value<uint64_t>(memory, tstate + layout_.tstate.frame);
+  if (!pointer.ok()) return false;
+  if (release_.frames != FrameChain::kInterpreterFramesViaCFrame || *pointer == 0) {
+    frame = *pointer;
+    return true;
+  }
+  absl::StatusOr<uint64_t> current =
+      read_value<uint64_t>(memory, *pointer + layout_.cframe.current_frame);
+  if (!current.ok()) return false;
+  frame = *current;
+  return true;
+}
+
+// The fields of a thread's first frame that change whenever it returns or calls (not its
+// position, which moves on within the frame: the line read stays the one at the read), from
+// `memory` (the sample's pages, or the target itself for the check after the walk).
+bool StackSampler::read_first_frame(uint64_t frame, const RemoteMemory& memory,
+                                    FirstFrame& first) const {
+  first = FirstFrame{frame};
+  if (frame == 0) return true;
+  const bool objects = release_.frames == FrameChain::kFrameObjects;
+  const int64_t code = objects ? layout_.frame.code : layout_.iframe.code;
+  const int64_t previous = objects ? layout_.frame.back : layout_.iframe.previous;
+  const int64_t low = std::min(code, previous);
+  const int64_t high = std::max(code, previous) + 8;
+  uint8_t bytes[512];
+  if (low < 0 || high - low > static_cast<int64_t>(sizeof bytes)) return false;
+  if (!memory.read(frame + low, bytes, high - low).ok()) return false;
+  auto field = [&](int64_t offset) {
+    uint64_t value = 0;
+    std::memcpy(&value, bytes + (offset - low), sizeof value);
+    return value;
+  };
+  first.code = field(code);
+  first.previous = field(previous);
+  return true;
+}
+
+// Read again from the target itself: has the thread left the frame the walk started from?
+bool StackSampler::moved_on(uint64_t tstate, const FirstFrame& first) const {
+  uint64_t frame = 0;
+  FirstFrame now;
+  if (!current_frame(tstate, memory_, frame) || frame != first.address) return true;
+  if (!read_first_frame(frame, memory_, now)) return true;
+  return now.code != first.code || now.previous != first.previous;
+}
+
+int StackSampler::line_of(const CodeObject& code, int byte_offset) {
+  const uint64_t key = (uint64_t{code.id} << 32) | static_cast<uint32_t>(byte_offset);
+  auto it = lines_.find(key);
+  if (it != lines_.end()) return it->second;
+  if (lines_.size() >= kMaxLines) lines_.clear();
+  const int line = code_line_at(code, release_, byte_offset);
+  lines_.emplace(key, line);
+  return line;
+}
+
+// 3.11+: _PyInterpreterFrames linked by `previous`, mostly in the thread's data-stack chunk.
+Outcome StackSampler::read_interpreter_frames(uint64_t frame, Sample& out, FirstFrame& first) {
+  if (!read_first_frame(frame, pages_, first)) return Outcome::kBroken;
+  for (uint32_t depth = 0; frame != 0; ++depth) {
+    if (depth >= kMaxSampledFrames) return Outcome::kBroken;
+    absl::StatusOr<uint8_t> owner = read_value<uint8_t>(pages_, frame + layout_.iframe.owner);
+    absl::StatusOr<uint64_t> code_bits = read_value<uint64_t>(pages_, frame + layout_.iframe.code);
+    absl::StatusOr<uint64_t> previous =
+        read_value<uint64_t>(pages_, frame + layout_.iframe.previous);
+    if (!owner.ok() || !code_bits.ok() || !previous.ok()) return Outcome::kBroken;
+    ++frames_read_;
+    const int first_skipped = release_.first_skipped_frame_owner;
+    if (first_skipped < 0 || *owner < first_skipped) {
+      SampledFrame sampled;
+      const uint64_t code_address = decode_stack_ref(release_, *code_bits).object;
+      absl::StatusOr<const CodeObject*> code = codes_.get(code_address);
+      // 3.13+: f_executable may be something other than a code object (a shim's).
+      if (!code.ok()) return Outcome::kBroken;
+      if (runtime_.code_type) {
+        absl::StatusOr<uint64_t> type = objects_.type_of(code_address);
+        if (!type.ok() || *type != *runtime_.code_type) return Outcome::kBroken;
+      }
+      sampled.code = *code;
+      absl::StatusOr<uint64_t> instr = read_value<uint64_t>(pages_, frame + layout_.iframe.instr);
+      if (instr.ok()) {
+        const int64_t units = (static_cast<int64_t>(*instr) -
+                               static_cast<int64_t>(sampled.code->first_instruction)) / 2;
+        if (units >= -(1 << 28) && units <= (1 << 28)) {
+          sampled.line = line_of(*sampled.code, static_cast<int>(units * 2));
+        }
+      }
+      out.frames.push_back(sampled);
+    }
+    frame = *previous;
+  }
+  return Outcome::kComplete;
+}
+
+// Up to 3.10: PyFrameObjects linked by f_back.
+Outcome StackSampler::read_frame_objects(uint64_t frame, Sample& out, FirstFrame& first) {
+  if (!read_first_frame(frame, pages_, first)) return Outcome::kBroken;
+  uint64_t frame_type = 0;
+  for (uint32_t depth = 0; frame != 0; ++depth) {
+    if (depth >= kMaxSampledFrames) return Outcome::kBroken;
+    absl::StatusOr<uint64_t> type = objects_.type_of(frame);
+    absl::StatusOr<uint64_t> code_address = objects_.read_pointer(frame + layout_.frame.code);
+    absl::StatusOr<uint64_t> back = objects_.read_pointer(frame + layout_.frame.back);
+    absl::StatusOr<int32_t> lasti = read_value<int32_t>(pages_, frame + layout_.frame.lasti);
+    if (!type.ok() || !code_address.ok() || !back.ok() || !lasti.ok()) return Outcome::kBroken;
+    ++frames_read_;
+    if (frame_type == 0) frame_type = *type;
+    if (*type != frame_type) return Outcome::kBroken;
+    absl::StatusOr<const CodeObject*> code = codes_.get(*code_address);
+    if (!code.ok()) return Outcome::kBroken;
+    SampledFrame sampled;
+    sampled.code = *code;
+    const int64_t byte_offset =
+        release_.instruction_position == InstructionPosition::kLastiCodeUnits
+            ? int64_t{*lasti} * 2
+            : int64_t{*lasti};
+    if (byte_offset >= -(1 << 28) && byte_offset <= (1 << 28)) {
+      sampled.line = line_of(*sampled.code, static_cast<int>(byte_offset));
+    }
+    out.frames.push_back(sampled);
+    frame = *back;
+  }
+  return Outcome::kComplete;
+}
+
+}  // namespace pystack

@@ -1,0 +1,168 @@
+#include "sampling/process_sampler.h"
+
+#include "common/errors.h"
+#include "cpython/take_snapshot.h"
+#include "memory/procfs.h"
+#include "memory/process_tree.h"
+
+namespace pystack {
+namespace {
+
+constexpr absl::Duration kNamesEvery = absl::Seconds(1);
+constexpr absl::Duration kPairingEvery = absl::Seconds(1);
+constexpr absl::Duration kAfterPairing = absl::Milliseconds(3);
+
+std::string command_line_of(pid_t pid) {
+  std::optional<ProcessStat> stat = read_process_stat(pid);
+  return stat ? describe_process(*stat).command_line : "";
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ProcessSampler>> ProcessSampler::open(
+    pid_t pid, const SamplingOptions& options, ProfileBuilder& profile) {
+  absl::StatusOr<std::unique_ptr<LiveProcess>> target = LiveProcess::open(pid);
+  if (!target.ok()) return target.status();
+  absl::StatusOr<PythonRuntime> runtime = find_runtime(**target);
+  if (!runtime.ok()) return runtime.status();
+  const uint32_t index = profile.add_process(pid, command_line_of(pid));
+  return std::unique_ptr<ProcessSampler>(
+      new ProcessSampler(*std::move(target), *std::move(runtime), options, index));
+}
+
+ProcessSampler::ProcessSampler(std::unique_ptr<LiveProcess> target, PythonRuntime runtime,
+                               const SamplingOptions& options, uint32_t process_index)
+    : target_(std::move(target)),
+      options_(options),
+      sampler_(target_->memory(), std::move(runtime), /*check_torn=*/!options.blocking),
+      activity_(target_->pid()),
+      process_index_(process_index) {}
+
+absl::Status ProcessSampler::read_stacks() {
+  if (!options_.blocking) return sampler_.sample(sample_);
+  // A stopped thread is 't' to the kernel: what each was doing is asked first. Threads asleep in
+  // the kernel are left out of the profile (without --idle), so they are not stopped either:
+  // a stop would wake them from their sleep, for nothing.
+  states_before_stop_.clear();
+  const bool all = options_.idle || options_.gil_only;
+  std::vector<pid_t> listed;
+  if (python_tids_.empty() || !all) {
+    listed = procfs::list_threads(target_->pid()).value_or(std::vector<pid_t>{});
+  }
+  std::vector<pid_t> to_stop;
+  for (pid_t tid : python_tids_.empty() ? listed : python_tids_) {
+    if (all) {
+      to_stop.push_back(tid);
+      continue;
+    }
+    std::optional<char> state = activity_.state(tid);
+    if (!state) continue;
+    states_before_stop_[tid] = *state;
+    if (*state == 'R') to_stop.push_back(tid);
+  }
+  if (!all) {
+    for (pid_t tid : listed) {
+      if (std::optional<char> state = activity_.state(tid)) states_before_stop_[tid] = *state;
+    }
+  }
+  if (to_stop.empty()) return sampler_.sample(sample_);  // nothing runs: nothing to hold
+  absl::Status stopped = target_->stop_threads(to_stop, options_.stop_timeout);
+  if (!stopped.ok()) return stopped;
+  absl::Status read = sampler_.sample(sample_);
+  target_->resume();
+  return read;
+}
+
+absl::Status ProcessSampler::sample(ProfileBuilder& profile, SamplingCounts& counts) {
+  const absl::Time now = absl::Now();
+  // Before the read: the stop it takes wakes sleeping threads, which must be asleep again by
+  // the time their state is asked.
+  pair_thread_ids(now);
+  if (absl::Status read = read_stacks(); !read.ok()) {
+    if (target_->gone() || error_kind(read) == ErrorKind::kProcessExited) {
+      return make_error(ErrorKind::kProcessExited,
+                        absl::StrCat("process ", target_->pid(), " exited"));
+    }
+    return read;
+  }
+  refresh_names(now);
+  if (options_.blocking) python_tids_.clear();
+  for (const SampledThread& thread : sample_.threads) {
+    if (thread.outcome != SampledThread::Outcome::kComplete) {
+      ++counts.torn;
+      continue;
+    }
+    const pid_t tid = os_thread_id(thread);
+    if (options_.blocking && tid > 0) python_tids_.push_back(tid);
+    if (thread.frame_count == 0 || !keep(thread, tid)) continue;
+    const uint32_t index = profile.thread(process_index_, thread.thread_id,
+                                          static_cast<uint64_t>(tid), name_of(thread, tid));
+    profile.add(index, sample_, thread);
+    ++counts.thread_samples;
+  }
+  return absl::OkStatus();
+}
+
+bool ProcessSampler::keep(const SampledThread& thread, pid_t tid) {
+  if (options_.gil_only) return thread.holds_gil;
+  if (options_.idle || tid <= 0) return true;
+  if (options_.blocking) {
+    auto it = states_before_stop_.find(tid);
+    return it == states_before_stop_.end() || it->second == 'R';  // new: stopped now, unknown
+  }
+  return activity_.running(tid);
+}
+
+pid_t ProcessSampler::os_thread_id(const SampledThread& thread) const {
+  if (thread.native_id != 0) return static_cast<pid_t>(thread.native_id);
+  auto it = tid_by_thread_id_.find(thread.thread_id);
+  return it != tid_by_thread_id_.end() ? it->second : 0;
+}
+
+void ProcessSampler::refresh_names(absl::Time now) {
+  if (now - names_read_ < kNamesEvery) return;
+  names_read_ = now;
+  absl::flat_hash_map<uint64_t, std::string> names = sampler_.thread_names();
+  // A read that missed a name (a dict being resized) keeps the one known before.
+  for (auto& [id, name] : names) names_[id] = std::move(name);
+}
+
+const std::string& ProcessSampler::name_of(const SampledThread& thread, pid_t tid) {
+  auto it = names_.find(thread.thread_id);
+  if (it != names_.end()) return it->second;
+  auto os = os_names_.find(tid);
+  if (os == os_names_.end()) {
+    os = os_names_.emplace(tid, tid > 0 ? target_->os_thread_name(tid).value_or("") : "").first;
+  }
+  return os->second;
+}
+
+void ProcessSampler::pair_thread_ids(absl::Time now) {
+  // The release keeps OS thread ids (3.11+): nothing to pair.
+  if (sampler_.runtime().layout.tstate.native_thread_id >= 0) return;
+  bool unpaired = sample_.threads.empty();  // the first sample: pair at once
+  for (const SampledThread& thread : sample_.threads) {
+    unpaired |= thread.native_id == 0 && thread.thread_id != 0 &&
+                !tid_by_thread_id_.contains(thread.thread_id);
+  }
+  if (!unpaired || now - paired_ < kPairingEvery) return;
+  paired_ = now;
+  if (!target_->stop(options_.stop_timeout).ok()) return;  // unpaired: counted as running
+  absl::flat_hash_map<uint64_t, pid_t> paired;
+  for (pid_t tid : target_->threads()) {
+    std::optional<uint64_t> fs_base = target_->fs_base(tid);
+    if (!fs_base) continue;
+    auto [it, inserted] = paired.emplace(*fs_base, tid);
+    if (!inserted) it->second = 0;  // two threads, one fs_base: neither
+  }
+  target_->resume();
+  // The stop woke every sleeping thread (a nanosleep, a futex wait restarts): let them go back
+  // to sleep before the kernel is asked which threads are running.
+  absl::SleepFor(kAfterPairing);
+  tid_by_thread_id_.clear();
+  for (const auto& [thread_id, tid] : paired) {
+    if (tid != 0) tid_by_thread_id_.emplace(thread_id, tid);
+  }
+}
+
+}  // namespace pystack

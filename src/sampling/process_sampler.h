@@ -1,0 +1,83 @@
+// One process being sampled: its target, its StackSampler, and what is carried from one sample
+// to the next (thread names, OS thread ids, which threads run Python).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cpython/stack_sampler.h"
+#include "memory/live_process.h"
+#include "memory/thread_activity.h"
+#include "sampling/profile_builder.h"
+
+namespace pystack {
+
+struct SamplingOptions {
+  double rate_hz = 100;
+  bool idle = false;      // --idle: keep threads the kernel says are not running
+  bool gil_only = false;  // --gil: keep only the thread that holds the GIL
+  bool blocking = false;  // --blocking: stop the Python threads for each sample
+  bool lines = true;      // false: --no-lines
+  absl::Duration stop_timeout = absl::Seconds(2);
+};
+
+// What the sampling cost and missed, for the status line and the profile.
+struct SamplingCounts {
+  int64_t rounds = 0;          // sampling rounds over every process
+  int64_t thread_samples = 0;  // stacks kept
+  int64_t torn = 0;            // stacks dropped: the target moved on under the read
+  int64_t dropped = 0;         // rounds missed: the sampler fell behind the rate
+};
+
+class ProcessSampler {
+ public:
+  // Errors as take_snapshot's (common/errors.h): not a Python process, unsupported, gone.
+  static absl::StatusOr<std::unique_ptr<ProcessSampler>> open(pid_t pid,
+                                                              const SamplingOptions& options,
+                                                              ProfileBuilder& profile);
+
+  // One sample of every thread, counted into `profile`. Errors: kProcessExited once the process
+  // is gone; a --blocking stop that fails (kStopTimedOut, kAlreadyTraced, ...).
+  absl::Status sample(ProfileBuilder& profile, SamplingCounts& counts);
+
+  pid_t pid() const { return target_->pid(); }
+
+ private:
+  ProcessSampler(std::unique_ptr<LiveProcess> target, PythonRuntime runtime,
+                 const SamplingOptions& options, uint32_t process_index);
+  absl::Status read_stacks();
+  void refresh_names(absl::Time now);
+  void pair_thread_ids(absl::Time now);
+  pid_t os_thread_id(const SampledThread& thread) const;
+  bool keep(const SampledThread& thread, pid_t tid);
+  const std::string& name_of(const SampledThread& thread, pid_t tid);
+
+  std::unique_ptr<LiveProcess> target_;
+  SamplingOptions options_;
+  StackSampler sampler_;
+  ThreadActivity activity_;
+  uint32_t process_index_;
+  Sample sample_;
+  // threading names by pthread id, read once a second at most.
+  absl::flat_hash_map<uint64_t, std::string> names_;
+  absl::Time names_read_ = absl::InfinitePast();
+  // OS names by thread id, for threads threading does not know.
+  absl::flat_hash_map<pid_t, std::string> os_names_;
+  // Before 3.11 CPython does not keep the OS thread id: paired by fs_base (a brief stop), once
+  // a second at most, when a thread not paired yet shows up.
+  absl::flat_hash_map<uint64_t, pid_t> tid_by_thread_id_;
+  absl::Time paired_ = absl::InfinitePast();
+  // --blocking: the threads that ran Python at the last sample, and their states before the stop
+  // (a stopped thread is 't' to the kernel).
+  std::vector<pid_t> python_tids_;
+  absl::flat_hash_map<pid_t, char> states_before_stop_;
+};
+
+}  // namespace pystack
