@@ -36,6 +36,7 @@ class SamplingRun {
   std::optional<CommandProcess> command_;
   std::unique_ptr<SamplingSession> session_;
   int signal_ = 0;
+  absl::Time inbox_read_ = absl::InfinitePast();
 };
 
 SessionOptions session_options(const Options& options);

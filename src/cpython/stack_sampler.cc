@@ -14,6 +14,13 @@ constexpr int kMaxSampledInterpreters = 64;
 constexpr int kMaxSampledThreads = 4096;
 constexpr uint32_t kMaxSampledFrames = 1 << 16;
 constexpr size_t kMaxLines = 1 << 20;
+// Sampled structures are small and scattered (a thread state's few fields, a code object's
+// head) or contiguous (a data-stack chunk's frames: adjacent blocks are read as one range):
+// 256-byte blocks copy a few KiB per sample where pages would copy tens.
+constexpr uint64_t kSampleBlockSize = 256;
+// A block unused for this many samples leaves the working set (the frames of a call that
+// returned, a thread that ended); one used again comes back at the cost of one read.
+constexpr uint8_t kWorkingSetIdleRounds = 32;
 
 using Outcome = SampledThread::Outcome;
 
@@ -25,7 +32,7 @@ StackSampler::StackSampler(const RemoteMemory& memory, PythonRuntime runtime, bo
       layout_(runtime_.layout),
       release_(release_of(runtime_.layout)),
       check_torn_(check_torn),
-      pages_(memory),
+      pages_(memory, /*max_blocks=*/16384, kSampleBlockSize),
       objects_(pages_, layout_),
       codes_(objects_),
       name_pages_(memory),
@@ -51,9 +58,11 @@ absl::flat_hash_map<uint64_t, std::string> StackSampler::thread_names() {
   return all;
 }
 
-absl::Status StackSampler::sample(Sample& out) {
+absl::Status StackSampler::sample(Sample& out, ThreadFilter walk) {
   out.clear();
   pages_.clear();  // the target has moved on since the last sample
+  // Most of this sample's blocks are the last ones': one vectored read instead of one each.
+  pages_.prefetch_working_set();
   absl::StatusOr<uint64_t> head =
       runtime_.runtime_address != 0
           ? objects_.read_pointer(runtime_.runtime_address + layout_.runtime.interpreters_head)
@@ -64,13 +73,14 @@ absl::Status StackSampler::sample(Sample& out) {
     const GilState gil = read_gil(interp);
     absl::StatusOr<uint64_t> tstate = objects_.read_pointer(interp + layout_.interp.threads_head);
     for (int j = 0; tstate.ok() && *tstate != 0 && j < kMaxSampledThreads; ++j) {
-      read_thread(*tstate, gil, out);
+      read_thread(*tstate, gil, out, walk);
       tstate = objects_.read_pointer(*tstate + layout_.tstate.next);
     }
     absl::StatusOr<uint64_t> next = objects_.read_pointer(interp + layout_.interp.next);
     if (!next.ok()) break;
     interp = *next;
   }
+  pages_.update_working_set(kWorkingSetIdleRounds);
   return absl::OkStatus();
 }
 
@@ -107,14 +117,15 @@ StackSampler::GilState StackSampler::read_gil(uint64_t interp) const {
   return {*locked == 1, *holder};
 }
 
-void StackSampler::read_thread(uint64_t tstate, const GilState& gil, Sample& out) {
+void StackSampler::read_thread(uint64_t tstate, const GilState& gil, Sample& out,
+                               ThreadFilter walk) {
   SampledThread thread;
   thread.tstate = tstate;
   thread.holds_gil = gil.locked && gil.holder == tstate;
   thread.first_frame = static_cast<uint32_t>(out.frames.size());
   absl::StatusOr<uint64_t> id = read_value<uint64_t>(pages_, tstate + layout_.tstate.thread_id);
-  uint64_t frame = 0;
-  if (!id.ok() || !current_frame(tstate, pages_, frame)) {
+  uint64_t frame = 0, cframe = 0;
+  if (!id.ok() || !current_frame(tstate, cframe, frame)) {
     thread.outcome = Outcome::kBroken;
     out.threads.push_back(thread);
     return;
@@ -125,7 +136,13 @@ void StackSampler::read_thread(uint64_t tstate, const GilState& gil, Sample& out
         read_value<uint64_t>(pages_, tstate + layout_.tstate.native_thread_id);
     if (native.ok()) thread.native_id = *native;
   }
+  if (!walk(thread)) {
+    thread.outcome = Outcome::kSkipped;
+    out.threads.push_back(thread);
+    return;
+  }
   FirstFrame first;
+  first.cframe = cframe;
   thread.outcome = release_.frames == FrameChain::kFrameObjects
                        ? read_frame_objects(frame, out, first)
                        : read_interpreter_frames(frame, out, first);
@@ -140,16 +157,16 @@ void StackSampler::read_thread(uint64_t tstate, const GilState& gil, Sample& out
 }
 
 // 3.11/3.12: tstate->cframe->current_frame; else tstate->frame or tstate->current_frame.
-bool StackSampler::current_frame(uint64_t tstate, const RemoteMemory& memory,
-                                 uint64_t& frame) const {
-  absl::StatusOr<uint64_t> pointer = read_value<uint64_t>(memory, tstate + layout_.tstate.frame);
+bool StackSampler::current_frame(uint64_t tstate, uint64_t& cframe, uint64_t& frame) const {
+  absl::StatusOr<uint64_t> pointer = read_value<uint64_t>(pages_, tstate + layout_.tstate.frame);
   if (!pointer.ok()) return false;
   if (release_.frames != FrameChain::kInterpreterFramesViaCFrame || *pointer == 0) {
     frame = *pointer;
     return true;
   }
+  cframe = *pointer;
   absl::StatusOr<uint64_t> current =
-      read_value<uint64_t>(memory, *pointer + layout_.cframe.current_frame);
+      read_value<uint64_t>(pages_, cframe + layout_.cframe.current_frame);
   if (!current.ok()) return false;
   frame = *current;
   return true;
@@ -158,9 +175,8 @@ bool StackSampler::current_frame(uint64_t tstate, const RemoteMemory& memory,
 // The fields of a thread's first frame that change whenever it returns or calls (not its
 // position, which moves on within the frame: the line read stays the one at the read), from
 // `memory` (the sample's pages, or the target itself for the check after the walk).
-bool StackSampler::read_first_frame(uint64_t frame, const RemoteMemory& memory,
-                                    FirstFrame& first) const {
-  first = FirstFrame{frame};
+bool StackSampler::read_first_frame(uint64_t frame, FirstFrame& first) const {
+  first.address = frame;
   if (frame == 0) return true;
   const bool objects = release_.frames == FrameChain::kFrameObjects;
   const int64_t code = objects ? layout_.frame.code : layout_.iframe.code;
@@ -169,7 +185,7 @@ bool StackSampler::read_first_frame(uint64_t frame, const RemoteMemory& memory,
   const int64_t high = std::max(code, previous) + 8;
   uint8_t bytes[512];
   if (low < 0 || high - low > static_cast<int64_t>(sizeof bytes)) return false;
-  if (!memory.read(frame + low, bytes, high - low).ok()) return false;
+  if (!pages_.read(frame + low, bytes, high - low).ok()) return false;
   auto field = [&](int64_t offset) {
     uint64_t value = 0;
     std::memcpy(&value, bytes + (offset - low), sizeof value);
@@ -180,13 +196,36 @@ bool StackSampler::read_first_frame(uint64_t frame, const RemoteMemory& memory,
   return true;
 }
 
-// Read again from the target itself: has the thread left the frame the walk started from?
+// Read again from the target itself, in one vectored read: has the thread left the frame the
+// walk started from? (The thread state's pointer, 3.11/3.12's C frame's, the frame's own links.)
 bool StackSampler::moved_on(uint64_t tstate, const FirstFrame& first) const {
-  uint64_t frame = 0;
-  FirstFrame now;
-  if (!current_frame(tstate, memory_, frame) || frame != first.address) return true;
-  if (!read_first_frame(frame, memory_, now)) return true;
-  return now.code != first.code || now.previous != first.previous;
+  const bool objects = release_.frames == FrameChain::kFrameObjects;
+  const int64_t code = objects ? layout_.frame.code : layout_.iframe.code;
+  const int64_t previous = objects ? layout_.frame.back : layout_.iframe.previous;
+  const int64_t low = std::min(code, previous);
+  uint64_t frame_pointer = 0, current = 0;
+  uint8_t bytes[512];
+  ReadRequest requests[3];
+  size_t count = 0;
+  requests[count++] = {tstate + layout_.tstate.frame, &frame_pointer, 8};
+  if (first.cframe != 0) {
+    requests[count++] = {first.cframe + layout_.cframe.current_frame, &current, 8};
+  }
+  const size_t span = static_cast<size_t>(std::max(code, previous) + 8 - low);
+  if (first.address != 0) requests[count++] = {first.address + low, bytes, span};
+  memory_.read_many(requests, count);
+  for (size_t i = 0; i < count; ++i) {
+    if (!requests[i].ok) return true;
+  }
+  if (first.cframe != 0 ? frame_pointer != first.cframe || current != first.address
+                        : frame_pointer != first.address) {
+    return true;
+  }
+  if (first.address == 0) return false;
+  uint64_t now_code = 0, now_previous = 0;
+  std::memcpy(&now_code, bytes + (code - low), 8);
+  std::memcpy(&now_previous, bytes + (previous - low), 8);
+  return now_code != first.code || now_previous != first.previous;
 }
 
 int StackSampler::line_of(const CodeObject& code, int byte_offset) {
@@ -201,7 +240,7 @@ int StackSampler::line_of(const CodeObject& code, int byte_offset) {
 
 // 3.11+: _PyInterpreterFrames linked by `previous`, mostly in the thread's data-stack chunk.
 Outcome StackSampler::read_interpreter_frames(uint64_t frame, Sample& out, FirstFrame& first) {
-  if (!read_first_frame(frame, pages_, first)) return Outcome::kBroken;
+  if (!read_first_frame(frame, first)) return Outcome::kBroken;
   for (uint32_t depth = 0; frame != 0; ++depth) {
     if (depth >= kMaxSampledFrames) return Outcome::kBroken;
     absl::StatusOr<uint8_t> owner = read_value<uint8_t>(pages_, frame + layout_.iframe.owner);
@@ -239,7 +278,7 @@ Outcome StackSampler::read_interpreter_frames(uint64_t frame, Sample& out, First
 
 // Up to 3.10: PyFrameObjects linked by f_back.
 Outcome StackSampler::read_frame_objects(uint64_t frame, Sample& out, FirstFrame& first) {
-  if (!read_first_frame(frame, pages_, first)) return Outcome::kBroken;
+  if (!read_first_frame(frame, first)) return Outcome::kBroken;
   uint64_t frame_type = 0;
   for (uint32_t depth = 0; frame != 0; ++depth) {
     if (depth >= kMaxSampledFrames) return Outcome::kBroken;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "cpython/code_object.h"
 #include "cpython/dict.h"
@@ -40,6 +41,7 @@ struct SampledThread {
     kComplete,  // the whole stack, read consistently
     kTorn,      // the target changed the stack during the read: drop it
     kBroken,    // memory that cannot be a stack (a cycle, unreadable): partial, drop it
+    kSkipped,   // left out by the caller's filter before its frames were read
   };
   uint64_t tstate = 0;
   uint64_t thread_id = 0;   // pthread_t
@@ -66,9 +68,15 @@ class StackSampler {
   // `memory` must outlive the sampler. `check_torn`: the target runs while it is read.
   StackSampler(const RemoteMemory& memory, PythonRuntime runtime, bool check_torn);
 
-  // Fills `out` (cleared first). Fails only when the runtime's interpreter list cannot be read
-  // (the process is gone, or was never one that runs Python).
-  absl::Status sample(Sample& out);
+  // Fills `out` (cleared first). `walk` is asked for each thread, its ids and GIL known, whether
+  // its frames are wanted (an idle thread's are not: they are not read at all). Fails only when
+  // the runtime's interpreter list cannot be read (the process is gone, or was never one that
+  // runs Python).
+  using ThreadFilter = absl::FunctionRef<bool(const SampledThread&)>;
+  absl::Status sample(Sample& out, ThreadFilter walk);
+  absl::Status sample(Sample& out) {
+    return sample(out, [](const SampledThread&) { return true; });
+  }
 
   // pthread id -> threading.Thread.name, for every interpreter. Reads dicts of a running
   // process: a name read while it changes may be missing; call it now and then, not per sample.
@@ -85,18 +93,19 @@ class StackSampler {
   };
   // What the walk saw of a thread's first frame, compared after the walk.
   struct FirstFrame {
+    uint64_t cframe = 0;  // 3.11/3.12: the _PyCFrame the thread state points to
     uint64_t address = 0;
     uint64_t code = 0;
     uint64_t previous = 0;
   };
 
   GilState read_gil(uint64_t interp) const;
-  void read_thread(uint64_t tstate, const GilState& gil, Sample& out);
-  bool current_frame(uint64_t tstate, const RemoteMemory& memory, uint64_t& frame) const;
+  void read_thread(uint64_t tstate, const GilState& gil, Sample& out, ThreadFilter walk);
+  bool current_frame(uint64_t tstate, uint64_t& cframe, uint64_t& frame) const;
   SampledThread::Outcome read_interpreter_frames(uint64_t frame, Sample& out,
                                                  FirstFrame& first);
   SampledThread::Outcome read_frame_objects(uint64_t frame, Sample& out, FirstFrame& first);
-  bool read_first_frame(uint64_t frame, const RemoteMemory& memory, FirstFrame& first) const;
+  bool read_first_frame(uint64_t frame, FirstFrame& first) const;
   bool moved_on(uint64_t tstate, const FirstFrame& first) const;
   int line_of(const CodeObject& code, int byte_offset);
 
@@ -110,7 +119,6 @@ class StackSampler {
   CodeCache codes_;
   // (code id << 32 | byte offset) -> line. Bounded: emptied when it grows past kMaxLines.
   absl::flat_hash_map<uint64_t, int> lines_;
-  std::vector<uint64_t> seen_;  // the frames of the thread being read, for cycles
   uint64_t frames_read_ = 0;
   // thread_names(): its own pages and types, as it runs between samples.
   PageCache name_pages_;

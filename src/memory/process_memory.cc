@@ -1,5 +1,7 @@
 #include "memory/process_memory.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -75,6 +77,45 @@ absl::Status ProcessMemory::read(uint64_t address, void* out, size_t size) const
     done += n;
   }
   return absl::OkStatus();
+}
+
+void ProcessMemory::read_many(ReadRequest* requests, size_t count) const {
+  constexpr size_t kBatch = 256;  // well under IOV_MAX (1024)
+  iovec local[kBatch];
+  iovec remote[kBatch];
+  size_t first = 0;
+  while (first < count) {
+    if (!vm_readv_works_) {
+      RemoteMemory::read_many(requests + first, count - first);
+      return;
+    }
+    const size_t n = std::min(kBatch, count - first);
+    size_t total = 0;
+    for (size_t i = 0; i < n; ++i) {
+      ReadRequest& request = requests[first + i];
+      request.ok = false;
+      local[i] = {request.out, request.size};
+      remote[i] = {reinterpret_cast<void*>(request.address), request.size};
+      total += request.size;
+    }
+    ssize_t got = ::process_vm_readv(pid_, local, n, remote, n, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) got = 0;
+    // The kernel stops at the first remote range it cannot read: those before it are whole.
+    size_t done = 0, i = 0;
+    for (; i < n && done + requests[first + i].size <= static_cast<size_t>(got); ++i) {
+      requests[first + i].ok = true;
+      done += requests[first + i].size;
+    }
+    if (static_cast<size_t>(got) == total) {
+      first += n;
+      continue;
+    }
+    // Request `i` failed (wholly or in part): read alone, it says why; go on after it.
+    ReadRequest& failed = requests[first + i];
+    failed.ok = read(failed.address, failed.out, failed.size).ok();
+    first += i + 1;
+  }
 }
 
 // One process_vm_readv (or pread) call; falls back to /proc/PID/mem for good once

@@ -14,6 +14,9 @@ class ProcessMemory final : public RemoteMemory {
  public:
   static absl::StatusOr<ProcessMemory> open(pid_t pid);
   absl::Status read(uint64_t address, void* out, size_t size) const override;
+  // One process_vm_readv for up to IOV_MAX requests at a time; a request it could not read
+  // (unmapped) is read again alone, and so are those after it.
+  void read_many(ReadRequest* requests, size_t count) const override;
   pid_t pid() const { return pid_; }
 
  private:

@@ -8,7 +8,11 @@
 namespace pystack {
 namespace {
 
+// Reading the names walks sys.modules and threading._active: not something to do per sample.
+// They are read when a thread not named yet shows up (once a second at most), and every
+// kNamesRefresh in case one was renamed.
 constexpr absl::Duration kNamesEvery = absl::Seconds(1);
+constexpr absl::Duration kNamesRefresh = absl::Seconds(10);
 constexpr absl::Duration kPairingEvery = absl::Seconds(1);
 constexpr absl::Duration kAfterPairing = absl::Milliseconds(3);
 
@@ -39,7 +43,11 @@ ProcessSampler::ProcessSampler(std::unique_ptr<LiveProcess> target, PythonRuntim
       process_index_(process_index) {}
 
 absl::Status ProcessSampler::read_stacks() {
-  if (!options_.blocking) return sampler_.sample(sample_);
+  // Threads left out of the profile are not walked at all (their ids and GIL are read first).
+  auto wanted = [this](const SampledThread& thread) {
+    return keep(thread, os_thread_id(thread));
+  };
+  if (!options_.blocking) return sampler_.sample(sample_, wanted);
   // A stopped thread is 't' to the kernel: what each was doing is asked first. Threads asleep in
   // the kernel are left out of the profile (without --idle), so they are not stopped either:
   // a stop would wake them from their sleep, for nothing.
@@ -65,10 +73,10 @@ absl::Status ProcessSampler::read_stacks() {
       if (std::optional<char> state = activity_.state(tid)) states_before_stop_[tid] = *state;
     }
   }
-  if (to_stop.empty()) return sampler_.sample(sample_);  // nothing runs: nothing to hold
+  if (to_stop.empty()) return sampler_.sample(sample_, wanted);  // nothing runs: nothing held
   absl::Status stopped = target_->stop_threads(to_stop, options_.stop_timeout);
   if (!stopped.ok()) return stopped;
-  absl::Status read = sampler_.sample(sample_);
+  absl::Status read = sampler_.sample(sample_, wanted);
   target_->resume();
   return read;
 }
@@ -88,13 +96,14 @@ absl::Status ProcessSampler::sample(ProfileBuilder& profile, SamplingCounts& cou
   refresh_names(now);
   if (options_.blocking) python_tids_.clear();
   for (const SampledThread& thread : sample_.threads) {
+    const pid_t tid = os_thread_id(thread);
+    if (options_.blocking && tid > 0) python_tids_.push_back(tid);
+    if (thread.outcome == SampledThread::Outcome::kSkipped) continue;
     if (thread.outcome != SampledThread::Outcome::kComplete) {
       ++counts.torn;
       continue;
     }
-    const pid_t tid = os_thread_id(thread);
-    if (options_.blocking && tid > 0) python_tids_.push_back(tid);
-    if (thread.frame_count == 0 || !keep(thread, tid)) continue;
+    if (thread.frame_count == 0) continue;
     const uint32_t index = profile.thread(process_index_, thread.thread_id,
                                           static_cast<uint64_t>(tid), name_of(thread, tid));
     profile.add(index, sample_, thread);
@@ -120,11 +129,22 @@ pid_t ProcessSampler::os_thread_id(const SampledThread& thread) const {
 }
 
 void ProcessSampler::refresh_names(absl::Time now) {
-  if (now - names_read_ < kNamesEvery) return;
+  bool unnamed = false;
+  for (const SampledThread& thread : sample_.threads) {
+    unnamed |= thread.outcome != SampledThread::Outcome::kSkipped &&
+               !names_.contains(thread.thread_id) && !unnamed_.contains(thread.thread_id);
+  }
+  const absl::Duration since = now - names_read_;
+  if (since < kNamesEvery || (!unnamed && since < kNamesRefresh)) return;
   names_read_ = now;
   absl::flat_hash_map<uint64_t, std::string> names = sampler_.thread_names();
   // A read that missed a name (a dict being resized) keeps the one known before.
   for (auto& [id, name] : names) names_[id] = std::move(name);
+  // Threads threading does not know (C threads, dummy ones) are not asked about again soon.
+  unnamed_.clear();
+  for (const SampledThread& thread : sample_.threads) {
+    if (!names_.contains(thread.thread_id)) unnamed_.insert(thread.thread_id);
+  }
 }
 
 const std::string& ProcessSampler::name_of(const SampledThread& thread, pid_t tid) {

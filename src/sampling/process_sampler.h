@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cpython/stack_sampler.h"
@@ -67,6 +68,7 @@ class ProcessSampler {
   Sample sample_;
   // threading names by pthread id, read once a second at most.
   absl::flat_hash_map<uint64_t, std::string> names_;
+  absl::flat_hash_set<uint64_t> unnamed_;  // not in threading at the last read
   absl::Time names_read_ = absl::InfinitePast();
   // OS names by thread id, for threads threading does not know.
   absl::flat_hash_map<pid_t, std::string> os_names_;

@@ -344,6 +344,40 @@ TEST(RecordCommand, RunsTheCommandAndPassesItsStatus) {
   EXPECT_NEAR(split.hot_share(), 75.0, 7.5) << r->out;
 }
 
+TEST(RecordCommand, SubprocessesAreEachARoot) {
+  const Interpreter* python = AnyPython();
+  ASSERT_NE(python, nullptr);
+  ASSERT_TOOL(tool);
+  absl::StatusOr<std::string> targets = TargetsDir();
+  ASSERT_TRUE(targets.ok());
+  TempDir dir;
+  absl::StatusOr<RunResult> r =
+      RunProgram({tool, "record", "--rate=200", "--subprocesses", "--", python->path, "-B",
+                  *targets + "/profile_pool.py", dir.path(), "3"},
+                 std::chrono::seconds(60));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code(), 0) << r->Describe();
+  absl::StatusOr<std::vector<FoldedStack>> stacks = ParseFolded(r->out);
+  ASSERT_TRUE(stacks.ok()) << stacks.status();
+  // Each child's worker under its own process root, each with the 75/25 split.
+  std::map<std::string, Split> by_process;
+  for (const FoldedStack& stack : *stacks) {
+    ASSERT_GE(stack.labels.size(), 2u);
+    ASSERT_TRUE(absl::StartsWith(stack.labels[0], "process ")) << stack.labels[0];
+    if (!absl::StartsWith(stack.labels[1], "worker (tid ")) continue;
+    const std::string leaf = Leaf(stack);
+    Split& split = by_process[stack.labels[0]];
+    (leaf == "hot" ? split.hot : leaf == "cold" ? split.cold : split.other) += stack.count;
+  }
+  ASSERT_EQ(by_process.size(), 2u) << r->out;
+  for (const auto& [root, split] : by_process) {
+    SCOPED_TRACE(root);
+    EXPECT_TRUE(absl::StrContains(root, "profile_truth.py")) << root;
+    EXPECT_GT(split.hot + split.cold, 150) << r->out;
+    EXPECT_NEAR(split.hot_share(), 75.0, 7.5) << r->out;
+  }
+}
+
 TEST(RecordErrors, CoresAndBadArgumentsAreRefused) {
   ASSERT_TOOL(tool);
   struct Case {

@@ -19,9 +19,13 @@
 #include "cli/exit_codes.h"
 #include "common/errors.h"
 #include "cpython/runtime.h"
+#include "common/utf8.h"
 #include "cpython/snapshot_reader.h"
+#include "cpython/stack_sampler.h"
 #include "cpython/take_snapshot.h"
+#include "memory/page_cache.h"
 #include "memory/target.h"
+#include "sampling/profile_builder.h"
 #include "debug_offsets_314_test.h"
 #include "format/faulthandler.h"
 
@@ -732,6 +736,258 @@ TEST(SnapshotBudget, TheDefaultBudgetReadsTheWholeProcess) {
   const Snapshot snapshot = read_with(process, SnapshotBudget{});
   EXPECT_FALSE(snapshot_is_partial(snapshot));
   EXPECT_EQ(snapshot.interpreters.at(0).threads.at(1).frames.size(), 2u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sampler's walk over the same process (cpython/stack_sampler.h), and what it folds into a
+// profile (sampling/profile_builder.h).
+
+std::string utf8(const std::optional<PyText>& text) {
+  std::string out;
+  if (text) append_utf8_backslashreplace(out, text->code_points);
+  return out;
+}
+
+StackSampler sampler_for(const RemoteMemory& memory, bool check_torn) {
+  absl::StatusOr<PythonRuntime> runtime = identify_runtime(memory, binary_at_runtime());
+  EXPECT_TRUE(runtime.ok()) << runtime.status();
+  return StackSampler(memory, *std::move(runtime), check_torn);
+}
+
+TEST(StackSampler, ReadsEveryThreadsFramesAndLines) {
+  const FakeProcess process = process_3141();
+  StackSampler sampler = sampler_for(process, /*check_torn=*/true);
+  Sample sample;
+  for (int round = 0; round < 3; ++round) {  // the first reads one by one, the next prefetch
+    SCOPED_TRACE(round);
+    ASSERT_TRUE(sampler.sample(sample).ok());
+    ASSERT_EQ(sample.threads.size(), 2u);
+    const SampledThread& a = sample.threads[0];
+    const SampledThread& b = sample.threads[1];
+    EXPECT_EQ(a.thread_id, kThreadIdA);
+    EXPECT_EQ(a.native_id, 4243u);
+    EXPECT_EQ(a.frame_count, 0u);
+    EXPECT_FALSE(a.holds_gil);
+    EXPECT_EQ(b.native_id, 4242u);
+    EXPECT_TRUE(b.holds_gil);
+    EXPECT_EQ(b.outcome, SampledThread::Outcome::kComplete);
+    // The two Python frames, most recent first; the interpreter's entry frames are left out.
+    ASSERT_EQ(b.frame_count, 2u);
+    const SampledFrame& inner = sample.frames[b.first_frame];
+    const SampledFrame& module = sample.frames[b.first_frame + 1];
+    ASSERT_NE(inner.code, nullptr);
+    ASSERT_NE(module.code, nullptr);
+    EXPECT_EQ(utf8(inner.code->qualname), "Worker.caf\u00e9");
+    EXPECT_EQ(utf8(inner.code->filename), "/srv/app/work.py");
+    EXPECT_EQ(inner.line, 6);
+    EXPECT_EQ(utf8(module.code->name), "<module>");
+    EXPECT_EQ(module.line, 8);
+  }
+  EXPECT_EQ(sampler.frames_read(), 3u * 4u);  // two Python and two entry frames per round
+}
+
+// Reads as `before`; the sampler's check after the walk (its vectored read) sees `after`.
+class MovingProcess final : public RemoteMemory {
+ public:
+  MovingProcess(const FakeProcess& before, const FakeProcess& after)
+      : before_(before), after_(after) {}
+  absl::Status read(uint64_t address, void* out, size_t size) const override {
+    return before_.read(address, out, size);
+  }
+  void read_many(ReadRequest* requests, size_t count) const override {
+    for (size_t i = 0; i < count; ++i) {
+      requests[i].ok = after_.read(requests[i].address, requests[i].out, requests[i].size).ok();
+    }
+  }
+
+ private:
+  const FakeProcess& before_;
+  const FakeProcess& after_;
+};
+
+TEST(StackSampler, AThreadThatLeftItsFirstFrameDuringTheReadIsTorn) {
+  const FakeProcess before = process_3141();
+  // Thread B returned from inner (to <module>) while its stack was read.
+  FakeProcess returned = process_3141();
+  returned.put<uint64_t>(kThreadB + S::kCurrentFrame, kFrameModule);
+  // Thread B's first frame was reused by another call: same address, another code object.
+  FakeProcess reused = process_3141();
+  reused.put<uint64_t>(kFrameTop, kCodeModule);
+  for (const FakeProcess* after : {&returned, &reused}) {
+    const MovingProcess moving(before, *after);
+    StackSampler sampler = sampler_for(moving, /*check_torn=*/true);
+    Sample sample;
+    ASSERT_TRUE(sampler.sample(sample).ok());
+    ASSERT_EQ(sample.threads.size(), 2u);
+    EXPECT_EQ(sample.threads[0].outcome, SampledThread::Outcome::kComplete);  // no frame: same
+    EXPECT_EQ(sample.threads[1].outcome, SampledThread::Outcome::kTorn);
+  }
+  // Moving on within the frame (its instruction pointer) is not a change of the stack.
+  FakeProcess stepped = process_3141();
+  stepped.put<uint64_t>(kFrameTop + S::kInstrPtr, kCodeInner + S::kCodeAdaptive + 2);
+  const MovingProcess moving(before, stepped);
+  StackSampler sampler = sampler_for(moving, /*check_torn=*/true);
+  Sample sample;
+  ASSERT_TRUE(sampler.sample(sample).ok());
+  EXPECT_EQ(sample.threads.at(1).outcome, SampledThread::Outcome::kComplete);
+  // --blocking: the target is held still, nothing is read twice (the change is not seen).
+  const MovingProcess held_moving(before, returned);
+  StackSampler held = sampler_for(held_moving, /*check_torn=*/false);
+  ASSERT_TRUE(held.sample(sample).ok());
+  EXPECT_EQ(sample.threads.at(1).outcome, SampledThread::Outcome::kComplete);
+  EXPECT_EQ(sample.threads.at(1).frame_count, 2u);
+}
+
+TEST(StackSampler, AFrameChainThatLoopsIsBrokenNotEndless) {
+  FakeProcess process = process_3141();
+  process.put<uint64_t>(kFrameModule + 8, kFrameTop);  // <module>'s previous: back to inner
+  StackSampler sampler = sampler_for(process, /*check_torn=*/false);
+  Sample sample;
+  ASSERT_TRUE(sampler.sample(sample).ok());
+  EXPECT_EQ(sample.threads.at(1).outcome, SampledThread::Outcome::kBroken);
+}
+
+TEST(StackSampler, AReplacedCodeObjectIsReadAgainUnderANewId) {
+  FakeProcess process = process_3141();
+  StackSampler sampler = sampler_for(process, /*check_torn=*/false);
+  Sample sample;
+  ASSERT_TRUE(sampler.sample(sample).ok());
+  const uint32_t first_id = sample.frames.at(0).code->id;
+  // inner freed, another function's code object allocated at its address.
+  ProcessBuilder builder(process, /*first_object=*/64);
+  builder.code(kCodeInner, U"/srv/app/other.py", U"other", U"Other.other", 3, kInnerLineTable);
+  ASSERT_TRUE(sampler.sample(sample).ok());
+  EXPECT_NE(sample.frames.at(0).code->id, first_id);
+  EXPECT_EQ(utf8(sample.frames.at(0).code->qualname), "Other.other");
+}
+
+TEST(ProfileBuilder, CountsDistinctStacksRootFirst) {
+  const FakeProcess process = process_3141();
+  StackSampler sampler = sampler_for(process, /*check_torn=*/false);
+  Sample sample;
+  ASSERT_TRUE(sampler.sample(sample).ok());
+  const SampledThread& b = sample.threads.at(1);
+  for (bool lines : {true, false}) {
+    SCOPED_TRACE(lines);
+    ProfileBuilder builder(lines);
+    const uint32_t process_index = builder.add_process(4242, "python3.14 main.py");
+    const uint32_t main = builder.thread(process_index, kThreadIdB, 4242, "MainThread");
+    EXPECT_EQ(builder.thread(process_index, kThreadIdB, 4242, "MainThread"), main);
+    const uint32_t renamed = builder.thread(process_index, kThreadIdB, 4242, "Renamed");
+    EXPECT_NE(renamed, main);
+    for (int i = 0; i < 3; ++i) builder.add(main, sample, b);
+    builder.add(renamed, sample, b);
+    const Profile& profile = builder.profile();
+    EXPECT_EQ(profile.thread_samples, 4);
+    ASSERT_EQ(profile.stacks.size(), 2u);
+    EXPECT_EQ(profile.stacks[0].count, 3);
+    EXPECT_EQ(profile.stacks[1].count, 1);
+    ASSERT_EQ(profile.frames.size(), 2u);  // interned once for both stacks
+    const std::vector<uint32_t>& frames = profile.stacks[0].frames;
+    ASSERT_EQ(frames.size(), 2u);
+    const ProfileFrame& root = profile.frames[frames[0]];
+    const ProfileFrame& leaf = profile.frames[frames[1]];
+    EXPECT_EQ(root.function, "<module>");
+    EXPECT_EQ(leaf.function, "Worker.caf\u00e9");
+    EXPECT_EQ(leaf.filename, "/srv/app/work.py");
+    EXPECT_EQ(leaf.first_line, 3);
+    EXPECT_EQ(leaf.line, lines ? 6 : -1);
+    EXPECT_EQ(root.line, lines ? 8 : -1);
+    EXPECT_EQ(profile.threads.at(renamed).name, "Renamed");
+    EXPECT_EQ(profile.processes.at(0).command, "python3.14 main.py");
+  }
+}
+
+// Counts the reads that reach the process.
+class CountingMemory final : public RemoteMemory {
+ public:
+  explicit CountingMemory(const RemoteMemory& inner) : inner_(inner) {}
+  absl::Status read(uint64_t address, void* out, size_t size) const override {
+    ++reads;
+    return inner_.read(address, out, size);
+  }
+  void read_many(ReadRequest* requests, size_t count) const override {
+    ++vectored;
+    ranges += count;
+    for (size_t i = 0; i < count; ++i) {
+      requests[i].ok = inner_.read(requests[i].address, requests[i].out, requests[i].size).ok();
+    }
+  }
+  mutable int reads = 0, vectored = 0;
+  mutable size_t ranges = 0;
+
+ private:
+  const RemoteMemory& inner_;
+};
+
+TEST(PageCache, PrefetchReadsTheLastBlocksAsRangesInOneCall) {
+  FakeProcess process;
+  for (uint64_t i = 0; i < 1024; ++i) process.put<uint8_t>(0x10000 + i, static_cast<uint8_t>(i));
+  CountingMemory counting(process);
+  PageCache cache(counting, 64, 256);
+  uint8_t out[8];
+  ASSERT_TRUE(cache.read(0x10000 + 10, out, 8).ok());   // block 0x10000
+  ASSERT_TRUE(cache.read(0x10000 + 300, out, 8).ok());  // block 0x10100
+  ASSERT_TRUE(cache.read(0x10000 + 900, out, 8).ok());  // block 0x10300
+  EXPECT_EQ(counting.reads, 3);
+  EXPECT_EQ(cache.misses(), 3u);
+  std::vector<uint64_t> blocks;
+  cache.cached_blocks(blocks);
+  EXPECT_EQ(blocks, (std::vector<uint64_t>{0x10000, 0x10100, 0x10300}));
+
+  cache.clear();
+  cache.prefetch(blocks);
+  EXPECT_EQ(counting.vectored, 1);
+  EXPECT_EQ(counting.ranges, 2u);  // 0x10000-0x101ff as one range, 0x10300 alone
+  ASSERT_TRUE(cache.read(0x10000 + 300, out, 8).ok());
+  EXPECT_EQ(out[0], static_cast<uint8_t>(300));
+  ASSERT_TRUE(cache.read(0x10000 + 250, out, 8).ok());  // across two prefetched blocks
+  EXPECT_EQ(out[7], static_cast<uint8_t>(257));
+  EXPECT_EQ(counting.reads, 3);  // nothing more asked of the process
+  EXPECT_EQ(cache.misses(), 0u);
+  // An unreadable range is not kept, and a read of it asks (and fails) on its own.
+  cache.clear();
+  cache.prefetch({0x90000});
+  EXPECT_FALSE(cache.read(0x90000, out, 8).ok());
+}
+
+TEST(PageCache, TheWorkingSetKeepsRecentBlocksAndDropsIdleOnes) {
+  FakeProcess process;
+  for (uint64_t i = 0; i < 2048; ++i) process.put<uint8_t>(0x20000 + i, 1);
+  CountingMemory counting(process);
+  PageCache cache(counting, 64, 256);
+  uint8_t out[4];
+  auto round = [&](std::initializer_list<uint64_t> reads) {
+    cache.clear();
+    cache.prefetch_working_set();
+    for (uint64_t address : reads) ASSERT_TRUE(cache.read(address, out, 4).ok());
+    cache.update_working_set(/*max_idle_rounds=*/2);
+  };
+  round({0x20000, 0x20200});
+  EXPECT_EQ(cache.working_set(), (std::vector<uint64_t>{0x20000, 0x20200}));
+  round({0x20000});  // 0x20200 unused once, twice: kept; a third time: dropped
+  round({0x20000, 0x20400});
+  EXPECT_EQ(cache.working_set(), (std::vector<uint64_t>{0x20000, 0x20200, 0x20400}));
+  round({0x20000});
+  EXPECT_EQ(cache.working_set(), (std::vector<uint64_t>{0x20000, 0x20400}));
+  const int reads = counting.reads;
+  round({0x20000, 0x20400});
+  EXPECT_EQ(counting.reads, reads);  // all from the prefetch
+  EXPECT_EQ(cache.misses(), 0u);
+}
+
+TEST(StackSampler, AThreadTheFilterLeavesOutIsNotWalked) {
+  const FakeProcess process = process_3141();
+  StackSampler sampler = sampler_for(process, /*check_torn=*/true);
+  Sample sample;
+  ASSERT_TRUE(sampler
+                  .sample(sample, [](const SampledThread& thread) { return !thread.holds_gil; })
+                  .ok());
+  ASSERT_EQ(sample.threads.size(), 2u);
+  EXPECT_EQ(sample.threads[1].outcome, SampledThread::Outcome::kSkipped);
+  EXPECT_EQ(sample.threads[1].native_id, 4242u);  // known before the filter is asked
+  EXPECT_EQ(sample.threads[1].frame_count, 0u);
+  EXPECT_EQ(sampler.frames_read(), 0u);
 }
 
 }  // namespace
