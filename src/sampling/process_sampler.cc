@@ -4,6 +4,7 @@
 #include "cpython/take_snapshot.h"
 #include "memory/procfs.h"
 #include "memory/process_tree.h"
+#include "memory/pthread_tid.h"
 
 namespace pystack {
 namespace {
@@ -14,7 +15,6 @@ namespace {
 constexpr absl::Duration kNamesEvery = absl::Seconds(1);
 constexpr absl::Duration kNamesRefresh = absl::Seconds(10);
 constexpr absl::Duration kPairingEvery = absl::Seconds(1);
-constexpr absl::Duration kAfterPairing = absl::Milliseconds(3);
 
 std::string command_line_of(pid_t pid) {
   std::optional<ProcessStat> stat = read_process_stat(pid);
@@ -42,36 +42,34 @@ ProcessSampler::ProcessSampler(std::unique_ptr<LiveProcess> target, PythonRuntim
       activity_(target_->pid()),
       process_index_(process_index) {}
 
-absl::Status ProcessSampler::read_stacks() {
+// A stopped thread is 't' to the kernel, and a stop wakes a sleeping thread (its sleep is
+// restarted): in a round with a stop, what each thread was doing is asked before it.
+void ProcessSampler::read_states_before_stop(const std::vector<pid_t>& listed) {
+  states_before_stop_.clear();
+  stopped_this_round_ = true;
+  if (options_.idle || options_.gil_only) return;
+  for (pid_t tid : listed) {
+    if (std::optional<char> state = activity_.state(tid)) states_before_stop_[tid] = *state;
+  }
+}
+
+absl::Status ProcessSampler::read_stacks(std::vector<pid_t>& listed) {
   // Threads left out of the profile are not walked at all (their ids and GIL are read first).
   auto wanted = [this](const SampledThread& thread) {
     return keep(thread, os_thread_id(thread));
   };
   if (!options_.blocking) return sampler_.sample(sample_, wanted);
-  // A stopped thread is 't' to the kernel: what each was doing is asked first. Threads asleep in
-  // the kernel are left out of the profile (without --idle), so they are not stopped either:
-  // a stop would wake them from their sleep, for nothing.
-  states_before_stop_.clear();
+  // Threads asleep in the kernel are left out of the profile (without --idle), so they are not
+  // stopped either: a stop would wake them from their sleep, for nothing.
   const bool all = options_.idle || options_.gil_only;
-  std::vector<pid_t> listed;
-  if (python_tids_.empty() || !all) {
+  if (listed.empty()) {
     listed = procfs::list_threads(target_->pid()).value_or(std::vector<pid_t>{});
+    read_states_before_stop(listed);
   }
   std::vector<pid_t> to_stop;
   for (pid_t tid : python_tids_.empty() ? listed : python_tids_) {
-    if (all) {
-      to_stop.push_back(tid);
-      continue;
-    }
-    std::optional<char> state = activity_.state(tid);
-    if (!state) continue;
-    states_before_stop_[tid] = *state;
-    if (*state == 'R') to_stop.push_back(tid);
-  }
-  if (!all) {
-    for (pid_t tid : listed) {
-      if (std::optional<char> state = activity_.state(tid)) states_before_stop_[tid] = *state;
-    }
+    auto it = states_before_stop_.find(tid);
+    if (all || (it != states_before_stop_.end() && it->second == 'R')) to_stop.push_back(tid);
   }
   if (to_stop.empty()) return sampler_.sample(sample_, wanted);  // nothing runs: nothing held
   absl::Status stopped = target_->stop_threads(to_stop, options_.stop_timeout);
@@ -83,10 +81,15 @@ absl::Status ProcessSampler::read_stacks() {
 
 absl::Status ProcessSampler::sample(ProfileBuilder& profile, SamplingCounts& counts) {
   const absl::Time now = absl::Now();
-  // Before the read: the stop it takes wakes sleeping threads, which must be asleep again by
-  // the time their state is asked.
-  pair_thread_ids(now);
-  if (absl::Status read = read_stacks(); !read.ok()) {
+  ++round_;
+  stopped_this_round_ = false;
+  std::vector<pid_t> listed;
+  if (pairing_due(now)) {
+    listed = procfs::list_threads(target_->pid()).value_or(std::vector<pid_t>{});
+    read_states_before_stop(listed);
+    pair_thread_ids(now);
+  }
+  if (absl::Status read = read_stacks(listed); !read.ok()) {
     if (target_->gone() || error_kind(read) == ErrorKind::kProcessExited) {
       return make_error(ErrorKind::kProcessExited,
                         absl::StrCat("process ", target_->pid(), " exited"));
@@ -115,17 +118,30 @@ absl::Status ProcessSampler::sample(ProfileBuilder& profile, SamplingCounts& cou
 bool ProcessSampler::keep(const SampledThread& thread, pid_t tid) {
   if (options_.gil_only) return thread.holds_gil;
   if (options_.idle || tid <= 0) return true;
-  if (options_.blocking) {
+  if (stopped_this_round_) {
     auto it = states_before_stop_.find(tid);
     return it == states_before_stop_.end() || it->second == 'R';  // new: stopped now, unknown
   }
   return activity_.running(tid);
 }
 
-pid_t ProcessSampler::os_thread_id(const SampledThread& thread) const {
+pid_t ProcessSampler::os_thread_id(const SampledThread& thread) {
   if (thread.native_id != 0) return static_cast<pid_t>(thread.native_id);
   auto it = tid_by_thread_id_.find(thread.thread_id);
-  return it != tid_by_thread_id_.end() ? it->second : 0;
+  if (it != tid_by_thread_id_.end()) return it->second;
+  if (unpaired_.contains(thread.thread_id) || never_paired_.contains(thread.thread_id)) return 0;
+  // A thread not seen before: its tid from glibc's struct pthread, checked against the
+  // process's threads (listed once per round at most).
+  if (tids_listed_round_ != round_) {
+    tids_ = procfs::list_threads(target_->pid()).value_or(std::vector<pid_t>{});
+    tids_listed_round_ = round_;
+  }
+  if (std::optional<pid_t> tid = tid_of_pthread(target_->memory(), thread.thread_id, tids_)) {
+    tid_by_thread_id_.emplace(thread.thread_id, *tid);
+    return *tid;
+  }
+  unpaired_.insert(thread.thread_id);  // paired by fs_base at the next round
+  return 0;
 }
 
 void ProcessSampler::refresh_names(absl::Time now) {
@@ -157,32 +173,31 @@ const std::string& ProcessSampler::name_of(const SampledThread& thread, pid_t ti
   return os->second;
 }
 
+bool ProcessSampler::pairing_due(absl::Time now) const {
+  return !unpaired_.empty() && now - paired_ >= kPairingEvery;
+}
+
+// Threads whose struct pthread did not tell their tid: paired by fs_base (glibc's pthread_self)
+// in a brief stop. One that stays unpaired is taken for running (never filtered as idle).
 void ProcessSampler::pair_thread_ids(absl::Time now) {
-  // The release keeps OS thread ids (3.11+): nothing to pair.
-  if (sampler_.runtime().layout.tstate.native_thread_id >= 0) return;
-  bool unpaired = sample_.threads.empty();  // the first sample: pair at once
-  for (const SampledThread& thread : sample_.threads) {
-    unpaired |= thread.native_id == 0 && thread.thread_id != 0 &&
-                !tid_by_thread_id_.contains(thread.thread_id);
-  }
-  if (!unpaired || now - paired_ < kPairingEvery) return;
   paired_ = now;
-  if (!target_->stop(options_.stop_timeout).ok()) return;  // unpaired: counted as running
-  absl::flat_hash_map<uint64_t, pid_t> paired;
-  for (pid_t tid : target_->threads()) {
-    std::optional<uint64_t> fs_base = target_->fs_base(tid);
-    if (!fs_base) continue;
-    auto [it, inserted] = paired.emplace(*fs_base, tid);
-    if (!inserted) it->second = 0;  // two threads, one fs_base: neither
+  absl::flat_hash_map<uint64_t, pid_t> by_fs_base;
+  if (target_->stop(options_.stop_timeout).ok()) {
+    for (pid_t tid : target_->threads()) {
+      std::optional<uint64_t> fs_base = target_->fs_base(tid);
+      if (!fs_base) continue;
+      auto [it, inserted] = by_fs_base.emplace(*fs_base, tid);
+      if (!inserted) it->second = 0;  // two threads, one fs_base: neither
+    }
+    target_->resume();
   }
-  target_->resume();
-  // The stop woke every sleeping thread (a nanosleep, a futex wait restarts): let them go back
-  // to sleep before the kernel is asked which threads are running.
-  absl::SleepFor(kAfterPairing);
-  tid_by_thread_id_.clear();
-  for (const auto& [thread_id, tid] : paired) {
-    if (tid != 0) tid_by_thread_id_.emplace(thread_id, tid);
+  for (uint64_t thread_id : unpaired_) {
+    auto it = by_fs_base.find(thread_id);
+    if (it != by_fs_base.end() && it->second != 0) tid_by_thread_id_[thread_id] = it->second;
   }
+  // Those left are not asked again by fs_base (a stop each time) until a new thread shows up.
+  never_paired_.insert(unpaired_.begin(), unpaired_.end());
+  unpaired_.clear();
 }
 
 }  // namespace pystack

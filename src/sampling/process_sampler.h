@@ -53,10 +53,12 @@ class ProcessSampler {
  private:
   ProcessSampler(std::unique_ptr<LiveProcess> target, PythonRuntime runtime,
                  const SamplingOptions& options, uint32_t process_index);
-  absl::Status read_stacks();
+  absl::Status read_stacks(std::vector<pid_t>& listed);
+  void read_states_before_stop(const std::vector<pid_t>& listed);
   void refresh_names(absl::Time now);
+  bool pairing_due(absl::Time now) const;
   void pair_thread_ids(absl::Time now);
-  pid_t os_thread_id(const SampledThread& thread) const;
+  pid_t os_thread_id(const SampledThread& thread);
   bool keep(const SampledThread& thread, pid_t tid);
   const std::string& name_of(const SampledThread& thread, pid_t tid);
 
@@ -72,13 +74,21 @@ class ProcessSampler {
   absl::Time names_read_ = absl::InfinitePast();
   // OS names by thread id, for threads threading does not know.
   absl::flat_hash_map<pid_t, std::string> os_names_;
-  // Before 3.11 CPython does not keep the OS thread id: paired by fs_base (a brief stop), once
-  // a second at most, when a thread not paired yet shows up.
+  // Before 3.11 CPython does not keep the OS thread id: read from glibc's struct pthread (no
+  // stop), else paired by fs_base (a brief stop, once a second at most, for threads not paired
+  // before).
   absl::flat_hash_map<uint64_t, pid_t> tid_by_thread_id_;
+  absl::flat_hash_set<uint64_t> unpaired_;      // to pair by fs_base
+  absl::flat_hash_set<uint64_t> never_paired_;  // fs_base did not pair them either
+  std::vector<pid_t> tids_;                     // the process's threads, listed this round
+  uint64_t round_ = 0;
+  uint64_t tids_listed_round_ = 0;
   absl::Time paired_ = absl::InfinitePast();
-  // --blocking: the threads that ran Python at the last sample, and their states before the stop
-  // (a stopped thread is 't' to the kernel).
+  // --blocking: the threads that ran Python at the last sample.
   std::vector<pid_t> python_tids_;
+  // In a round with a stop (--blocking, a pairing), each thread's state before it: a stopped
+  // thread is 't' to the kernel, and one woken by the stop is 'R' for a while after it.
+  bool stopped_this_round_ = false;
   absl::flat_hash_map<pid_t, char> states_before_stop_;
 };
 

@@ -1,6 +1,8 @@
 // The whole walk (interpreters, threads, frames, code objects, names, locals and thread names)
 // over an address space made of hostile bytes, for the layout of every version, then every
 // format over what it gave: a partial, marked snapshot or an error, never a crash or a hang.
+// Then the sampler's walk over the same bytes (a few rounds, its working set prefetched), folded
+// into a profile, and every profile format.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -11,12 +13,46 @@
 #include "fake_memory.h"
 #include "format/faulthandler.h"
 #include "format/json.h"
+#include "cpython/stack_sampler.h"
+#include "format/profile_folded.h"
+#include "format/profile_pprof.h"
+#include "format/profile_speedscope.h"
+#include "format/profile_svg.h"
+#include "format/profile_top.h"
 #include "format/traceback.h"
+#include "sampling/profile_builder.h"
 #include "fuzz_input.h"
 
 namespace {
 constexpr uint64_t kBase = 0x10000;  // the runtime, or 2.7/3.6's interp_head slot
 constexpr size_t kMaxImage = 1 << 16;
+}  // namespace
+
+namespace {
+
+void sample(const pystack::RemoteMemory& memory, const pystack::PythonRuntime& runtime,
+            uint8_t choices) {
+  using namespace pystack;
+  StackSampler sampler(memory, runtime, /*check_torn=*/(choices & 1) != 0);
+  ProfileBuilder builder(/*lines=*/(choices & 2) != 0);
+  const uint32_t process = builder.add_process(1, "python");
+  Sample one;
+  for (int round = 0; round < 3; ++round) {
+    if (!sampler.sample(one).ok()) break;
+    for (const SampledThread& thread : one.threads) {
+      if (thread.outcome != SampledThread::Outcome::kComplete) continue;
+      builder.add(builder.thread(process, thread.thread_id, thread.native_id, "t"), one, thread);
+    }
+  }
+  Profile& profile = builder.profile();
+  profile.rate_hz = 100;
+  (void)format_folded(profile);
+  (void)format_speedscope(profile, "fuzz");
+  (void)format_flamegraph_svg(profile);
+  (void)format_pprof(profile);
+  (void)format_top(profile, TopSort::kOwn, 20, 80);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -41,6 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     runtime.interp_head_address = kBase;
     runtime.thread_state_current_address = kBase + 8;
   }
+  sample(memory, runtime, in.take<uint8_t>());
   SnapshotReader reader(memory, runtime);
   SnapshotBudget budget;
   budget.max_frames = 1 << 12;

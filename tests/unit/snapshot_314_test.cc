@@ -24,6 +24,7 @@
 #include "cpython/stack_sampler.h"
 #include "cpython/take_snapshot.h"
 #include "memory/page_cache.h"
+#include "memory/pthread_tid.h"
 #include "memory/target.h"
 #include "sampling/profile_builder.h"
 #include "debug_offsets_314_test.h"
@@ -988,6 +989,16 @@ TEST(StackSampler, AThreadTheFilterLeavesOutIsNotWalked) {
   EXPECT_EQ(sample.threads[1].native_id, 4242u);  // known before the filter is asked
   EXPECT_EQ(sample.threads[1].frame_count, 0u);
   EXPECT_EQ(sampler.frames_read(), 0u);
+}
+
+TEST(PthreadTid, ReadFromGlibcsStructPthreadWhenItIsAThreadOfTheProcess) {
+  FakeProcess process;
+  process.put<int32_t>(0x50000 + 0x2d0, 4243);  // struct pthread's tid, x86-64 glibc
+  process.put<int32_t>(0x60000 + 0x2d0, 77);     // not a thread of the process
+  EXPECT_EQ(tid_of_pthread(process, 0x50000, {4242, 4243}), 4243);
+  EXPECT_EQ(tid_of_pthread(process, 0x60000, {4242, 4243}), std::nullopt);
+  EXPECT_EQ(tid_of_pthread(process, 0x70000, {4242, 4243}), std::nullopt);  // unmapped
+  EXPECT_EQ(tid_of_pthread(process, 0, {4242, 4243}), std::nullopt);
 }
 
 }  // namespace
