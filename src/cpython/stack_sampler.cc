@@ -26,12 +26,14 @@ using Outcome = SampledThread::Outcome;
 
 }  // namespace
 
-StackSampler::StackSampler(const RemoteMemory& memory, PythonRuntime runtime, bool check_torn)
+StackSampler::StackSampler(const RemoteMemory& memory, PythonRuntime runtime, bool check_torn,
+                           bool read_gil)
     : memory_(memory),
       runtime_(std::move(runtime)),
       layout_(runtime_.layout),
       release_(release_of(runtime_.layout)),
       check_torn_(check_torn),
+      read_gil_(read_gil),
       pages_(memory, /*max_blocks=*/16384, kSampleBlockSize),
       objects_(pages_, layout_),
       codes_(objects_),
@@ -60,6 +62,7 @@ absl::flat_hash_map<uint64_t, std::string> StackSampler::thread_names() {
 
 absl::Status StackSampler::sample(Sample& out, ThreadFilter walk) {
   out.clear();
+  validated_.clear();
   pages_.clear();  // the target has moved on since the last sample
   // Most of this sample's blocks are the last ones': one vectored read instead of one each.
   pages_.prefetch_working_set();
@@ -70,7 +73,7 @@ absl::Status StackSampler::sample(Sample& out, ThreadFilter walk) {
   if (!head.ok()) return head.status();
   uint64_t interp = *head;
   for (int i = 0; interp != 0 && i < kMaxSampledInterpreters; ++i) {
-    const GilState gil = read_gil(interp);
+    const GilState gil = read_gil_ ? read_gil(interp) : GilState{};
     absl::StatusOr<uint64_t> tstate = objects_.read_pointer(interp + layout_.interp.threads_head);
     for (int j = 0; tstate.ok() && *tstate != 0 && j < kMaxSampledThreads; ++j) {
       read_thread(*tstate, gil, out, walk);
@@ -239,39 +242,54 @@ int StackSampler::line_of(const CodeObject& code, int byte_offset) {
 }
 
 // 3.11+: _PyInterpreterFrames linked by `previous`, mostly in the thread's data-stack chunk.
+// A code object, validated once per sample however many frames run it (recursion), and checked
+// to be one (3.13+: f_executable may be something else, a shim's); nullptr when it is not.
+const CodeObject* StackSampler::code_at(uint64_t address) {
+  auto it = validated_.find(address);
+  if (it != validated_.end()) return it->second;
+  const CodeObject* code = nullptr;
+  absl::StatusOr<const CodeObject*> got = codes_.get(address);
+  if (got.ok()) code = *got;
+  if (code != nullptr && runtime_.code_type) {
+    absl::StatusOr<uint64_t> type = objects_.type_of(address);
+    if (!type.ok() || *type != *runtime_.code_type) code = nullptr;
+  }
+  validated_.emplace(address, code);
+  return code;
+}
+
+// 3.11+: _PyInterpreterFrames linked by `previous`, mostly in the thread's data-stack chunk.
+// The four fields of a frame are read at once.
 Outcome StackSampler::read_interpreter_frames(uint64_t frame, Sample& out, FirstFrame& first) {
   if (!read_first_frame(frame, first)) return Outcome::kBroken;
+  const InterpreterFrameOffsets& f = layout_.iframe;
+  const int64_t low = std::min({f.owner, f.code, f.previous, f.instr});
+  const int64_t span = std::max({f.owner + 1, f.code + 8, f.previous + 8, f.instr + 8}) - low;
+  uint8_t bytes[256];
+  if (low < 0 || span > static_cast<int64_t>(sizeof bytes)) return Outcome::kBroken;
+  auto field = [&](int64_t offset) {
+    uint64_t value = 0;
+    std::memcpy(&value, bytes + (offset - low), sizeof value);
+    return value;
+  };
+  const int first_skipped = release_.first_skipped_frame_owner;
   for (uint32_t depth = 0; frame != 0; ++depth) {
     if (depth >= kMaxSampledFrames) return Outcome::kBroken;
-    absl::StatusOr<uint8_t> owner = read_value<uint8_t>(pages_, frame + layout_.iframe.owner);
-    absl::StatusOr<uint64_t> code_bits = read_value<uint64_t>(pages_, frame + layout_.iframe.code);
-    absl::StatusOr<uint64_t> previous =
-        read_value<uint64_t>(pages_, frame + layout_.iframe.previous);
-    if (!owner.ok() || !code_bits.ok() || !previous.ok()) return Outcome::kBroken;
+    if (!pages_.read(frame + low, bytes, span).ok()) return Outcome::kBroken;
     ++frames_read_;
-    const int first_skipped = release_.first_skipped_frame_owner;
-    if (first_skipped < 0 || *owner < first_skipped) {
+    const uint8_t owner = bytes[f.owner - low];
+    if (first_skipped < 0 || owner < first_skipped) {
       SampledFrame sampled;
-      const uint64_t code_address = decode_stack_ref(release_, *code_bits).object;
-      absl::StatusOr<const CodeObject*> code = codes_.get(code_address);
-      // 3.13+: f_executable may be something other than a code object (a shim's).
-      if (!code.ok()) return Outcome::kBroken;
-      if (runtime_.code_type) {
-        absl::StatusOr<uint64_t> type = objects_.type_of(code_address);
-        if (!type.ok() || *type != *runtime_.code_type) return Outcome::kBroken;
-      }
-      sampled.code = *code;
-      absl::StatusOr<uint64_t> instr = read_value<uint64_t>(pages_, frame + layout_.iframe.instr);
-      if (instr.ok()) {
-        const int64_t units = (static_cast<int64_t>(*instr) -
-                               static_cast<int64_t>(sampled.code->first_instruction)) / 2;
-        if (units >= -(1 << 28) && units <= (1 << 28)) {
-          sampled.line = line_of(*sampled.code, static_cast<int>(units * 2));
-        }
+      sampled.code = code_at(decode_stack_ref(release_, field(f.code)).object);
+      if (sampled.code == nullptr) return Outcome::kBroken;
+      const int64_t units = (static_cast<int64_t>(field(f.instr)) -
+                             static_cast<int64_t>(sampled.code->first_instruction)) / 2;
+      if (units >= -(1 << 28) && units <= (1 << 28)) {
+        sampled.line = line_of(*sampled.code, static_cast<int>(units * 2));
       }
       out.frames.push_back(sampled);
     }
-    frame = *previous;
+    frame = field(f.previous);
   }
   return Outcome::kComplete;
 }
@@ -290,10 +308,9 @@ Outcome StackSampler::read_frame_objects(uint64_t frame, Sample& out, FirstFrame
     ++frames_read_;
     if (frame_type == 0) frame_type = *type;
     if (*type != frame_type) return Outcome::kBroken;
-    absl::StatusOr<const CodeObject*> code = codes_.get(*code_address);
-    if (!code.ok()) return Outcome::kBroken;
     SampledFrame sampled;
-    sampled.code = *code;
+    sampled.code = code_at(*code_address);
+    if (sampled.code == nullptr) return Outcome::kBroken;
     const int64_t byte_offset =
         release_.instruction_position == InstructionPosition::kLastiCodeUnits
             ? int64_t{*lasti} * 2

@@ -66,7 +66,9 @@ struct Sample {
 class StackSampler {
  public:
   // `memory` must outlive the sampler. `check_torn`: the target runs while it is read.
-  StackSampler(const RemoteMemory& memory, PythonRuntime runtime, bool check_torn);
+  // `read_gil`: SampledThread::holds_gil is wanted (two more reads a sample).
+  StackSampler(const RemoteMemory& memory, PythonRuntime runtime, bool check_torn,
+               bool read_gil = true);
 
   // Fills `out` (cleared first). `walk` is asked for each thread, its ids and GIL known, whether
   // its frames are wanted (an idle thread's are not: they are not read at all). Fails only when
@@ -108,17 +110,21 @@ class StackSampler {
   bool read_first_frame(uint64_t frame, FirstFrame& first) const;
   bool moved_on(uint64_t tstate, const FirstFrame& first) const;
   int line_of(const CodeObject& code, int byte_offset);
+  const CodeObject* code_at(uint64_t address);
 
   const RemoteMemory& memory_;
   PythonRuntime runtime_;
   const Layout& layout_;
   const Release& release_;
   bool check_torn_;
+  bool read_gil_;
   PageCache pages_;
   ObjectReader objects_;
   CodeCache codes_;
   // (code id << 32 | byte offset) -> line. Bounded: emptied when it grows past kMaxLines.
   absl::flat_hash_map<uint64_t, int> lines_;
+  // This sample's code objects, validated (nullptr: not a code object).
+  absl::flat_hash_map<uint64_t, const CodeObject*> validated_;
   uint64_t frames_read_ = 0;
   // thread_names(): its own pages and types, as it runs between samples.
   PageCache name_pages_;

@@ -52,6 +52,7 @@ class PageCache final : public RemoteMemory {
   uint8_t* take_buffer() const;
   // The cached block at `block_address`, read on first use; nullptr when it is unreadable.
   const uint8_t* block(uint64_t block_address) const;
+  const uint8_t* find_block(uint64_t block_address) const;
   // A read past the cache, counted.
   absl::Status read_through(uint64_t address, void* out, size_t size) const;
 
@@ -67,6 +68,8 @@ class PageCache final : public RemoteMemory {
   std::vector<uint8_t> arena_;
   mutable uint64_t bytes_read_ = 0;
   mutable size_t misses_ = 0;
+  mutable uint64_t last_address_ = 0;  // the block read last, and its data (nullptr: none)
+  mutable const uint8_t* last_data_ = nullptr;
   // The blocks of the last prefetch, sorted, and where each is in the arena: found by binary
   // search, without a hash insert per block.
   std::vector<uint64_t> prefetched_;

@@ -38,7 +38,8 @@ ProcessSampler::ProcessSampler(std::unique_ptr<LiveProcess> target, PythonRuntim
                                const SamplingOptions& options, uint32_t process_index)
     : target_(std::move(target)),
       options_(options),
-      sampler_(target_->memory(), std::move(runtime), /*check_torn=*/!options.blocking),
+      sampler_(target_->memory(), std::move(runtime), /*check_torn=*/!options.blocking,
+               /*read_gil=*/options.gil_only),
       activity_(target_->pid()),
       process_index_(process_index) {}
 
