@@ -3,6 +3,7 @@
 // Samples every thread's Python stack at --rate until --duration, a signal (Ctrl-C, SIGTERM,
 // SIGHUP) or the end of the process, then writes the profile: nothing sampled is lost however
 // the run ends. On a terminal, a status line on stderr while it runs; a summary line at the end.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -79,10 +80,33 @@ class StatusLine {
   bool shown_ = false;
 };
 
-// Writes the profile to --output (through a temporary name, so that a reader never sees half a
-// file) or to stdout.
+// Writes the profile straight to `path` (a device or a pipe: /dev/null, /dev/stdout).
+int write_in_place(const std::string& text, const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "we");
+  if (file == nullptr) {
+    return report_error(make_error(ErrorKind::kPermissionDenied,
+                                   absl::StrCat("cannot open ", path, ": ", std::strerror(errno)),
+                                   "give a file the tool may write"));
+  }
+  const bool written = write_all(file, text);
+  const int write_errno = errno;
+  if (std::fclose(file) != 0 || !written) {
+    errno = written ? errno : write_errno;
+    return report_error(write_error(path));
+  }
+  return kExitOk;
+}
+
+// Writes the profile to --output or to stdout. A new or regular file is written through a
+// temporary name beside it and renamed, so that a reader never sees half a file; anything else
+// that exists (a device such as /dev/null, a pipe, a symbolic link) is written through, never
+// replaced by the rename.
 int write_profile(const std::string& text, const Options& options) {
   if (options.output_path.empty()) return write_stdout(text);
+  struct stat st;
+  if (::lstat(options.output_path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return write_in_place(text, options.output_path);
+  }
   const std::string temporary = absl::StrCat(options.output_path, ".tmp.", ::getpid());
   std::FILE* file = std::fopen(temporary.c_str(), "we");
   if (file == nullptr) {

@@ -378,6 +378,34 @@ TEST(RecordCommand, SubprocessesAreEachARoot) {
   }
 }
 
+TEST(RecordOutput, ADeviceOrPipeIsWrittenInPlace) {
+  ASSERT_TRUTH_TARGET(target, "120");
+  // A device: /dev/null stays the device (as root, a rename over it would replace it).
+  struct stat null_before;
+  ASSERT_EQ(::stat("/dev/null", &null_before), 0);
+  absl::StatusOr<RunResult> to_null =
+      Record({"--rate=200", "--duration=0.5", "-o", "/dev/null", "--format=folded"},
+             target.child.pid());
+  ASSERT_TRUE(to_null.ok()) << to_null.status();
+  EXPECT_EQ(to_null->exit_code(), 0) << to_null->Describe();
+  struct stat null_after;
+  ASSERT_EQ(::stat("/dev/null", &null_after), 0);
+  EXPECT_EQ(S_ISCHR(null_after.st_mode), S_ISCHR(null_before.st_mode));
+  EXPECT_EQ(null_after.st_ino, null_before.st_ino) << "/dev/null was replaced";
+  // stdout is a pipe here: /dev/stdout names it (a temporary file and a rename would replace
+  // the name instead of writing through it).
+  absl::StatusOr<RunResult> r = Record(
+      {"--rate=200", "--duration=1", "--format=folded", "-o", "/dev/stdout"}, target.child.pid());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code(), 0) << r->Describe();
+  absl::StatusOr<std::vector<FoldedStack>> stacks = ParseFolded(r->out);
+  ASSERT_TRUE(stacks.ok()) << stacks.status();
+  EXPECT_GT(WorkerSplit(*stacks).hot, 0) << r->out;
+  struct stat st;
+  ASSERT_EQ(::lstat("/dev/stdout", &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode)) << "/dev/stdout was replaced";
+}
+
 TEST(RecordErrors, CoresAndBadArgumentsAreRefused) {
   ASSERT_TOOL(tool);
   struct Case {
@@ -571,8 +599,7 @@ TEST(Top, TmuxScreenShowsHotAtTheTop) {
   const std::string session = absl::StrCat("pystack-top-", ::getpid());
   const std::string command =
       absl::StrCat(tool, " top --rate=200 ", target.child.pid());
-  // The server runs in the foreground (-D), as a child of the test: a daemonized server
-  // checks that /dev/null is a character device, which some containers lack.
+  // The server runs in the foreground (-D), as a child of the test, killed with it.
   absl::StatusOr<Child> server =
       Spawn({"tmux", "-D", "-L", session, "-f", "/dev/null"}, Stdio::Null(), Stdio::Null(),
             Stdio::Null(), {"TERM=xterm-256color"});
