@@ -7,7 +7,7 @@ CXXFLAGS += -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -Isrc -Ithi
 ABSL     := absl_status absl_statusor absl_strings absl_str_format absl_flat_hash_map absl_time
 DEPS_OK  := $(BUILD)/.deps-ok
 
-LIB_SRCS  := $(sort $(wildcard src/common/*.cc src/memory/*.cc src/symbols/*.cc src/cpython/*.cc src/format/*.cc src/sources/*.cc src/snapshot/*.cc src/sampling/*.cc))
+LIB_SRCS  := $(sort $(wildcard src/common/*.cc src/memory/*.cc src/symbols/*.cc src/cpython/*.cc src/format/*.cc src/sources/*.cc src/snapshot/*.cc src/sampling/*.cc src/native/*.cc))
 CLI_SRCS  := $(sort $(wildcard src/cli/*.cc))
 UNIT_SRCS := $(sort $(wildcard tests/unit/*.cc))
 SYSTEM_SRCS:= $(sort $(wildcard tests/system/*.cc))
@@ -34,7 +34,7 @@ deps: $(DEPS_OK)
 # Abseil is linked statically: loading thirty shared libraries would cost the tool more start-up
 # time than a whole dump takes.
 ABSL_LIBS = $(patsubst -labsl_%,-l:libabsl_%.a,$(shell pkg-config --libs $(ABSL) 2>/dev/null))
-LIBS = -Wl,--as-needed -lelf -lz $(ABSL_LIBS) -pthread -static-libstdc++ -static-libgcc
+LIBS = -Wl,--as-needed -ldw -lelf -lz $(ABSL_LIBS) -pthread -static-libstdc++ -static-libgcc
 
 $(BUILD)/obj/%.o: %.cc | $(DEPS_OK)
 	@mkdir -p $(@D)

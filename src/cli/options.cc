@@ -1,7 +1,11 @@
 #include "cli/options.h"
 
+#include <algorithm>
+#include <span>
 #include <string_view>
+#include <utility>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -37,6 +41,31 @@ absl::StatusOr<pid_t> parse_pid(const std::string& text) {
 bool is_option(const std::string& arg, std::string_view name) {
   return arg == name || (arg.size() > name.size() && arg.compare(0, name.size(), name) == 0 &&
                          arg[name.size()] == '=');
+}
+
+// When args[i] is one of `names`, options with a value ("--name VALUE" or "--name=VALUE"): takes
+// the value (i moves onto it when it is the next argument), gives the name and value to `take`
+// and returns true, or the error of either. False when args[i] is none of them (i unchanged).
+absl::StatusOr<bool> take_valued_option(
+    const std::vector<std::string>& args, size_t& i, std::span<const char* const> names,
+    absl::FunctionRef<absl::Status(const std::string& name, const std::string& value)> take) {
+  const char* matched = nullptr;
+  for (const char* name : names) {
+    if (is_option(args[i], name)) matched = name;
+  }
+  if (matched == nullptr) return false;
+  absl::StatusOr<std::string> value = option_value(args, i, matched);
+  if (!value.ok()) return value.status();
+  if (absl::Status status = take(matched, *value); !status.ok()) return status;
+  return true;
+}
+
+// Stores a parsed value in `out`, or passes on why it could not be parsed.
+template <typename T, typename Out>
+absl::Status store(absl::StatusOr<T> parsed, Out& out) {
+  if (!parsed.ok()) return parsed.status();
+  out = *std::move(parsed);
+  return absl::OkStatus();
 }
 
 
@@ -109,6 +138,14 @@ absl::StatusOr<Options> parse_options(const std::vector<std::string>& args) {
       options.locals = true;
       continue;
     }
+    if (arg == "--native") {
+      options.native = std::max(options.native, NativeFrames::kOutsideInterpreter);
+      continue;
+    }
+    if (arg == "--native-all") {
+      options.native = NativeFrames::kAll;
+      continue;
+    }
     if (arg == "--subprocesses") {
       subprocesses = true;
       continue;
@@ -116,43 +153,32 @@ absl::StatusOr<Options> parse_options(const std::vector<std::string>& args) {
     // Options with a value.
     const char* const kValued[] = {"--format",  "--attach-timeout", "--core",   "--executable",
                                    "--sysroot", "--timeout",        "--kill-after", "--output"};
-    const char* matched = nullptr;
-    for (const char* name : kValued) {
-      if (is_option(arg, name)) matched = name;
-    }
-    if (matched != nullptr) {
-      absl::StatusOr<std::string> value = option_value(args, i, matched);
-      if (!value.ok()) return value.status();
-      const std::string name = matched;
-      if (name == "--format") {
-        absl::StatusOr<OutputFormat> format = parse_format(*value);
-        if (!format.ok()) return format.status();
-        options.format = *format;
-      } else if (name == "--attach-timeout") {
-        absl::StatusOr<double> seconds = parse_seconds(name, *value, 3600);
-        if (!seconds.ok()) return seconds.status();
-        options.attach_timeout_seconds = *seconds;
-      } else if (name == "--timeout") {
-        absl::StatusOr<double> seconds = parse_seconds(name, *value, 1e7);
-        if (!seconds.ok()) return seconds.status();
-        options.timeout_seconds = *seconds;
-      } else if (name == "--kill-after") {
-        absl::StatusOr<double> seconds = parse_seconds(name, *value, 1e6);
-        if (!seconds.ok()) return seconds.status();
-        options.kill_after_seconds = *seconds;
-      } else if (value->empty()) {
-        return usage_error(absl::StrCat(name, " needs a non-empty value"));
-      } else if (name == "--core") {
-        options.core_path = *value;
-      } else if (name == "--executable") {
-        options.executable = *value;
-      } else if (name == "--sysroot") {
-        options.sysroot = *value;
-      } else if (name == "--output") {
-        options.output_path = *value;
-      }
-      continue;
-    }
+    absl::StatusOr<bool> valued = take_valued_option(
+        args, i, kValued, [&](const std::string& name, const std::string& value) {
+          if (name == "--format") return store(parse_format(value), options.format);
+          if (name == "--attach-timeout") {
+            return store(parse_seconds(name, value, 3600), options.attach_timeout_seconds);
+          }
+          if (name == "--timeout") {
+            return store(parse_seconds(name, value, 1e7), options.timeout_seconds);
+          }
+          if (name == "--kill-after") {
+            return store(parse_seconds(name, value, 1e6), options.kill_after_seconds);
+          }
+          if (value.empty()) return usage_error(absl::StrCat(name, " needs a non-empty value"));
+          if (name == "--core") {
+            options.core_path = value;
+          } else if (name == "--executable") {
+            options.executable = value;
+          } else if (name == "--sysroot") {
+            options.sysroot = value;
+          } else if (name == "--output") {
+            options.output_path = value;
+          }
+          return absl::OkStatus();
+        });
+    if (!valued.ok()) return valued.status();
+    if (*valued) continue;
     if (arg.size() > 1 && arg[0] == '-') return usage_error(absl::StrCat("unknown option ", arg));
     // The first plain argument after --timeout starts the command (as with timeout(1)).
     if (options.timeout_seconds > 0) {
@@ -251,37 +277,22 @@ absl::StatusOr<Options> parse_sampler_options(Options::Action action,
     }
     const char* const kValued[] = {"--rate", "--duration", "--output", "-o", "--format",
                                    "--attach-timeout"};
-    const char* matched = nullptr;
-    for (const char* name : kValued) {
-      if (is_option(arg, name)) matched = name;
-    }
-    if (matched != nullptr) {
-      absl::StatusOr<std::string> value = option_value(args, i, matched);
-      if (!value.ok()) return value.status();
-      const std::string name = matched;
-      if (name == "--rate") {
-        absl::StatusOr<double> rate = parse_rate(*value);
-        if (!rate.ok()) return rate.status();
-        sampler.rate_hz = *rate;
-      } else if (name == "--duration") {
-        absl::StatusOr<double> seconds = parse_seconds(name, *value, 1e7);
-        if (!seconds.ok()) return seconds.status();
-        sampler.duration_seconds = *seconds;
-      } else if (name == "--attach-timeout") {
-        absl::StatusOr<double> seconds = parse_seconds(name, *value, 3600);
-        if (!seconds.ok()) return seconds.status();
-        options.attach_timeout_seconds = *seconds;
-      } else if (name == "--format") {
-        absl::StatusOr<ProfileFormat> format = parse_profile_format(*value);
-        if (!format.ok()) return format.status();
-        sampler.format = *format;
-      } else if (value->empty()) {
-        return usage_error(absl::StrCat(name, " needs a non-empty value"));
-      } else {
-        options.output_path = *value;
-      }
-      continue;
-    }
+    absl::StatusOr<bool> valued = take_valued_option(
+        args, i, kValued, [&](const std::string& name, const std::string& value) {
+          if (name == "--rate") return store(parse_rate(value), sampler.rate_hz);
+          if (name == "--duration") {
+            return store(parse_seconds(name, value, 1e7), sampler.duration_seconds);
+          }
+          if (name == "--attach-timeout") {
+            return store(parse_seconds(name, value, 3600), options.attach_timeout_seconds);
+          }
+          if (name == "--format") return store(parse_profile_format(value), sampler.format);
+          if (value.empty()) return usage_error(absl::StrCat(name, " needs a non-empty value"));
+          options.output_path = value;
+          return absl::OkStatus();
+        });
+    if (!valued.ok()) return valued.status();
+    if (*valued) continue;
     if (arg.size() > 1 && arg[0] == '-') return usage_error(absl::StrCat("unknown option ", arg));
     if (have_pid) return usage_error(absl::StrCat("unexpected argument '", arg, "'"));
     absl::StatusOr<pid_t> pid = parse_pid(arg);
@@ -329,6 +340,10 @@ Options:
                           call first); json: one JSON document (see README)
   --locals                below each frame, its local variables as traceback's
                           capture_locals shows them (reprs read from memory)
+  --native                each thread's C frames too (unwound with libdw), the Python
+                          frames where the interpreter loop that runs them stands; the
+                          interpreter's own C frames are left out (see README)
+  --native-all            as --native, with the interpreter's own C frames
   --attach-timeout=SECS   give up if the threads do not all stop within SECS (default 2)
   --subprocesses          dump PID and all its descendants, each under a line
                           "=== pid PID (parent PPID): COMMAND LINE ===" (see README)

@@ -14,6 +14,9 @@ namespace pystack {
 inline constexpr char kToolVersion[] = "0.1.0";
 
 enum class OutputFormat { kFaulthandler, kTraceback, kJson };
+
+// C frames: none, those outside the interpreter (--native), or all of them (--native-all).
+enum class NativeFrames { kNone, kOutsideInterpreter, kAll };
 // record's output (--format, or the --output file's extension).
 enum class ProfileFormat { kFolded, kSpeedscope, kSvg, kPprof };
 
@@ -44,6 +47,7 @@ struct Options {
   pid_t pid = 0;
   OutputFormat format = OutputFormat::kFaulthandler;
   bool locals = false;
+  NativeFrames native = NativeFrames::kNone;
   double attach_timeout_seconds = 2.0;
   // --core
   std::string core_path;

@@ -7,7 +7,9 @@
 
 namespace pystack {
 
-SnapshotNeeds needs_of(const Options& options) {
+namespace {
+
+SnapshotNeeds format_needs(const Options& options) {
   switch (options.format) {
     case OutputFormat::kTraceback:
       return traceback_needs(options.locals);
@@ -19,17 +21,28 @@ SnapshotNeeds needs_of(const Options& options) {
   return faulthandler_needs();
 }
 
+}  // namespace
+
+SnapshotNeeds needs_of(const Options& options) {
+  SnapshotNeeds needs = format_needs(options);
+  needs.native = options.native != NativeFrames::kNone;
+  return needs;
+}
+
 std::string render(const Snapshot& snapshot, const Options& options, const Target& target) {
   const SourcePathResolver sources = target_source_resolver(target);
+  const bool all_native = options.native == NativeFrames::kAll;
   switch (options.format) {
     case OutputFormat::kTraceback:
-      return format_traceback(snapshot, read_source_lines(snapshot, sources), options.locals);
+      return format_traceback(snapshot, read_source_lines(snapshot, sources), options.locals,
+                              all_native);
     case OutputFormat::kJson:
-      return format_json(snapshot, read_source_lines(snapshot, sources), options.locals);
+      return format_json(snapshot, read_source_lines(snapshot, sources), options.locals,
+                         all_native);
     case OutputFormat::kFaulthandler:
       break;
   }
-  return format_faulthandler(snapshot);
+  return format_faulthandler(snapshot, all_native);
 }
 
 }  // namespace pystack

@@ -93,6 +93,13 @@ struct TracebackDialect {
   const char* unknown_lineno = "None";  // a frame without a line: f_lineno is None in 3.x
 };
 
+// Which Python frames begin a C-level run of the interpreter loop (Frame::entry, for --native).
+enum class EntryFrames {
+  kEvery,         // up to 3.10: one _PyEval_EvalFrameDefault per frame
+  kIsEntryField,  // 3.11: _PyInterpreterFrame.is_entry, the byte before owner
+  kShimBelow,     // 3.12+: the loop pushes a shim (or entry frame) below the first frame it runs
+};
+
 struct Release {
   int major = 0;
   int minor = 0;
@@ -109,6 +116,7 @@ struct Release {
   // _PyInterpreterFrame.owner values from which a frame is the interpreter's own (a shim, an
   // entry frame) and faulthandler does not print it; -1: every frame is printed.
   int first_skipped_frame_owner = -1;
+  EntryFrames entry_frames = EntryFrames::kEvery;
   InstructionPosition instruction_position = InstructionPosition::kLastiBytes;
   LineTable line_table = LineTable::kLnotabSigned;
   StringModel strings = StringModel::kPep393;

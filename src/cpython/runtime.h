@@ -25,6 +25,7 @@ struct PythonRuntime {
   // Set for a release newer than this build knows whose _Py_DebugOffsets matched an older one's
   // layout: the release it is read as (the walk and the formats follow that release's rules).
   std::optional<PythonVersion> read_as;
+  std::string file;  // the mapped path of the file that holds it (set by find_runtime)
 };
 
 // Errors: kUnsupportedVersion naming the version found; kRuntimeUnreadable when the runtime's memory

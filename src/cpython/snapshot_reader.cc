@@ -113,7 +113,7 @@ absl::StatusOr<Interpreter> SnapshotReader::read_interpreter(uint64_t address) {
   }
   absl::StatusOr<uint64_t> head = objects_.read_pointer(address + layout_.interp.threads_head);
   if (!head.ok()) return absl::DataLossError(at("unreadable interpreter", address));
-  const GilState gil = read_gil(address);
+  const GilState gil = read_gil_holder(pages_, runtime_, release_, address);
   const bool collecting = read_gc_collecting(address);
 
   absl::flat_hash_set<uint64_t> seen;
@@ -147,40 +147,6 @@ void SnapshotReader::add_thread_names(Interpreter& interpreter) {
     auto it = names->find(thread.thread_id);
     if (it != names->end()) thread.name = it->second;
   }
-}
-
-// 2.7 and 3.6: _PyThreadState_Current is the holder; 3.7-3.11 keep the GIL in _PyRuntime;
-// 3.12+ in the interpreter (through ceval.gil).
-SnapshotReader::GilState SnapshotReader::read_gil(uint64_t interp) const {
-  uint64_t gil = 0;
-  int64_t locked_offset = -1, holder_offset = -1;
-  switch (release_.gil) {
-    case GilLocation::kThreadStateCurrent: {
-      if (runtime_.thread_state_current_address == 0) return {};
-      absl::StatusOr<uint64_t> current =
-          objects_.read_pointer(runtime_.thread_state_current_address);
-      if (!current.ok()) return {};
-      return {*current != 0, *current};
-    }
-    case GilLocation::kRuntime:
-      gil = runtime_.runtime_address;
-      locked_offset = layout_.runtime.gil_locked;
-      holder_offset = layout_.runtime.gil_last_holder;
-      break;
-    case GilLocation::kInterpreter: {
-      absl::StatusOr<uint64_t> pointer = objects_.read_pointer(interp + layout_.interp.ceval_gil);
-      if (!pointer.ok() || *pointer == 0) return {};
-      gil = *pointer;
-      locked_offset = layout_.gil.locked;
-      holder_offset = layout_.gil.last_holder;
-      break;
-    }
-  }
-  if (gil == 0 || locked_offset < 0 || holder_offset < 0) return {};
-  absl::StatusOr<int32_t> locked = read_value<int32_t>(pages_, gil + locked_offset);
-  absl::StatusOr<uint64_t> holder = objects_.read_pointer(gil + holder_offset);
-  if (!locked.ok() || !holder.ok()) return {};
-  return {*locked == 1, *holder};
 }
 
 bool SnapshotReader::read_gc_collecting(uint64_t interp) const {
@@ -297,8 +263,12 @@ void SnapshotReader::read_frames(uint64_t frame, Thread& thread) {
     if (is_shim(*owner)) {
       ++skipped;
       ++thread.skipped_frames;
+      if (release_.entry_frames == EntryFrames::kShimBelow && !thread.frames.empty()) {
+        thread.frames.back().entry = true;
+      }
     } else {
       thread.frames.push_back(read_frame(frame, decode_stack_ref(release_, *code).object));
+      thread.frames.back().entry = is_entry(frame);
       thread.frames.back().skipped_above = skipped;
       thread.frames.back().fails_safety_check = fails_safety_check(frame, *code);
       skipped = 0;
@@ -306,6 +276,20 @@ void SnapshotReader::read_frames(uint64_t frame, Thread& thread) {
     }
     frame = *previous;
   }
+  // The oldest frame was run by the outermost loop.
+  if (!thread.frames.empty()) thread.frames.back().entry = true;
+}
+
+bool SnapshotReader::is_entry(uint64_t frame) const {
+  switch (release_.entry_frames) {
+    case EntryFrames::kEvery: return true;
+    case EntryFrames::kIsEntryField: {
+      absl::StatusOr<uint8_t> flag = read_value<uint8_t>(pages_, frame + layout_.iframe.owner - 1);
+      return flag.ok() && *flag != 0;
+    }
+    case EntryFrames::kShimBelow: return false;  // set when the shim is met
+  }
+  return false;
 }
 
 // Up to 3.10: PyFrameObjects linked by f_back; f_lasti is the last instruction's byte offset
@@ -340,6 +324,7 @@ void SnapshotReader::read_frame_objects(uint64_t frame, Thread& thread) {
         out.lineno = code_line_at(**code_object, release_, static_cast<int>(byte_offset));
       }
     }
+    out.entry = true;  // each frame has its own PyEval_EvalFrameEx / _PyEval_EvalFrameDefault
     thread.frames.push_back(std::move(out));
     if (options_.locals) add_locals(frame, thread.frames.back());
     frame = *back;

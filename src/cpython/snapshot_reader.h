@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "cpython/code_object.h"
 #include "cpython/dict.h"
+#include "cpython/gil_holder.h"
 #include "cpython/locals.h"
 #include "cpython/object_repr.h"
 #include "cpython/objects.h"
@@ -48,13 +49,7 @@ class SnapshotReader {
   const PythonRuntime& runtime() const { return runtime_; }
 
  private:
-  struct GilState {
-    bool locked = false;
-    uint64_t holder = 0;
-  };
-
   absl::StatusOr<Interpreter> read_interpreter(uint64_t address);
-  GilState read_gil(uint64_t interp) const;
   bool read_gc_collecting(uint64_t interp) const;
   Thread read_thread(uint64_t tstate, const GilState& gil, bool collecting);
   absl::StatusOr<uint64_t> current_frame(uint64_t tstate) const;
@@ -63,6 +58,8 @@ class SnapshotReader {
   Frame read_frame(uint64_t frame, uint64_t code_address);
   bool fails_safety_check(uint64_t frame, uint64_t executable_bits) const;
   bool is_shim(uint8_t owner) const;
+  // Whether the frame at `frame` begins a C-level run of the loop, as far as it alone tells.
+  bool is_entry(uint64_t frame) const;
   // Counts one frame against the budget; false, with the thread's walk error set, once spent.
   bool spend_frame(Thread& thread);
   // Why the walk must stop now (the budget is spent), or nullopt.

@@ -73,7 +73,8 @@ absl::Status StackSampler::sample(Sample& out, ThreadFilter walk) {
   if (!head.ok()) return head.status();
   uint64_t interp = *head;
   for (int i = 0; interp != 0 && i < kMaxSampledInterpreters; ++i) {
-    const GilState gil = read_gil_ ? read_gil(interp) : GilState{};
+    const GilState gil =
+        read_gil_ ? read_gil_holder(pages_, runtime_, release_, interp) : GilState{};
     absl::StatusOr<uint64_t> tstate = objects_.read_pointer(interp + layout_.interp.threads_head);
     for (int j = 0; tstate.ok() && *tstate != 0 && j < kMaxSampledThreads; ++j) {
       read_thread(*tstate, gil, out, walk);
@@ -85,39 +86,6 @@ absl::Status StackSampler::sample(Sample& out, ThreadFilter walk) {
   }
   pages_.update_working_set(kWorkingSetIdleRounds);
   return absl::OkStatus();
-}
-
-// As SnapshotReader::read_gil: where the GIL's state lives depends on the release.
-StackSampler::GilState StackSampler::read_gil(uint64_t interp) const {
-  uint64_t gil = 0;
-  int64_t locked_offset = -1, holder_offset = -1;
-  switch (release_.gil) {
-    case GilLocation::kThreadStateCurrent: {
-      if (runtime_.thread_state_current_address == 0) return {};
-      absl::StatusOr<uint64_t> current =
-          objects_.read_pointer(runtime_.thread_state_current_address);
-      if (!current.ok()) return {};
-      return {*current != 0, *current};
-    }
-    case GilLocation::kRuntime:
-      gil = runtime_.runtime_address;
-      locked_offset = layout_.runtime.gil_locked;
-      holder_offset = layout_.runtime.gil_last_holder;
-      break;
-    case GilLocation::kInterpreter: {
-      absl::StatusOr<uint64_t> pointer = objects_.read_pointer(interp + layout_.interp.ceval_gil);
-      if (!pointer.ok() || *pointer == 0) return {};
-      gil = *pointer;
-      locked_offset = layout_.gil.locked;
-      holder_offset = layout_.gil.last_holder;
-      break;
-    }
-  }
-  if (gil == 0 || locked_offset < 0 || holder_offset < 0) return {};
-  absl::StatusOr<int32_t> locked = read_value<int32_t>(pages_, gil + locked_offset);
-  absl::StatusOr<uint64_t> holder = objects_.read_pointer(gil + holder_offset);
-  if (!locked.ok() || !holder.ok()) return {};
-  return {*locked == 1, *holder};
 }
 
 void StackSampler::read_thread(uint64_t tstate, const GilState& gil, Sample& out,

@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "cpython/code_object.h"
 #include "cpython/dict.h"
+#include "cpython/gil_holder.h"
 #include "cpython/py_types.h"
 #include "cpython/thread_names.h"
 #include "cpython/objects.h"
@@ -89,10 +90,6 @@ class StackSampler {
   uint64_t frames_read() const { return frames_read_; }
 
  private:
-  struct GilState {
-    bool locked = false;
-    uint64_t holder = 0;
-  };
   // What the walk saw of a thread's first frame, compared after the walk.
   struct FirstFrame {
     uint64_t cframe = 0;  // 3.11/3.12: the _PyCFrame the thread state points to
@@ -101,7 +98,6 @@ class StackSampler {
     uint64_t previous = 0;
   };
 
-  GilState read_gil(uint64_t interp) const;
   void read_thread(uint64_t tstate, const GilState& gil, Sample& out, ThreadFilter walk);
   bool current_frame(uint64_t tstate, uint64_t& cframe, uint64_t& frame) const;
   SampledThread::Outcome read_interpreter_frames(uint64_t frame, Sample& out,

@@ -7,6 +7,9 @@
 #include "cpython/os_thread_names.h"
 #include "cpython/runtime.h"
 #include "cpython/snapshot_reader.h"
+#include "cpython/crash_c_stack.h"
+#include "native/native_unwinder.h"
+#include "symbols/dynamic_symbols.h"
 #include "symbols/python_binary.h"
 
 namespace pystack {
@@ -61,6 +64,27 @@ void mark_crashed_thread(const Target& target, Snapshot& snapshot) {
 
 constexpr uint64_t kMaxOsThreadId = 1u << 22;  // pid_max's ceiling
 
+// Each Python thread's C stack, while the threads are still. A thread whose OS id is unknown
+// gets a stack that says so.
+void add_native_stacks(const Target& target, NativeUnwinder* unwinder,
+                       const absl::Status& unwinder_status, Snapshot& snapshot) {
+  for (Interpreter& interp : snapshot.interpreters) {
+    for (Thread& thread : interp.threads) {
+      NativeStack& stack = thread.native.emplace();
+      const uint64_t tid = thread.native_thread_id.value_or(0);
+      if (unwinder == nullptr) {
+        stack.end_error = std::string(unwinder_status.message());
+      } else if (tid == 0 || tid > kMaxOsThreadId) {
+        stack.end_error = "the thread's OS id is unknown";
+      } else if (!target.registers(static_cast<pid_t>(tid))) {
+        stack.end_error = "the thread's registers cannot be read";
+      } else {
+        stack = unwinder->unwind(static_cast<pid_t>(tid));
+      }
+    }
+  }
+}
+
 // Some interpreter has a thread, or a walk that stopped early to show: a runtime whose
 // interpreter list is empty, or whose interpreters have no thread, is one that has not started
 // Python yet or has finished it (or, in a core, memory that is not what the runtime held).
@@ -89,6 +113,28 @@ void add_os_thread_names(const Target& target, Snapshot& snapshot) {
       }
     }
   }
+}
+
+// A core of a crash of 3.14+: the C stack its crash handler printed (faulthandler's
+// _Py_DumpStack), of the thread that received the signal, whether it runs Python or not.
+void add_crash_c_stack(const Target& target, const PythonRuntime& runtime,
+                       absl::StatusOr<std::unique_ptr<NativeUnwinder>>& unwinder,
+                       Snapshot& snapshot) {
+  if (!faulthandler_signal_name(target.fatal_signal()) || !snapshot.version.at_least(3, 14)) return;
+  std::optional<pid_t> signalled = target.signalled_thread();
+  if (!signalled) return;
+  if (!unwinder.ok()) unwinder = NativeUnwinder::create(target, runtime.file);
+  if (!unwinder.ok()) return;
+  const NativeStack stack = (*unwinder)->unwind(*signalled);
+  std::vector<std::string> runtime_files;
+  for (const MemoryMapping& mapping : target.mappings()) {
+    if (mapping.path == runtime.file) {
+      runtime_files.push_back(target.file_of(mapping));
+      break;
+    }
+  }
+  snapshot.crash_c_stack =
+      crash_c_stack(stack.frames, DynamicSymbolizer(target), crash_handler_frames(runtime_files));
 }
 
 }  // namespace
@@ -121,6 +167,7 @@ absl::StatusOr<PythonRuntime> find_runtime(Target& target) {
   target.runtime_file_found(binary->path);
   absl::StatusOr<PythonRuntime> runtime = identify_runtime(target.memory(), *binary);
   if (!runtime.ok()) return target.unreadable_runtime_error(runtime.status());
+  runtime->file = binary->path;
   return runtime;
 }
 
@@ -145,10 +192,20 @@ absl::StatusOr<Snapshot> take_snapshot(Target& target, SnapshotReader& reader,
     read.thread_names = true;
   }
 
+  // libdw reads the files' symbols and unwind tables before the threads are stopped.
+  absl::StatusOr<std::unique_ptr<NativeUnwinder>> unwinder =
+      absl::FailedPreconditionError("not asked");
+  if (needs.native) unwinder = NativeUnwinder::create(target, reader.runtime().file);
+
   const absl::Time stop_start = absl::Now();
   if (absl::Status stopped = target.stop(stop_timeout); !stopped.ok()) return stopped;
   absl::StatusOr<Snapshot> snapshot = reader.read(read, budget, stop_start);
   if (snapshot.ok()) add_native_ids_from_fs_base(target, *snapshot);
+  if (snapshot.ok() && needs.native) {
+    add_native_stacks(target, unwinder.ok() ? unwinder->get() : nullptr, unwinder.status(),
+                      *snapshot);
+  }
+  if (snapshot.ok()) add_crash_c_stack(target, reader.runtime(), unwinder, *snapshot);
   const size_t threads_stopped = target.threads().size();
   target.resume();
   if (stats != nullptr) {

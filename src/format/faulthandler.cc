@@ -9,7 +9,10 @@
 #include <cstdio>
 
 #include "cpython/releases.h"
+#include "format/crash_c_stack.h"
 #include "format/dump_ascii.h"
+#include "format/native_text.h"
+#include "snapshot/merged_stack.h"
 
 namespace pystack {
 namespace {
@@ -93,14 +96,45 @@ bool printed_unknowns(const Frame& frame) {
   return !frame.filename || frame.lineno < 0 || !frame.name;
 }
 
-// dump_traceback without its "Stack" header: the frames, at most MAX_FRAME_DEPTH of them.
-void dump_traceback(std::string& out, const Thread& thread, const Dialect& dialect) {
+// --native: the C frames (and the C stack's end) to print before each Python frame, and after
+// the last one (index frames.size()). Without --native, nothing.
+std::vector<std::vector<StackEntry>> native_lines_by_frame(const Thread& thread, bool all_native) {
+  std::vector<std::vector<StackEntry>> lines(thread.frames.size() + 1);
+  if (!thread.native) return lines;
+  size_t next = 0;
+  for (const StackEntry& entry : merged_stack(thread, all_native)) {
+    if (entry.kind == StackEntry::Kind::kPython) {
+      next = static_cast<size_t>(entry.python - thread.frames.data()) + 1;
+    } else {
+      lines[next].push_back(entry);
+    }
+  }
+  return lines;
+}
+
+void dump_native_lines(std::string& out, const std::vector<StackEntry>& entries) {
+  for (const StackEntry& entry : entries) {
+    if (entry.kind == StackEntry::Kind::kNative) {
+      append_native_binary_line(out, *entry.native);
+    } else {
+      dump_walk_error(out, "C stack ends: " + *entry.end_error);
+    }
+  }
+}
+
+// dump_traceback without its "Stack" header: the frames, at most MAX_FRAME_DEPTH of them. With
+// --native, the C frames between them; where faulthandler stops, the C frames stop too.
+void dump_traceback(std::string& out, const Thread& thread, const Dialect& dialect,
+                    bool all_native) {
+  const std::vector<std::vector<StackEntry>> native = native_lines_by_frame(thread, all_native);
   if (thread.frames.empty() && !thread.walk_error) {
     const bool chain_empty = !dialect.no_frame_needs_empty_chain || thread.skipped_frames == 0;
     if (dialect.no_frame && chain_empty) out += dialect.no_frame;
+    dump_native_lines(out, native.back());
     return;
   }
   size_t depth = 0;  // faulthandler's frame count
+  size_t index = 0;
   for (const Frame& frame : thread.frames) {
     if (dialect.counts_skipped_frames) {
       depth += static_cast<size_t>(std::max(0, frame.skipped_above));
@@ -109,6 +143,7 @@ void dump_traceback(std::string& out, const Thread& thread, const Dialect& diale
       if (dialect.frames_cut) out += dialect.frames_cut;
       return;  // past the cut, a walk error concerns frames that were never printed
     }
+    dump_native_lines(out, native[index++]);
     // dump_frame returns -1 before it prints anything when _PyFrame_SafeGetCode fails.
     if (dialect.invalid_frame && frame.fails_safety_check) {
       out += dialect.invalid_frame;
@@ -123,21 +158,23 @@ void dump_traceback(std::string& out, const Thread& thread, const Dialect& diale
     }
     ++depth;
   }
+  dump_native_lines(out, native.back());
   if (thread.walk_error) dump_walk_error(out, *thread.walk_error);
 }
 
 // One thread's block: header, the collector's note, frames.
-void dump_thread(std::string& out, const Thread& thread, const Dialect& dialect) {
+void dump_thread(std::string& out, const Thread& thread, const Dialect& dialect, bool all_native) {
   write_thread_id(out, thread, dialect);
   if (dialect.shows_gc && thread.is_current && thread.gc_collecting) {
     out += "  Garbage-collecting\n";
   }
-  dump_traceback(out, thread, dialect);
+  dump_traceback(out, thread, dialect, all_native);
 }
 
 // _Py_DumpTracebackThreads for one interpreter: a blank line before every thread but the
 // first, and past MAX_NTHREADS threads "..." (after that blank line) instead of the rest.
-void dump_interpreter(std::string& out, const Interpreter& interp, const Dialect& dialect) {
+void dump_interpreter(std::string& out, const Interpreter& interp, const Dialect& dialect,
+                      bool all_native) {
   size_t nthreads = 0;
   for (const Thread& thread : interp.threads) {
     if (nthreads != 0) out += '\n';
@@ -145,7 +182,7 @@ void dump_interpreter(std::string& out, const Interpreter& interp, const Dialect
       out += "...\n";
       break;
     }
-    dump_thread(out, thread, dialect);
+    dump_thread(out, thread, dialect, all_native);
     ++nthreads;
   }
   if (interp.walk_error) {
@@ -195,7 +232,7 @@ SnapshotNeeds faulthandler_needs() {
   return needs;
 }
 
-std::string format_faulthandler(const Snapshot& snapshot) {
+std::string format_faulthandler(const Snapshot& snapshot, bool all_native) {
   const Dialect& dialect = release_shown(snapshot).faulthandler;
   std::string out;
   // faulthandler_fatal_error: the signal's name and a blank line before the threads.
@@ -205,9 +242,11 @@ std::string format_faulthandler(const Snapshot& snapshot) {
     const Interpreter& interp = *dumped;
     if (prints_nothing(interp)) continue;
     if (!first) out += '\n';  // interpreters are separated like threads are
-    dump_interpreter(out, interp, dialect);
+    dump_interpreter(out, interp, dialect, all_native);
     first = false;
   }
+  // 3.14+'s crash handler goes on with the C stack of the thread that received the signal.
+  if (snapshot.crash_c_stack) append_crash_c_stack(out, *snapshot.crash_c_stack);
   return out;
 }
 

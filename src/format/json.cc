@@ -10,6 +10,8 @@
 #include "format/json_writer.h"
 #include "format/python_text.h"
 
+#include "snapshot/merged_stack.h"
+
 namespace pystack {
 namespace {
 
@@ -89,6 +91,8 @@ void write_locals(JsonWriter& json, const Frame& frame) {
 void write_frame(JsonWriter& json, const Frame& frame, const SourceLines& sources, bool python2,
                  bool with_locals) {
   json.begin_object();
+  json.key("kind");
+  json.string_utf8("python");
   json.key("filename");
   write_text(json, frame.filename, python2);
   json.key("name");
@@ -110,8 +114,69 @@ void write_frame(JsonWriter& json, const Frame& frame, const SourceLines& source
   json.end_object();
 }
 
+// --native: a C frame.
+void write_native_frame(JsonWriter& json, const NativeFrame& frame) {
+  json.begin_object();
+  json.key("kind");
+  json.string_utf8("native");
+  json.key("function");
+  if (frame.function.empty()) {
+    json.null();
+  } else {
+    json.string_utf8(frame.function);
+  }
+  json.key("library");
+  if (frame.library.empty()) {
+    json.null();
+  } else {
+    json.string_utf8(frame.library);
+  }
+  json.key("address");
+  json.unsigned_number(frame.address);
+  json.key("offset");
+  json.unsigned_number(frame.function_offset);
+  json.key("file");
+  write_optional_utf8(json, frame.file);
+  json.key("line");
+  if (frame.file) {
+    json.number(frame.line);
+  } else {
+    json.null();
+  }
+  json.key("inlined");
+  json.boolean(frame.inlined);
+  json.key("interpreter");
+  json.boolean(frame.interpreter);
+  json.end_object();
+}
+
+void write_frames(JsonWriter& json, const Thread& thread, const SourceLines& sources,
+                  bool python2, bool with_locals, bool all_native) {
+  json.key("frames");
+  json.begin_array();
+  if (!thread.native) {
+    for (const Frame& frame : thread.frames) write_frame(json, frame, sources, python2, with_locals);
+    json.end_array();
+    return;
+  }
+  for (const StackEntry& entry : merged_stack(thread, all_native)) {
+    if (entry.kind == StackEntry::Kind::kPython) {
+      write_frame(json, *entry.python, sources, python2, with_locals);
+    } else if (entry.kind == StackEntry::Kind::kNative) {
+      write_native_frame(json, *entry.native);
+    }
+  }
+  json.end_array();
+  json.key("native_error");
+  if (thread.native->end_error.empty()) {
+    json.null();
+  } else {
+    json.string_utf8(thread.native->end_error);
+  }
+}
+
 void write_thread(JsonWriter& json, const Thread& thread, const SourceLines& sources,
-                  bool python2, bool with_locals) {
+                  bool python2, bool with_locals, bool all_native) {
   json.begin_object();
   json.key("thread_id");
   json.unsigned_number(thread.thread_id);
@@ -133,10 +198,7 @@ void write_thread(JsonWriter& json, const Thread& thread, const SourceLines& sou
   json.boolean(thread.gc_collecting);
   json.key("error");
   write_optional_utf8(json, thread.walk_error);
-  json.key("frames");
-  json.begin_array();
-  for (const Frame& frame : thread.frames) write_frame(json, frame, sources, python2, with_locals);
-  json.end_array();
+  write_frames(json, thread, sources, python2, with_locals, all_native);
   json.end_object();
 }
 
@@ -146,7 +208,8 @@ SnapshotNeeds json_needs(bool with_locals) {
   return {.locals = with_locals, .thread_names = true, .os_thread_names_since = PythonVersion{}};
 }
 
-std::string format_json(const Snapshot& snapshot, const SourceLines& sources, bool with_locals) {
+std::string format_json(const Snapshot& snapshot, const SourceLines& sources, bool with_locals,
+                        bool all_native) {
   const bool python2 = release_shown(snapshot).strings == StringModel::kPython2;
   JsonWriter json;
   json.begin_object();
@@ -169,7 +232,7 @@ std::string format_json(const Snapshot& snapshot, const SourceLines& sources, bo
     json.key("threads");
     json.begin_array();
     for (const Thread& thread : interp.threads) {
-      write_thread(json, thread, sources, python2, with_locals);
+      write_thread(json, thread, sources, python2, with_locals, all_native);
     }
     json.end_array();
     json.end_object();

@@ -10,7 +10,11 @@
 
 namespace pystack {
 
-std::string format_json(const Snapshot& snapshot, const SourceLines& sources, bool with_locals);
+// --native (Thread::native set): "frames" holds Python and C frames, each with a "kind"
+// ("python" or "native"; a C frame has function, library, address, offset, file, line, inlined,
+// interpreter), and the thread has "native_error"; `all_native`: the interpreter's frames too.
+std::string format_json(const Snapshot& snapshot, const SourceLines& sources, bool with_locals,
+                        bool all_native = false);
 
 // What format_json reads of a snapshot: names of every kind, and locals when it shows them.
 SnapshotNeeds json_needs(bool with_locals);

@@ -11,7 +11,11 @@
 #include <vector>
 
 #include "cpython/releases.h"
+#include "format/crash_c_stack.h"
 #include "format/python_text.h"
+
+#include "format/native_text.h"
+#include "snapshot/merged_stack.h"
 
 namespace pystack {
 namespace {
@@ -194,13 +198,36 @@ void append_stack(std::string& out, const Thread& thread, const SourceLines& sou
   if (dialect.folds_repeats && count > kRecursiveCutoff) append_repeat_note(out, count);
 }
 
+// --native: Python and C frames oldest first, none folded.
+void append_merged_stack(std::string& out, const Thread& thread, const SourceLines& sources,
+                         const Dialect& dialect, bool with_locals, bool all_native) {
+  const std::vector<StackEntry> stack = merged_stack(thread, all_native);
+  for (auto it = stack.rbegin(); it != stack.rend(); ++it) {
+    switch (it->kind) {
+      case StackEntry::Kind::kPython:
+        append_frame(out, *it->python, sources, dialect, with_locals);
+        break;
+      case StackEntry::Kind::kNative:
+        append_native_traceback_line(out, *it->native);
+        break;
+      case StackEntry::Kind::kNativeEnd:
+        out += "  <pystack-dump: C stack ends: " + *it->end_error + ">\n";
+        break;
+    }
+  }
+}
+
 void append_thread(std::string& out, const Thread& thread, const SourceLines& sources,
-                   const Dialect& dialect, bool with_locals) {
+                   const Dialect& dialect, bool with_locals, bool all_native) {
   append_header(out, thread);
   // The walk stops early at the old end of the stack: the marker stands for the frames before
   // the oldest one shown.
   if (thread.walk_error) out += "  <pystack-dump: " + *thread.walk_error + ">\n";
-  append_stack(out, thread, sources, dialect, with_locals);
+  if (thread.native) {
+    append_merged_stack(out, thread, sources, dialect, with_locals, all_native);
+  } else {
+    append_stack(out, thread, sources, dialect, with_locals);
+  }
 }
 
 }  // namespace
@@ -210,7 +237,7 @@ SnapshotNeeds traceback_needs(bool with_locals) {
 }
 
 std::string format_traceback(const Snapshot& snapshot, const SourceLines& sources,
-                             bool with_locals) {
+                             bool with_locals, bool all_native) {
   const Dialect& dialect = release_shown(snapshot).traceback;
   std::string out;
   if (snapshot.fatal_error) out += "Fatal Python error: " + *snapshot.fatal_error + "\n\n";
@@ -219,7 +246,7 @@ std::string format_traceback(const Snapshot& snapshot, const SourceLines& source
     for (const Thread& thread : interp.threads) {
       if (!first) out += '\n';
       first = false;
-      append_thread(out, thread, sources, dialect, with_locals);
+      append_thread(out, thread, sources, dialect, with_locals, all_native);
     }
     if (interp.walk_error) {
       if (!first) out += '\n';
@@ -227,6 +254,9 @@ std::string format_traceback(const Snapshot& snapshot, const SourceLines& source
       out += "<pystack-dump: " + *interp.walk_error + ">\n";
     }
   }
+  // After the threads, as faulthandler's crash report (format/faulthandler.cc): the C stack of
+  // the thread that received the signal, when 3.14+'s handler would have printed it.
+  if (snapshot.crash_c_stack) append_crash_c_stack(out, *snapshot.crash_c_stack);
   return out;
 }
 

@@ -17,8 +17,10 @@ namespace pystack {
 // Text is written as print() would write format_stack()'s strings to a UTF-8 stream with
 // errors='backslashreplace' (lone surrogates as \udXXX); Python 2 str bytes are written as is.
 // `sources` holds linecache's lines (sources/source_reader); nothing here reads files or memory.
+// --native (Thread::native set): C frames between the Python ones, as `  (C) File "FILE", line N,
+// in FUNCTION (LIBRARY)`; `all_native`: the interpreter's own too.
 std::string format_traceback(const Snapshot& snapshot, const SourceLines& sources,
-                             bool with_locals);
+                             bool with_locals, bool all_native = false);
 
 // What format_traceback reads of a snapshot: names of every kind, and locals when it shows them.
 SnapshotNeeds traceback_needs(bool with_locals);

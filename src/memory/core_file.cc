@@ -243,6 +243,7 @@ void CoreFile::parse_prstatus(const uint8_t* desc, size_t size) {
   struct user_regs_struct regs;
   std::memcpy(&regs, &status.pr_reg, sizeof regs);
   thread.fs_base = regs.fs_base;
+  thread.registers = dwarf_registers(regs);
   threads_.push_back(thread);
 }
 

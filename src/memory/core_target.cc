@@ -171,6 +171,11 @@ std::string CoreTarget::source_file(const std::string& path) const {
   return path;
 }
 
+std::string CoreTarget::argv0() const {
+  const std::string& arguments = core_->process().arguments;
+  return arguments.substr(0, arguments.find(' '));
+}
+
 void CoreTarget::runtime_file_found(const std::string& mapped_path) {
   memory_->check_build_id(mapped_path);
 }
@@ -179,6 +184,13 @@ std::vector<pid_t> CoreTarget::threads() const {
   std::vector<pid_t> tids;
   for (const CoreThread& thread : core_->threads()) tids.push_back(thread.tid);
   return tids;
+}
+
+std::optional<DwarfRegisters> CoreTarget::registers(pid_t tid) const {
+  for (const CoreThread& thread : core_->threads()) {
+    if (thread.tid == tid) return thread.registers;
+  }
+  return std::nullopt;
 }
 
 std::optional<uint64_t> CoreTarget::fs_base(pid_t tid) const {

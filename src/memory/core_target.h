@@ -35,6 +35,9 @@ class CoreTarget final : public Target {
   std::string file_of(const MemoryMapping& mapping) const override;
   std::string executable() const override { return executable_; }
   std::string process_name() const override { return core_->process().command; }
+  // The first word of NT_PRPSINFO's pr_psargs (cut at 79 bytes; an argv[0] with a space in it
+  // loses its tail).
+  std::string argv0() const override;
   std::string source_file(const std::string& path) const override;
   void runtime_file_found(const std::string& mapped_path) override;
 
@@ -42,6 +45,7 @@ class CoreTarget final : public Target {
   void resume() override {}
   std::vector<pid_t> threads() const override;
   std::optional<uint64_t> fs_base(pid_t tid) const override;
+  std::optional<DwarfRegisters> registers(pid_t tid) const override;
   std::optional<std::string> os_thread_name(pid_t) const override { return std::nullopt; }
   bool knows_os_thread_names() const override { return false; }
   int fatal_signal() const override { return core_->signal(); }

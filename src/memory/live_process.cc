@@ -87,6 +87,13 @@ std::string LiveProcess::source_file(const std::string& path) const {
                         : absl::StrCat("/proc/", pid_, "/cwd/", path);
 }
 
+std::string LiveProcess::argv0() const {
+  // The kernel bounds the command line (ARG_MAX); a process gone or hidden gives "".
+  std::string cmdline;
+  if (procfs::read_file(absl::StrCat("/proc/", pid_, "/cmdline"), cmdline) != 0) return "";
+  return cmdline.substr(0, cmdline.find('\0'));
+}
+
 std::string LiveProcess::process_name() const {
   return procfs::comm(pid_).value_or("");
 }
@@ -117,6 +124,19 @@ void LiveProcess::resume() {
 
 std::vector<pid_t> LiveProcess::threads() const {
   return stopped_ != nullptr ? stopped_->threads() : std::vector<pid_t>{};
+}
+
+// Only a thread this process holds in a ptrace-stop answers PTRACE_GETREGS.
+std::optional<DwarfRegisters> LiveProcess::registers(pid_t tid) const {
+#if defined(__x86_64__)
+  if (stopped_ == nullptr) return std::nullopt;
+  user_regs_struct regs{};
+  if (::ptrace(PTRACE_GETREGS, tid, nullptr, &regs) != 0) return std::nullopt;
+  return dwarf_registers(regs);
+#else
+  (void)tid;
+  return std::nullopt;
+#endif
 }
 
 std::optional<uint64_t> LiveProcess::fs_base(pid_t tid) const {

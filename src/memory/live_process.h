@@ -27,6 +27,7 @@ class LiveProcess final : public Target {
   std::string file_of(const MemoryMapping& mapping) const override;
   std::string executable() const override;
   std::string process_name() const override;
+  std::string argv0() const override;  // /proc/PID/cmdline up to its first NUL
   std::string source_file(const std::string& path) const override;
 
   // Errors: kProcessExited (it was there when opened), kPermissionDenied, kAlreadyTraced,
@@ -38,6 +39,7 @@ class LiveProcess final : public Target {
   absl::Status stop_threads(const std::vector<pid_t>& tids, absl::Duration timeout);
   std::vector<pid_t> threads() const override;
   std::optional<uint64_t> fs_base(pid_t tid) const override;
+  std::optional<DwarfRegisters> registers(pid_t tid) const override;
   std::optional<std::string> os_thread_name(pid_t tid) const override;
   bool knows_os_thread_names() const override { return true; }
 

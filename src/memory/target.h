@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "memory/proc_maps.h"
+#include "memory/registers.h"
 #include "memory/remote_memory.h"
 
 namespace pystack {
@@ -36,6 +37,8 @@ class Target {
   virtual std::string executable() const = 0;
   // The kernel's name of the process (comm), or "".
   virtual std::string process_name() const = 0;
+  // The program's argv[0] as it was started (dladdr() names the executable by it), or "".
+  virtual std::string argv0() const { return ""; }
   // Where this process can open the file the target would open as `path` (absolute, or relative
   // to the target's working directory), e.g. a source file; "" when it cannot be reached.
   virtual std::string source_file(const std::string& path) const = 0;
@@ -51,6 +54,8 @@ class Target {
   virtual std::vector<pid_t> threads() const = 0;
   // x86-64 fs_base of a thread (glibc's pthread_self()), while stopped; nullopt when unknown.
   virtual std::optional<uint64_t> fs_base(pid_t tid) const = 0;
+  // A thread's registers, while stopped (a core: as it recorded them); nullopt when unknown.
+  virtual std::optional<DwarfRegisters> registers(pid_t tid) const = 0;
   // The OS's name for a thread (/proc/PID/task/TID/comm), when the target can tell it.
   virtual std::optional<std::string> os_thread_name(pid_t tid) const = 0;
   virtual bool knows_os_thread_names() const = 0;

@@ -14,6 +14,7 @@ namespace pystack {
 struct SnapshotNeeds {
   bool locals = false;        // Frame::locals (--locals)
   bool thread_names = false;  // Thread::name (threading.Thread.name)
+  bool native = false;        // Thread::native: each thread's C stack (--native)
   // Thread::os_name, for targets of this release on (nullopt: never).
   std::optional<PythonVersion> os_thread_names_since;
 

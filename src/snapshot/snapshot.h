@@ -49,6 +49,47 @@ struct Frame {
   // CPython's own check of a frame (_PyFrame_SafeGetCode, 3.13.10+/3.14.1+ faulthandler) would
   // reject it: no globals or builtins, or a code pointer that is freed memory or no code object.
   bool fails_safety_check = false;
+  // The oldest frame of one C-level run of the interpreter loop (_PyEval_EvalFrameDefault):
+  // before 3.11 every frame; 3.11: is_entry; 3.12+: an entry shim follows it. --native puts
+  // the frames up to and including an entry frame where that loop's C frame stands.
+  bool entry = false;
+};
+
+// A C frame (--native), unwound with libdw.
+struct NativeFrame {
+  uint64_t address = 0;          // the pc: the instruction, or a return address
+  bool activation = false;       // the pc is the instruction itself (innermost, or interrupted)
+  std::string function;          // "" when no symbol covers it
+  uint64_t function_offset = 0;  // address - the symbol's start
+  std::string library;           // the file mapped there, as the target names it ("" unknown)
+  std::optional<std::string> file;  // source file, from debug information
+  int line = 0;
+  bool inlined = false;          // an inlined call within the next (outer) frame's function
+  bool interpreter = false;      // in the file that holds the CPython runtime
+  bool evaluates_python = false;  // the interpreter loop: Python frames run here
+};
+
+// One thread's C stack (--native).
+struct NativeStack {
+  std::vector<NativeFrame> frames;  // most recent call first
+  // Why the unwind ended before the thread's first frame ("" when it reached it).
+  std::string end_error;
+};
+
+// One line of CPython 3.14+'s crash handler (_Py_backtrace_symbols_fd): what dladdr() tells of
+// a return address.
+struct CrashCFrame {
+  uint64_t address = 0;
+  std::string file;                  // dli_fname: argv[0] for the executable ("" unknown)
+  std::optional<std::string> symbol;  // dli_sname: the dynamic symbol covering the address
+  uint64_t symbol_address = 0;        // dli_saddr (no symbol: the object's load bias)
+};
+
+// The C stack of the thread that received a fatal signal, as the crash handler of 3.14+ prints
+// it, from the frame that received the signal on.
+struct CrashCStack {
+  std::vector<CrashCFrame> frames;
+  bool truncated = false;  // the handler's 32-entry backtrace() would have ended here
 };
 
 struct Thread {
@@ -66,6 +107,7 @@ struct Thread {
   int skipped_frames = 0;                  // the interpreter's own frames left out of `frames`
   // Set when the walk stopped early: unreadable memory, a cycle or the depth bound.
   std::optional<std::string> walk_error;
+  std::optional<NativeStack> native;       // --native: the C stack
 };
 
 struct Interpreter {
@@ -84,6 +126,8 @@ struct Snapshot {
   // A release newer than pystack-dump knows, read as this older one (its rules and formats).
   std::optional<PythonVersion> read_as;
   std::string executable;  // the target's executable, as the tool found it
+  // A core of a crash of 3.14+: the C stack the crash handler prints after the Python dump.
+  std::optional<CrashCStack> crash_c_stack;
   std::vector<Interpreter> interpreters;
 };
 

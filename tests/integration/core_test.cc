@@ -312,7 +312,9 @@ TEST_P(CoreTest, CrashReportMatchesFaulthandler) {
       RunProgram(CoreCommand(tool, crash->core, c.python), kToolTimeout, ToolEnv(c.python));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit_code(), 0) << r->Describe();
-  EXPECT_TRUE(r->out == crash->report) << DescribeMismatch(crash->report, r->out);
+  // The C-stack paragraph of 3.14+ that follows is crash_core_test.cc's to check.
+  const std::string python_part = PythonPartOfReport(r->out);
+  EXPECT_TRUE(python_part == crash->report) << DescribeMismatch(crash->report, python_part);
   EXPECT_EQ(r->err, "") << Printable(r->err);
 
   // The other views read the same core.

@@ -826,4 +826,33 @@ bool IsOneErrorLine(const std::string& err) {
          std::count(err.begin(), err.end(), '\n') == 1;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Coverage reports
+
+void InterpreterCoverage::Count(const std::string& interpreter, bool passed) {
+  auto& [passes, runs] = tally_[interpreter];
+  ++runs;
+  if (passed) ++passes;
+}
+
+void InterpreterCoverage::TearDown() {
+  if (tally_.empty()) return;
+  std::string text = absl::StrCat("\n[ coverage ] ", title_, ":\n");
+  for (const Interpreter& py : Interpreters().in_scope) {
+    auto it = tally_.find(py.name);
+    absl::StrAppend(&text, "[ coverage ]   ", py.name, "  ", py.path, "  ",
+                    it == tally_.end() ? std::string("not run")
+                                       : absl::StrCat(it->second.first, "/", it->second.second,
+                                                      " passed"),
+                    "\n");
+  }
+  std::printf("%s", text.c_str());
+}
+
+InterpreterCoverage* AddInterpreterCoverage(std::string title) {
+  auto* coverage = new InterpreterCoverage(std::move(title));
+  ::testing::AddGlobalTestEnvironment(coverage);
+  return coverage;
+}
+
 }  // namespace pystack_it

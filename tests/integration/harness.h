@@ -1,7 +1,8 @@
 // Support for pystack-dump's integration tests: child processes that are always killed and reaped,
 // running the tool with a deadline, finding CPython interpreters, starting the target scripts of
 // tests/integration/targets/ and reading back the dump CPython's faulthandler wrote, checking the
-// threads of a process in /proc, and showing where two dumps differ.
+// threads of a process in /proc, showing where two dumps differ, and reporting which interpreters
+// a suite covered.
 //
 // Only the standard library, gtest and absl: nothing from src/, so the tests judge the binary from
 // the outside. Every wait here has a deadline.
@@ -11,6 +12,7 @@
 
 #include <array>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -273,5 +275,27 @@ std::string DescribeMismatch(const std::string& expected, const std::string& act
 
 // True when `err` is exactly one line that starts with "pystack-dump: error: ".
 bool IsOneErrorLine(const std::string& err);
+
+// ---------------------------------------------------------------------------------------------
+// Coverage reports
+
+// The tests of one suite passed and run, per interpreter. After all tests, when any was counted,
+// prints "[ coverage ] TITLE:" and a line per interpreter in scope: its name, its path and
+// "PASSED/RUN passed" or "not run".
+class InterpreterCoverage : public ::testing::Environment {
+ public:
+  explicit InterpreterCoverage(std::string title) : title_(std::move(title)) {}
+  // One more test run on `interpreter` (Interpreter::name); call it from the test's TearDown.
+  void Count(const std::string& interpreter, bool passed);
+  void TearDown() override;
+
+ private:
+  std::string title_;
+  std::map<std::string, std::pair<int, int>> tally_;  // interpreter -> (passed, run)
+};
+
+// A new InterpreterCoverage, registered as a global test environment (gtest owns it). Call it
+// while the test program starts, as a namespace-scope constant's initializer.
+InterpreterCoverage* AddInterpreterCoverage(std::string title);
 
 }  // namespace pystack_it

@@ -107,18 +107,13 @@ std::vector<LocalsCase> AllCases() {
   return cases;
 }
 
-std::map<std::string, std::pair<int, int>>& Tally() {  // interpreter -> (passed, run)
-  static auto* tally = new std::map<std::string, std::pair<int, int>>;
-  return *tally;
-}
+// After all tests: which interpreters the --locals tests covered.
+InterpreterCoverage* const kLocalsCoverage =
+    AddInterpreterCoverage("--locals against traceback's capture_locals");
 
 class Locals : public ::testing::TestWithParam<LocalsCase> {
  protected:
-  void TearDown() override {
-    auto& [passed, run] = Tally()[GetParam().python.name];
-    ++run;
-    if (!HasFailure()) ++passed;
-  }
+  void TearDown() override { kLocalsCoverage->Count(GetParam().python.name, !HasFailure()); }
 };
 
 TEST_P(Locals, MatchTracebackCaptureLocals) {
@@ -168,25 +163,6 @@ TEST(LocalsDiscovery, FindsInterpreters) {
   EXPECT_FALSE(Interpreters().in_scope.empty())
       << "no CPython in scope found: the --locals tests covered nothing";
 }
-
-// After all tests: which interpreters the --locals tests covered.
-class LocalsCoverage : public ::testing::Environment {
- public:
-  void TearDown() override {
-    if (Tally().empty()) return;
-    std::string text = "\n[ coverage ] --locals against traceback's capture_locals:\n";
-    for (const Interpreter& py : Interpreters().in_scope) {
-      auto it = Tally().find(py.name);
-      absl::StrAppend(&text, "[ coverage ]   ", py.name, "  ", py.path, "  ",
-                      it == Tally().end() ? std::string("not run")
-                                          : absl::StrCat(it->second.first, "/", it->second.second,
-                                                         " passed"),
-                      "\n");
-    }
-    std::printf("%s", text.c_str());
-  }
-};
-const auto* const kLocalsCoverage = ::testing::AddGlobalTestEnvironment(new LocalsCoverage);
 
 }  // namespace
 }  // namespace pystack_it

@@ -161,18 +161,12 @@ absl::StatusOr<RunResult> Record(const std::vector<std::string>& args, pid_t pid
   return RunProgram(argv, std::chrono::seconds(60));
 }
 
-std::map<std::string, std::pair<int, int>>& Tally() {  // interpreter -> (passed, run)
-  static auto* tally = new std::map<std::string, std::pair<int, int>>;
-  return *tally;
-}
+InterpreterCoverage* const kRecordCoverage =
+    AddInterpreterCoverage("record against the 75/25 truth");
 
 class RecordTruth : public ::testing::TestWithParam<Interpreter> {
  protected:
-  void TearDown() override {
-    auto& [passed, run] = Tally()[GetParam().name];
-    ++run;
-    if (!HasFailure()) ++passed;
-  }
+  void TearDown() override { kRecordCoverage->Count(GetParam().name, !HasFailure()); }
 };
 
 TEST_P(RecordTruth, SharesIdleBlockingAndLines) {
@@ -223,24 +217,6 @@ std::string TruthName(const ::testing::TestParamInfo<Interpreter>& info) {
 INSTANTIATE_TEST_SUITE_P(Interpreters, RecordTruth, ::testing::ValuesIn(Interpreters().in_scope),
                          TruthName);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(RecordTruth);
-
-class RecordCoverage : public ::testing::Environment {
- public:
-  void TearDown() override {
-    if (Tally().empty()) return;
-    std::string text = "\n[ coverage ] record against the 75/25 truth:\n";
-    for (const Interpreter& py : Interpreters().in_scope) {
-      auto it = Tally().find(py.name);
-      absl::StrAppend(&text, "[ coverage ]   ", py.name, "  ", py.path, "  ",
-                      it == Tally().end() ? std::string("not run")
-                                          : absl::StrCat(it->second.first, "/", it->second.second,
-                                                         " passed"),
-                      "\n");
-    }
-    std::printf("%s", text.c_str());
-  }
-};
-const auto* const kRecordCoverage = ::testing::AddGlobalTestEnvironment(new RecordCoverage);
 
 // ---------------------------------------------------------------------------------------------
 // One interpreter: formats, endings, commands, top.
@@ -493,28 +469,45 @@ int64_t StacksKept(const std::string& err) {
 
 class RecordFormats : public ::testing::Test {
  protected:
-  // A 2 s record of the truth target in `format`, to DIR/profile.EXT; the summary line's count.
-  void RecordTo(Target& target, const std::string& path, int64_t& kept) {
+  // Starts a truth target (it runs until the test ends) and records it for 2 s to path(name),
+  // in the format the name's extension tells; the summary line's count of the stacks kept.
+  void RecordTo(const std::string& name, int64_t& kept) {
+    const Interpreter* python = AnyPython();
+    ASSERT_NE(python, nullptr) << "no CPython in scope found (see Discovery)";
+    absl::StatusOr<std::unique_ptr<Target>> target = StartTarget(*python, kTruth, {"120"});
+    ASSERT_TRUE(target.ok()) << target.status();
+    target_ = *std::move(target);
     absl::StatusOr<RunResult> r =
-        Record({"--rate=200", "--duration=2", "-o", path}, target.child.pid());
+        Record({"--rate=200", "--duration=2", "-o", path(name)}, target_->child.pid());
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_EQ(r->exit_code(), 0) << r->Describe();
     kept = StacksKept(r->err);
     ASSERT_GT(kept, 200) << r->err;
   }
+
+  // RecordTo, then the profile read by tests/consumers/`reader`: the JSON object it printed.
+  void RecordAndRead(const std::string& name, const std::string& reader, int64_t& kept,
+                     std::string& json) {
+    ASSERT_NO_FATAL_FAILURE(RecordTo(name, kept));
+    absl::StatusOr<RunResult> read = Consume(reader, path(name));
+    ASSERT_TRUE(read.ok()) << read.status();
+    ASSERT_EQ(read->exit_code(), 0) << read->Describe();
+    json = read->out;
+  }
+
+  // The profile `name`, in a directory of the test's own.
+  std::string path(const std::string& name) const { return dir_.path() + "/" + name; }
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<Target> target_;  // destroyed (killed) first
 };
 
 TEST_F(RecordFormats, PprofReadByPprofFormat) {
   if (std::string why = ConsumersMissing(false); !why.empty()) GTEST_SKIP() << why;
-  ASSERT_TRUTH_TARGET(target, "120");
-  TempDir dir;
-  const std::string path = dir.path() + "/profile.pb.gz";
   int64_t kept = 0;
-  ASSERT_NO_FATAL_FAILURE(RecordTo(target, path, kept));
-  absl::StatusOr<RunResult> read = Consume("read_pprof.mjs", path);
-  ASSERT_TRUE(read.ok()) << read.status();
-  ASSERT_EQ(read->exit_code(), 0) << read->Describe();
-  const std::string& json = read->out;
+  std::string json;
+  ASSERT_NO_FATAL_FAILURE(RecordAndRead("profile.pb.gz", "read_pprof.mjs", kept, json));
   EXPECT_EQ(JsonNumber(json, "samples"), kept) << json;
   const std::optional<double> hot = JsonNumber(json, "hot"), cold = JsonNumber(json, "cold");
   ASSERT_TRUE(hot && cold) << json;
@@ -525,15 +518,9 @@ TEST_F(RecordFormats, PprofReadByPprofFormat) {
 
 TEST_F(RecordFormats, SpeedscopeLoadedBySpeedscope) {
   if (std::string why = ConsumersMissing(true); !why.empty()) GTEST_SKIP() << why;
-  ASSERT_TRUTH_TARGET(target, "120");
-  TempDir dir;
-  const std::string path = dir.path() + "/profile.json";
   int64_t kept = 0;
-  ASSERT_NO_FATAL_FAILURE(RecordTo(target, path, kept));
-  absl::StatusOr<RunResult> read = Consume("read_speedscope.mjs", path);
-  ASSERT_TRUE(read.ok()) << read.status();
-  ASSERT_EQ(read->exit_code(), 0) << read->Describe();
-  const std::string& json = read->out;
+  std::string json;
+  ASSERT_NO_FATAL_FAILURE(RecordAndRead("profile.json", "read_speedscope.mjs", kept, json));
   EXPECT_TRUE(absl::StrContains(json, "\"loaded\":true")) << json;
   EXPECT_TRUE(absl::StrContains(json, "\"page_errors\":[]")) << json;
   // One profile per thread; the worker's weights are its samples times the period (5 ms).
@@ -545,15 +532,9 @@ TEST_F(RecordFormats, SpeedscopeLoadedBySpeedscope) {
 
 TEST_F(RecordFormats, SvgRenderedByChromium) {
   if (std::string why = ConsumersMissing(true); !why.empty()) GTEST_SKIP() << why;
-  ASSERT_TRUTH_TARGET(target, "120");
-  TempDir dir;
-  const std::string path = dir.path() + "/profile.svg";
   int64_t kept = 0;
-  ASSERT_NO_FATAL_FAILURE(RecordTo(target, path, kept));
-  absl::StatusOr<RunResult> read = Consume("svg_boxes.mjs", path);
-  ASSERT_TRUE(read.ok()) << read.status();
-  ASSERT_EQ(read->exit_code(), 0) << read->Describe();
-  const std::string& json = read->out;
+  std::string json;
+  ASSERT_NO_FATAL_FAILURE(RecordAndRead("profile.svg", "svg_boxes.mjs", kept, json));
   // The rendered widths of the boxes of hot and cold (the worker's, under work()).
   double hot = 0, cold = 0, all = 0;
   for (absl::string_view box : absl::StrSplit(json, "{\"name\":")) {
@@ -573,12 +554,9 @@ TEST_F(RecordFormats, SvgRenderedByChromium) {
 }
 
 TEST_F(RecordFormats, FoldedSumsToTheSamplesKept) {
-  ASSERT_TRUTH_TARGET(target, "120");
-  TempDir dir;
-  const std::string path = dir.path() + "/profile.folded";
   int64_t kept = 0;
-  ASSERT_NO_FATAL_FAILURE(RecordTo(target, path, kept));
-  std::optional<std::string> text = ReadFile(path);
+  ASSERT_NO_FATAL_FAILURE(RecordTo("profile.folded", kept));
+  std::optional<std::string> text = ReadFile(path("profile.folded"));
   ASSERT_TRUE(text.has_value());
   absl::StatusOr<std::vector<FoldedStack>> stacks = ParseFolded(*text);
   ASSERT_TRUE(stacks.ok()) << stacks.status();

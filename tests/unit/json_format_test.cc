@@ -86,6 +86,7 @@ TEST(Json, Schema) {
           "error": null,
           "frames": [
             {
+              "kind": "python",
               "filename": "/app/a.py",
               "name": "f",
               "qualname": "C.f",
@@ -93,6 +94,7 @@ TEST(Json, Schema) {
               "source": "return x"
             },
             {
+              "kind": "python",
               "filename": "<string>",
               "name": "<module>",
               "qualname": null,

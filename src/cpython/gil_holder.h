@@ -1,0 +1,23 @@
+// Which thread holds an interpreter's GIL, read where the release keeps it. One reading for the
+// snapshot walk (SnapshotReader) and the sampler (StackSampler).
+#pragma once
+
+#include <cstdint>
+
+#include "cpython/releases.h"
+#include "cpython/runtime.h"
+#include "memory/remote_memory.h"
+
+namespace pystack {
+
+struct GilState {
+  bool locked = false;
+  uint64_t holder = 0;  // the thread state that holds it (or last held it, when not locked)
+};
+
+// The GIL of the interpreter at `interp` of `runtime` (whose release is `release`), read through
+// `memory`. Unlocked with no holder when it cannot be read.
+GilState read_gil_holder(const RemoteMemory& memory, const PythonRuntime& runtime,
+                         const Release& release, uint64_t interp);
+
+}  // namespace pystack
