@@ -119,7 +119,7 @@ $(FUZZ_BUILD)/obj/%.o: %.cc | $(DEPS_OK)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -c $< -o $@
 
 $(FUZZ_BUILD)/%_fuzz: $(FUZZ_BUILD)/obj/tests/fuzz/%_fuzz.o $(FUZZ_LIB_OBJS)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ -lelf -lz $(ABSL_LIBS) -pthread
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ -ldw -lelf -lz $(ABSL_LIBS) -pthread
 
 fuzz: $(DEPS_OK)
 	@scripts/install-deps --fuzz

@@ -264,6 +264,11 @@ absl::StatusOr<Options> parse_sampler_options(Options::Action action,
     if (arg == "--idle") { sampler.idle = true; continue; }
     if (arg == "--gil") { sampler.gil_only = true; continue; }
     if (arg == "--blocking") { sampler.blocking = true; continue; }
+    if (arg == "--native") {
+      options.native = std::max(options.native, NativeFrames::kOutsideInterpreter);
+      continue;
+    }
+    if (arg == "--native-all") { options.native = NativeFrames::kAll; continue; }
     if (arg == "--nonblocking") { sampler.blocking = false; continue; }
     if (arg == "--no-lines") { sampler.lines = false; continue; }
     if (arg == "--subprocesses") { sampler.subprocesses = true; continue; }
@@ -379,6 +384,7 @@ Record options (top takes the same, but --output and --format):
                           the target; by default memory is read while it runs and a stack
                           the target changed during the read is dropped and counted (torn)
   --no-lines              one frame per function, its lines merged
+  --native, --native-all  the C frames too (as for a dump); implies --blocking
   --subprocesses          sample the descendants of the process too, each under its own root
   --attach-timeout=SECS   with --blocking: the longest wait for the threads to stop
   -q, --quiet             no status line, no summary

@@ -26,6 +26,8 @@ SnapshotNeeds format_needs(const Options& options) {
 SnapshotNeeds needs_of(const Options& options) {
   SnapshotNeeds needs = format_needs(options);
   needs.native = options.native != NativeFrames::kNone;
+  // The faulthandler format shows no file or line of a C frame: symbol tables are enough.
+  needs.native_source_info = options.format != OutputFormat::kFaulthandler;
   return needs;
 }
 

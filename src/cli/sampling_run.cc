@@ -23,7 +23,10 @@ SessionOptions session_options(const Options& options) {
   sampling.rate_hz = options.sampler.rate_hz;
   sampling.idle = options.sampler.idle;
   sampling.gil_only = options.sampler.gil_only;
-  sampling.blocking = options.sampler.blocking;
+  sampling.native = options.native != NativeFrames::kNone;
+  sampling.native_all = options.native == NativeFrames::kAll;
+  // A C stack is read only from a thread held still.
+  sampling.blocking = options.sampler.blocking || sampling.native;
   sampling.lines = options.sampler.lines;
   sampling.stop_timeout = absl::Seconds(options.attach_timeout_seconds);
   return session;

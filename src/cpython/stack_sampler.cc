@@ -241,13 +241,20 @@ Outcome StackSampler::read_interpreter_frames(uint64_t frame, Sample& out, First
     return value;
   };
   const int first_skipped = release_.first_skipped_frame_owner;
+  const size_t begin = out.frames.size();
   for (uint32_t depth = 0; frame != 0; ++depth) {
     if (depth >= kMaxSampledFrames) return Outcome::kBroken;
     if (!pages_.read(frame + low, bytes, span).ok()) return Outcome::kBroken;
     ++frames_read_;
     const uint8_t owner = bytes[f.owner - low];
-    if (first_skipped < 0 || owner < first_skipped) {
+    if (first_skipped >= 0 && owner >= first_skipped) {
+      // A shim below the frames one run of the loop executes (Frame::entry, for --native).
+      if (out.frames.size() > begin) out.frames.back().entry = true;
+    } else {
       SampledFrame sampled;
+      // 3.11: is_entry is the byte before owner.
+      sampled.entry = release_.entry_frames == EntryFrames::kIsEntryField &&
+                      bytes[f.owner - 1 - low] != 0;
       sampled.code = code_at(decode_stack_ref(release_, field(f.code)).object);
       if (sampled.code == nullptr) return Outcome::kBroken;
       const int64_t units = (static_cast<int64_t>(field(f.instr)) -
@@ -259,6 +266,7 @@ Outcome StackSampler::read_interpreter_frames(uint64_t frame, Sample& out, First
     }
     frame = field(f.previous);
   }
+  if (out.frames.size() > begin) out.frames.back().entry = true;  // the outermost loop's
   return Outcome::kComplete;
 }
 
@@ -277,6 +285,7 @@ Outcome StackSampler::read_frame_objects(uint64_t frame, Sample& out, FirstFrame
     if (frame_type == 0) frame_type = *type;
     if (*type != frame_type) return Outcome::kBroken;
     SampledFrame sampled;
+    sampled.entry = true;  // a _PyEval_EvalFrameDefault (PyEval_EvalFrameEx) per frame
     sampled.code = code_at(*code_address);
     if (sampled.code == nullptr) return Outcome::kBroken;
     const int64_t byte_offset =

@@ -35,6 +35,7 @@ namespace pystack {
 struct SampledFrame {
   const CodeObject* code = nullptr;  // nullptr: unreadable; valid until the next sample()
   int line = -1;
+  bool entry = false;  // Frame::entry: the oldest frame of one run of the interpreter loop
 };
 
 struct SampledThread {

@@ -64,22 +64,45 @@ void mark_crashed_thread(const Target& target, Snapshot& snapshot) {
 
 constexpr uint64_t kMaxOsThreadId = 1u << 22;  // pid_max's ceiling
 
-// Each Python thread's C stack, while the threads are still. A thread whose OS id is unknown
+// Each Python thread's C stack: its pcs while the threads are still (unwind_native_pcs), their
+// names and lines once they run again (describe_native_stacks). A thread whose OS id is unknown
 // gets a stack that says so.
-void add_native_stacks(const Target& target, NativeUnwinder* unwinder,
-                       const absl::Status& unwinder_status, Snapshot& snapshot) {
+using UnwoundStacks = std::vector<std::optional<NativeUnwinder::Unwound>>;
+
+UnwoundStacks unwind_native_pcs(const Target& target, NativeUnwinder* unwinder,
+                                const Snapshot& snapshot) {
+  UnwoundStacks unwound;
+  for (const Interpreter& interp : snapshot.interpreters) {
+    for (const Thread& thread : interp.threads) {
+      const uint64_t tid = thread.native_thread_id.value_or(0);
+      if (unwinder == nullptr || tid == 0 || tid > kMaxOsThreadId ||
+          !target.registers(static_cast<pid_t>(tid))) {
+        unwound.emplace_back();
+      } else {
+        unwound.push_back(unwinder->unwind_pcs(static_cast<pid_t>(tid)));
+      }
+    }
+  }
+  return unwound;
+}
+
+void describe_native_stacks(NativeUnwinder* unwinder, const absl::Status& unwinder_status,
+                            const UnwoundStacks& unwound, Snapshot& snapshot) {
+  size_t index = 0;
   for (Interpreter& interp : snapshot.interpreters) {
     for (Thread& thread : interp.threads) {
+      const std::optional<NativeUnwinder::Unwound>& pcs = unwound[index++];
+      if (pcs) {
+        thread.native = unwinder->describe(*pcs);
+        continue;
+      }
       NativeStack& stack = thread.native.emplace();
-      const uint64_t tid = thread.native_thread_id.value_or(0);
       if (unwinder == nullptr) {
         stack.end_error = std::string(unwinder_status.message());
-      } else if (tid == 0 || tid > kMaxOsThreadId) {
+      } else if (!thread.native_thread_id) {
         stack.end_error = "the thread's OS id is unknown";
-      } else if (!target.registers(static_cast<pid_t>(tid))) {
-        stack.end_error = "the thread's registers cannot be read";
       } else {
-        stack = unwinder->unwind(static_cast<pid_t>(tid));
+        stack.end_error = "the thread's registers cannot be read";
       }
     }
   }
@@ -123,7 +146,11 @@ void add_crash_c_stack(const Target& target, const PythonRuntime& runtime,
   if (!faulthandler_signal_name(target.fatal_signal()) || !snapshot.version.at_least(3, 14)) return;
   std::optional<pid_t> signalled = target.signalled_thread();
   if (!signalled) return;
-  if (!unwinder.ok()) unwinder = NativeUnwinder::create(target, runtime.file);
+  if (!unwinder.ok()) {
+    NativeUnwindOptions options;
+    options.source_info = false;  // the handler's lines are dynamic symbols and addresses
+    unwinder = NativeUnwinder::create(target, runtime.file, options);
+  }
   if (!unwinder.ok()) return;
   const NativeStack stack = (*unwinder)->unwind(*signalled);
   std::vector<std::string> runtime_files;
@@ -195,19 +222,27 @@ absl::StatusOr<Snapshot> take_snapshot(Target& target, SnapshotReader& reader,
   // libdw reads the files' symbols and unwind tables before the threads are stopped.
   absl::StatusOr<std::unique_ptr<NativeUnwinder>> unwinder =
       absl::FailedPreconditionError("not asked");
-  if (needs.native) unwinder = NativeUnwinder::create(target, reader.runtime().file);
+  if (needs.native) {
+    NativeUnwindOptions options;
+    options.source_info = needs.native_source_info;
+    unwinder = NativeUnwinder::create(target, reader.runtime().file, options);
+  }
 
   const absl::Time stop_start = absl::Now();
   if (absl::Status stopped = target.stop(stop_timeout); !stopped.ok()) return stopped;
   absl::StatusOr<Snapshot> snapshot = reader.read(read, budget, stop_start);
   if (snapshot.ok()) add_native_ids_from_fs_base(target, *snapshot);
+  UnwoundStacks unwound;
   if (snapshot.ok() && needs.native) {
-    add_native_stacks(target, unwinder.ok() ? unwinder->get() : nullptr, unwinder.status(),
-                      *snapshot);
+    unwound = unwind_native_pcs(target, unwinder.ok() ? unwinder->get() : nullptr, *snapshot);
   }
   if (snapshot.ok()) add_crash_c_stack(target, reader.runtime(), unwinder, *snapshot);
   const size_t threads_stopped = target.threads().size();
   target.resume();
+  if (snapshot.ok() && needs.native) {
+    describe_native_stacks(unwinder.ok() ? unwinder->get() : nullptr, unwinder.status(), unwound,
+                           *snapshot);
+  }
   if (stats != nullptr) {
     stats->stopped = absl::Now() - stop_start;
     stats->threads_stopped = threads_stopped;

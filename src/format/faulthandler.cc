@@ -116,8 +116,10 @@ void dump_native_lines(std::string& out, const std::vector<StackEntry>& entries)
   for (const StackEntry& entry : entries) {
     if (entry.kind == StackEntry::Kind::kNative) {
       append_native_binary_line(out, *entry.native);
-    } else {
+    } else if (entry.kind == StackEntry::Kind::kNativeEnd) {
       dump_walk_error(out, "C stack ends: " + *entry.end_error);
+    } else {
+      dump_walk_error(out, *entry.end_error);
     }
   }
 }

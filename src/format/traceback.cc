@@ -213,6 +213,9 @@ void append_merged_stack(std::string& out, const Thread& thread, const SourceLin
       case StackEntry::Kind::kNativeEnd:
         out += "  <pystack-dump: C stack ends: " + *it->end_error + ">\n";
         break;
+      case StackEntry::Kind::kNote:
+        out += "  <pystack-dump: " + *it->end_error + ">\n";
+        break;
     }
   }
 }

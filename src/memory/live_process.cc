@@ -126,6 +126,9 @@ std::vector<pid_t> LiveProcess::threads() const {
   return stopped_ != nullptr ? stopped_->threads() : std::vector<pid_t>{};
 }
 
+// A process in a container or a chroot sees its own "/": the kernel shows it here.
+std::string LiveProcess::root_directory() const { return "/proc/" + std::to_string(pid_) + "/root"; }
+
 // Only a thread this process holds in a ptrace-stop answers PTRACE_GETREGS.
 std::optional<DwarfRegisters> LiveProcess::registers(pid_t tid) const {
 #if defined(__x86_64__)

@@ -42,6 +42,9 @@ class Target {
   // Where this process can open the file the target would open as `path` (absolute, or relative
   // to the target's working directory), e.g. a source file; "" when it cannot be reached.
   virtual std::string source_file(const std::string& path) const = 0;
+  // The directory that is "/" to the target, when its files can be reached under it from here
+  // (a live process: /proc/PID/root; a core: --sysroot), else "": where its debug files are.
+  virtual std::string root_directory() const { return ""; }
   // Called with the file found to hold the CPython runtime, by its mapped path (as the target
   // sees it); a core compares the build id of the file found for it with its own image's.
   virtual void runtime_file_found(const std::string& mapped_path) { (void)mapped_path; }

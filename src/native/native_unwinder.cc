@@ -3,6 +3,7 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,13 +23,36 @@ constexpr int kMaxInlineDepth = 16;
 
 NativeUnwinder* unwinder_of(void* arg) { return static_cast<NativeUnwinder*>(arg); }
 
+// A core may name a FIFO or a device where a library was: opened without blocking, and used only
+// when it is a regular file.
+int open_regular_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return -1;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Whether the file starts as an ELF object does (a mapped data file does not).
+bool is_elf_file(const std::string& path) {
+  const int fd = open_regular_file(path);
+  if (fd < 0) return false;
+  char magic[4] = {};
+  const bool elf = ::pread(fd, magic, sizeof magic, 0) == 4 && std::memcmp(magic, "\x7f" "ELF", 4) == 0;
+  ::close(fd);
+  return elf;
+}
+
 // find_elf: the file behind the module, as the target reaches it (a container's root, a
 // --sysroot). The module's userdata holds its path.
 int find_target_file(Dwfl_Module*, void** userdata, const char*, Dwarf_Addr, char** file_name,
                      Elf** elfp) {
   const auto* path = static_cast<const std::string*>(*userdata);
   if (path == nullptr || path->empty()) return -1;
-  const int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = open_regular_file(*path);
   if (fd < 0) return -1;
   *file_name = ::strdup(path->c_str());
   *elfp = nullptr;
@@ -159,8 +183,11 @@ int collect_frame(Dwfl_Frame* frame, void* arg) {
 
 }  // namespace
 
+// GCC names the parts and copies of a function it split or cloned NAME.cold, NAME.part.0,
+// NAME.lto_priv.0, ...: a symbol table names the loop's hot part so.
 bool evaluates_python_frames(const std::string& name) {
-  return name == "_PyEval_EvalFrameDefault" || name == "PyEval_EvalFrameEx";
+  const std::string_view base = std::string_view(name).substr(0, name.find('.'));
+  return base == "_PyEval_EvalFrameDefault" || base == "PyEval_EvalFrameEx";
 }
 
 NativeUnwinder::NativeUnwinder(const Target& target, std::string runtime_file,
@@ -190,13 +217,9 @@ absl::Status NativeUnwinder::attach() {
   // directory, then .debug beside it, then the build-id trees.
   std::vector<std::string> path = {"-", ".debug", "/usr/lib/debug"};
   for (const std::string& dir : options_.debug_directories) path.push_back(dir);
-  // A process in a container: its own debug files, under its root.
-  if (!target_.mappings().empty()) {
-    const MemoryMapping& executable = target_.mappings().front();
-    const std::string local = target_.file_of(executable);
-    if (local.size() > executable.path.size() && local.ends_with(executable.path)) {
-      path.push_back(local.substr(0, local.size() - executable.path.size()) + "/usr/lib/debug");
-    }
+  // A process in a container (a core with --sysroot): its own debug files, under its root.
+  if (const std::string root = target_.root_directory(); !root.empty()) {
+    path.push_back(root + "/usr/lib/debug");
   }
   debuginfo_path_ = absl::StrJoin(path, ":");
   debuginfo_path_ptr_ = debuginfo_path_.data();
@@ -229,14 +252,18 @@ void NativeUnwinder::report_modules() {
       end = std::max(end, mappings[j].end);
       ++j;
     }
-    if (!path.empty() && path[0] == '/' && executable && mappings[i].file_offset == 0) {
+    // gdb's cores mark no mapping executable: any ELF file mapped from its start is a module.
+    const std::string local = path.empty() || path[0] != '/' || mappings[i].file_offset != 0
+                                  ? std::string()
+                                  : target_.file_of(mappings[i]);
+    if (!local.empty() && (executable || is_elf_file(local))) {
       Dwfl_Module* module = dwfl_report_module(dwfl_, path.c_str(), mappings[i].start, end);
       void** userdata = nullptr;
       if (module != nullptr &&
           dwfl_module_info(module, &userdata, nullptr, nullptr, nullptr, nullptr, nullptr,
                            nullptr) != nullptr &&
           userdata != nullptr) {
-        module_files_.push_back(std::make_unique<std::string>(target_.file_of(mappings[i])));
+        module_files_.push_back(std::make_unique<std::string>(local));
         *userdata = module_files_.back().get();
       }
     }
@@ -246,34 +273,57 @@ void NativeUnwinder::report_modules() {
 }
 
 bool NativeUnwinder::read_word(uint64_t address, uint64_t* out) const {
-  return stack_memory_.read(address, out, sizeof *out).ok();
+  if (stack_memory_.read(address, out, sizeof *out).ok()) return true;
+  unreadable_ = address;  // libdw takes an unreadable return address for the stack's end
+  return false;
 }
 
-NativeStack NativeUnwinder::unwind(pid_t tid) {
+NativeUnwinder::Unwound NativeUnwinder::unwind_pcs(pid_t tid) {
   stack_memory_.clear();
+  unreadable_.reset();
   FrameWalk walk{this, {}, {}, options_.max_frames};
-  const int result = dwfl_getthread_frames(dwfl_, tid, collect_frame, &walk);
-  NativeStack stack;
-  for (size_t i = 0; i < walk.pcs.size(); ++i) {
-    describe(walk.pcs[i], walk.activations[i], stack.frames);
-  }
-  if (static_cast<int>(walk.pcs.size()) >= options_.max_frames) {
-    stack.end_error = absl::StrCat("more than ", options_.max_frames, " C frames");
-  } else if (result != 0) {
-    // libdw reports the end of some stacks as an error: the outermost frame's return address
-    // is 0 or undefined. Past a frame of the C library's thread start, that is the end.
+  Unwound unwound;
+  unwound.failed = dwfl_getthread_frames(dwfl_, tid, collect_frame, &walk) != 0;
+  if (unwound.failed) {
     const char* message = dwfl_errmsg(-1);
-    const bool at_start = !stack.frames.empty() &&
-                          (stack.frames.back().function == "clone3" ||
-                           stack.frames.back().function == "clone" ||
-                           stack.frames.back().function == "_start" ||
-                           stack.frames.back().function == "__libc_start_main");
-    if (!at_start) stack.end_error = message != nullptr ? message : "unwinding failed";
+    unwound.error = message != nullptr ? message : "unwinding failed";
+  }
+  unwound.pcs = std::move(walk.pcs);
+  unwound.activations = std::move(walk.activations);
+  unwound.unreadable = unreadable_;
+  return unwound;
+}
+
+// Whether the stack's outermost frame is where a thread begins: clone3 (clone), or _start and
+// __libc_start_main for the main thread (clone3@GLIBC_2.34, _start.cold: their base names).
+static bool ends_at_thread_start(const NativeStack& stack) {
+  if (stack.frames.empty()) return false;
+  const std::string& name = stack.frames.back().function;
+  const std::string base = name.substr(0, name.find_first_of("@."));
+  return base == "clone3" || base == "__clone3" || base == "clone" || base == "__clone" ||
+         base == "_start" || base == "__libc_start_main";
+}
+
+NativeStack NativeUnwinder::describe(const Unwound& unwound) {
+  NativeStack stack;
+  for (size_t i = 0; i < unwound.pcs.size(); ++i) {
+    describe_pc(unwound.pcs[i], unwound.activations[i], stack.frames);
+  }
+  if (static_cast<int>(unwound.pcs.size()) >= options_.max_frames) {
+    stack.end_error = absl::StrCat("more than ", options_.max_frames, " C frames");
+  } else if (ends_at_thread_start(stack)) {
+    // libdw reports the end of some stacks as an error: the outermost frame's return address
+    // is 0 or undefined. Past a thread's start, that is the end.
+  } else if (unwound.failed) {
+    stack.end_error = unwound.error;
+  } else if (unwound.unreadable) {
+    // libdw also takes an unreadable return address for the end: the stack is cut there.
+    stack.end_error = absl::StrCat("the stack cannot be read at ", absl::Hex(*unwound.unreadable));
   }
   return stack;
 }
 
-void NativeUnwinder::describe(uint64_t pc, bool activation, std::vector<NativeFrame>& out) {
+void NativeUnwinder::describe_pc(uint64_t pc, bool activation, std::vector<NativeFrame>& out) {
   const uint64_t key = pc * 2 + (activation ? 1 : 0);
   auto it = described_.find(key);
   if (it == described_.end()) {
@@ -309,7 +359,15 @@ void NativeUnwinder::describe_uncached(uint64_t pc, bool activation,
     frame.function = name;
     frame.function_offset = offset + (pc - lookup);
   }
-  if (Dwfl_Line* line = dwfl_module_getsrc(module, lookup)) {
+  // DWARF: for every frame when asked (file, line, inlined calls), else only to name an
+  // interpreter frame no symbol covers (to find the loop that runs Python frames).
+  const bool read_dwarf = options_.source_info || (frame.interpreter && frame.function.empty());
+  if (!read_dwarf) {
+    frame.evaluates_python = frame.interpreter && evaluates_python_frames(frame.function);
+    out.push_back(frame);
+    return;
+  }
+  if (Dwfl_Line* line = options_.source_info ? dwfl_module_getsrc(module, lookup) : nullptr) {
     int number = 0;
     if (const char* file = dwfl_lineinfo(line, nullptr, &number, nullptr, nullptr, nullptr)) {
       frame.file = file;

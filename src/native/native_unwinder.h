@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,11 @@ namespace pystack {
 struct NativeUnwindOptions {
   // Where debug files are looked for beside /usr/lib/debug (a --sysroot's usr/lib/debug).
   std::vector<std::string> debug_directories;
+  // File, line and inlined calls from DWARF for every frame. Without it, DWARF is read only for a
+  // frame of the interpreter that no symbol names (the hot part of a loop split by the compiler),
+  // so that the Python frames can still be placed: symbol tables cost little, a debug file's
+  // compressed DWARF a lot.
+  bool source_info = true;
   int max_frames = 512;  // a deeper stack ends with a marked line
 };
 
@@ -41,9 +47,20 @@ class NativeUnwinder {
   NativeUnwinder(const NativeUnwinder&) = delete;
   NativeUnwinder& operator=(const NativeUnwinder&) = delete;
 
-  // The C stack of thread `tid`, while the target is stopped. Memory read during one unwind is
-  // cached until the next call (a live target moves between calls).
-  NativeStack unwind(pid_t tid);
+  // The pcs of thread `tid`'s C stack, read while the target is stopped: what must be done then,
+  // and nothing more (no symbol, no DWARF). Memory read during one unwind is cached until the
+  // next call (a live target moves between calls).
+  struct Unwound {
+    std::vector<uint64_t> pcs;
+    std::vector<bool> activations;
+    bool failed = false;  // libdw stopped with an error
+    std::string error;
+    std::optional<uint64_t> unreadable;  // an address the walk could not read
+  };
+  Unwound unwind_pcs(pid_t tid);
+  // Names, files and lines of those pcs: the target may run again.
+  NativeStack describe(const Unwound& unwound);
+  NativeStack unwind(pid_t tid) { return describe(unwind_pcs(tid)); }
 
   // libdw's callbacks (native_unwinder.cc) reach the target through these.
   const Target& target() const { return target_; }
@@ -54,7 +71,7 @@ class NativeUnwinder {
   absl::Status attach();
   void report_modules();
   // Appends the frames for one pc: inlined calls first, innermost first.
-  void describe(uint64_t pc, bool activation, std::vector<NativeFrame>& out);
+  void describe_pc(uint64_t pc, bool activation, std::vector<NativeFrame>& out);
   void describe_uncached(uint64_t pc, bool activation, std::vector<NativeFrame>& out);
 
   const Target& target_;
@@ -65,6 +82,7 @@ class NativeUnwinder {
   Dwfl_Callbacks callbacks_{};
   Dwfl* dwfl_ = nullptr;
   PageCache stack_memory_;
+  mutable std::optional<uint64_t> unreadable_;  // set by read_word during one unwind
   // Per module: the file to open (Dwfl module userdata points here; stable addresses).
   std::vector<std::unique_ptr<std::string>> module_files_;
   // Frames of a pc already described (symbols and lines do not change while the tool runs).

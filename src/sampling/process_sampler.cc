@@ -1,5 +1,7 @@
 #include "sampling/process_sampler.h"
 
+#include <algorithm>
+
 #include "common/errors.h"
 #include "cpython/take_snapshot.h"
 #include "memory/procfs.h"
@@ -29,9 +31,20 @@ absl::StatusOr<std::unique_ptr<ProcessSampler>> ProcessSampler::open(
   if (!target.ok()) return target.status();
   absl::StatusOr<PythonRuntime> runtime = find_runtime(**target);
   if (!runtime.ok()) return runtime.status();
+  std::unique_ptr<NativeUnwinder> unwinder;
+  if (options.native) {
+    NativeUnwindOptions native_options;
+    native_options.source_info = false;  // a profile's boxes are functions: no file, no line
+    absl::StatusOr<std::unique_ptr<NativeUnwinder>> made =
+        NativeUnwinder::create(**target, runtime->file, native_options);
+    if (!made.ok()) return made.status();
+    unwinder = *std::move(made);
+  }
   const uint32_t index = profile.add_process(pid, command_line_of(pid));
-  return std::unique_ptr<ProcessSampler>(
+  auto sampler = std::unique_ptr<ProcessSampler>(
       new ProcessSampler(*std::move(target), *std::move(runtime), options, index));
+  sampler->unwinder_ = std::move(unwinder);
+  return sampler;
 }
 
 ProcessSampler::ProcessSampler(std::unique_ptr<LiveProcess> target, PythonRuntime runtime,
@@ -59,6 +72,8 @@ absl::Status ProcessSampler::read_stacks(std::vector<pid_t>& listed) {
   auto wanted = [this](const SampledThread& thread) {
     return keep(thread, os_thread_id(thread));
   };
+  native_stacks_.clear();
+  unwound_.clear();
   if (!options_.blocking) return sampler_.sample(sample_, wanted);
   // Threads asleep in the kernel are left out of the profile (without --idle), so they are not
   // stopped either: a stop would wake them from their sleep, for nothing.
@@ -76,8 +91,21 @@ absl::Status ProcessSampler::read_stacks(std::vector<pid_t>& listed) {
   absl::Status stopped = target_->stop_threads(to_stop, options_.stop_timeout);
   if (!stopped.ok()) return stopped;
   absl::Status read = sampler_.sample(sample_, wanted);
+  if (read.ok() && unwinder_ != nullptr) unwind_native_pcs(to_stop);
   target_->resume();
+  // Names once the threads run again (cached by pc: a known stack costs lookups only).
+  for (auto& [tid, unwound] : unwound_) native_stacks_[tid] = unwinder_->describe(unwound);
   return read;
+}
+
+void ProcessSampler::unwind_native_pcs(const std::vector<pid_t>& held) {
+  for (const SampledThread& thread : sample_.threads) {
+    if (thread.outcome != SampledThread::Outcome::kComplete) continue;
+    const pid_t tid = os_thread_id(thread);
+    if (tid > 0 && std::find(held.begin(), held.end(), tid) != held.end()) {
+      unwound_[tid] = unwinder_->unwind_pcs(tid);
+    }
+  }
 }
 
 absl::Status ProcessSampler::sample(ProfileBuilder& profile, SamplingCounts& counts) {
@@ -110,7 +138,16 @@ absl::Status ProcessSampler::sample(ProfileBuilder& profile, SamplingCounts& cou
     if (thread.frame_count == 0) continue;
     const uint32_t index = profile.thread(process_index_, thread.thread_id,
                                           static_cast<uint64_t>(tid), name_of(thread, tid));
-    profile.add(index, sample_, thread);
+    if (unwinder_ != nullptr) {
+      auto native = native_stacks_.find(tid);
+      if (native == native_stacks_.end()) {
+        ++counts.torn;  // not held still this round: no C stack to go with it
+        continue;
+      }
+      profile.add(index, sample_, thread, native->second, options_.native_all);
+    } else {
+      profile.add(index, sample_, thread);
+    }
     ++counts.thread_samples;
   }
   return absl::OkStatus();

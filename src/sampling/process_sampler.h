@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cpython/stack_sampler.h"
+#include "native/native_unwinder.h"
 #include "memory/live_process.h"
 #include "memory/thread_activity.h"
 #include "sampling/profile_builder.h"
@@ -26,6 +27,10 @@ struct SamplingOptions {
   bool gil_only = false;  // --gil: keep only the thread that holds the GIL
   bool blocking = false;  // --blocking: stop the Python threads for each sample
   bool lines = true;      // false: --no-lines
+  // --native (--native-all): each kept thread's C stack too. The threads are stopped for it
+  // (--blocking): registers and a stack are read only from a thread held still.
+  bool native = false;
+  bool native_all = false;
   absl::Duration stop_timeout = absl::Seconds(2);
 };
 
@@ -55,6 +60,8 @@ class ProcessSampler {
                  const SamplingOptions& options, uint32_t process_index);
   absl::Status read_stacks(std::vector<pid_t>& listed);
   void read_states_before_stop(const std::vector<pid_t>& listed);
+  // --native, while the threads are held: the pcs of each thread kept this round.
+  void unwind_native_pcs(const std::vector<pid_t>& held);
   void refresh_names(absl::Time now);
   bool pairing_due(absl::Time now) const;
   void pair_thread_ids(absl::Time now);
@@ -65,6 +72,10 @@ class ProcessSampler {
   std::unique_ptr<LiveProcess> target_;
   SamplingOptions options_;
   StackSampler sampler_;
+  std::unique_ptr<NativeUnwinder> unwinder_;  // --native
+  // --native: the C stacks of the threads read this round, by OS thread id.
+  absl::flat_hash_map<pid_t, NativeStack> native_stacks_;
+  absl::flat_hash_map<pid_t, NativeUnwinder::Unwound> unwound_;
   ThreadActivity activity_;
   uint32_t process_index_;
   Sample sample_;

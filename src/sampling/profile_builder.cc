@@ -53,12 +53,62 @@ uint32_t ProfileBuilder::frame_index(const SampledFrame& frame) {
     text.function = "???";
     text.filename = "???";
   }
+  const uint32_t index = text_index(std::move(text));
+  frame_by_code_.emplace(key, index);
+  return index;
+}
+
+uint32_t ProfileBuilder::text_index(ProfileFrame text) {
   auto [by_text, inserted] = frame_by_text_.try_emplace(
       std::tuple(text.function, text.filename, text.line, text.first_line),
       static_cast<uint32_t>(profile_.frames.size()));
   if (inserted) profile_.frames.push_back(std::move(text));
-  frame_by_code_.emplace(key, by_text->second);
   return by_text->second;
+}
+
+uint32_t ProfileBuilder::native_frame_index(const NativeFrame& frame, uint32_t ordinal) {
+  const auto key = std::tuple(frame.address, frame.activation, ordinal);
+  auto it = frame_by_pc_.find(key);
+  if (it != frame_by_pc_.end()) return it->second;
+  ProfileFrame text;
+  text.function = frame.function.empty() ? "???" : frame.function;
+  const size_t slash = frame.library.rfind('/');
+  text.filename = frame.library.empty() ? "???" : frame.library.substr(slash + 1);
+  const uint32_t index = text_index(std::move(text));
+  frame_by_pc_.emplace(key, index);
+  return index;
+}
+
+void ProfileBuilder::add(uint32_t thread, const Sample& sample, const SampledThread& sampled,
+                         const NativeStack& native, bool all_native) {
+  merged_.clear();
+  uint32_t next = 0;  // the next Python frame, most recent first
+  auto take_group = [&] {
+    while (next < sampled.frame_count) {
+      const SampledFrame& frame = sample.frames[sampled.first_frame + next++];
+      merged_.push_back(frame_index(frame));
+      if (frame.entry) return;
+    }
+  };
+  uint32_t ordinal = 0;
+  for (size_t i = 0; i < native.frames.size(); ++i) {
+    const NativeFrame& frame = native.frames[i];
+    ordinal = i > 0 && native.frames[i - 1].address == frame.address ? ordinal + 1 : 0;
+    if (frame.evaluates_python && next < sampled.frame_count) {
+      take_group();
+      if (all_native) merged_.push_back(native_frame_index(frame, ordinal));
+      continue;
+    }
+    if (frame.interpreter && !all_native) continue;
+    merged_.push_back(native_frame_index(frame, ordinal));
+  }
+  while (next < sampled.frame_count) {
+    merged_.push_back(frame_index(sample.frames[sampled.first_frame + next++]));
+  }
+  key_.clear();
+  key_.push_back(thread);
+  key_.insert(key_.end(), merged_.rbegin(), merged_.rend());
+  count_key(thread);
 }
 
 void ProfileBuilder::add(uint32_t thread, const Sample& sample, const SampledThread& sampled) {
@@ -67,6 +117,10 @@ void ProfileBuilder::add(uint32_t thread, const Sample& sample, const SampledThr
   for (uint32_t i = sampled.frame_count; i > 0; --i) {
     key_.push_back(frame_index(sample.frames[sampled.first_frame + i - 1]));
   }
+  count_key(thread);
+}
+
+void ProfileBuilder::count_key(uint32_t thread) {
   ++profile_.thread_samples;
   auto it = stacks_.find(absl::Span<const uint32_t>(key_));
   if (it != stacks_.end()) {

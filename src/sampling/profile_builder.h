@@ -29,11 +29,22 @@ class ProfileBuilder {
   // Counts one sample of `thread`'s stack: `sample.frames[first, first + count)`, most recent
   // call first (as StackSampler gives them).
   void add(uint32_t thread, const Sample& sample, const SampledThread& sampled);
+  // The same, with the thread's C stack (record --native): each run of Python frames where its
+  // interpreter loop's C frame stands, as snapshot/merged_stack.h does for dumps; the
+  // interpreter's own C frames only with `all_native`.
+  void add(uint32_t thread, const Sample& sample, const SampledThread& sampled,
+           const NativeStack& native, bool all_native);
 
   Profile& profile() { return profile_; }
 
  private:
   uint32_t frame_index(const SampledFrame& frame);
+  // A C frame: `FUNCTION (LIBRARY)`, its line dropped (a C function is one box).
+  // `ordinal`: how many frames of the same pc (calls inlined there) come before it.
+  uint32_t native_frame_index(const NativeFrame& frame, uint32_t ordinal);
+  uint32_t text_index(ProfileFrame text);
+  // Counts the stack in key_ (thread, then frames root first).
+  void count_key(uint32_t thread);
 
   struct SpanHash {
     using is_transparent = void;
@@ -58,6 +69,9 @@ class ProfileBuilder {
   // [thread, frames root first...] -> index into profile_.stacks.
   absl::flat_hash_map<std::vector<uint32_t>, uint32_t, SpanHash, SpanEq> stacks_;
   std::vector<uint32_t> key_;  // reused for every lookup
+  std::vector<uint32_t> merged_;  // record --native: frames most recent first, reused
+  // (pc, activation, ordinal among the frames inlined at that pc) -> frame.
+  absl::flat_hash_map<std::tuple<uint64_t, bool, uint32_t>, uint32_t> frame_by_pc_;
 };
 
 }  // namespace pystack

@@ -48,6 +48,19 @@ std::vector<StackEntry> merged_stack(const Thread& thread, bool all_native) {
       out.push_back(end);
     }
   }
+  // Python frames with no loop frame found for them: say why they follow the C stack.
+  if (thread.native && next_python < thread.frames.size()) {
+    static const std::string kUnnamed =
+        "C stack: the interpreter loop's frames are not named (no symbol or debug information "
+        "covers them), the Python frames that follow are not placed among the C frames";
+    static const std::string kNotReached =
+        "C stack: it ends before the interpreter loop's frames, the Python frames that follow "
+        "are not placed among the C frames";
+    StackEntry note;
+    note.kind = StackEntry::Kind::kNote;
+    note.end_error = thread.native->end_error.empty() ? &kUnnamed : &kNotReached;
+    out.push_back(note);
+  }
   while (next_python < thread.frames.size()) out.push_back(python_entry(thread.frames[next_python++]));
   return out;
 }

@@ -11,10 +11,12 @@
 namespace pystack {
 
 struct StackEntry {
-  enum class Kind { kPython, kNative, kNativeEnd } kind = Kind::kPython;
+  enum class Kind { kPython, kNative, kNativeEnd, kNote } kind = Kind::kPython;
   const Frame* python = nullptr;        // kPython
   const NativeFrame* native = nullptr;  // kNative
-  const std::string* end_error = nullptr;  // kNativeEnd: why the C stack ends here
+  // kNativeEnd: why the C stack ends here; kNote: why the Python frames that follow are not
+  // among the C frames.
+  const std::string* end_error = nullptr;
 };
 
 // Most recent call first. The interpreter's own C frames are left out unless `all_native`; the

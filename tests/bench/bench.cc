@@ -291,6 +291,59 @@ void bench_core(const std::string& tool, const std::vector<Interpreter>& interpr
 
 }  // namespace
 
+// --native beside gdb's `thread apply all bt` on Debian's python3.11 (issue 13's goal: under
+// 20 ms, at least 50x faster than gdb), and the sampler's rate with --native.
+void bench_native(const std::string& tool, const std::string& script, int runs) {
+  if (!fs::exists("/usr/bin/python3.11")) {
+    std::printf("\n--native: not measured (needs /usr/bin/python3.11)\n");
+    return;
+  }
+  Target target;
+  if (!start_target({"debian 3.11", "/usr/bin/python3.11", {}}, script, target)) return;
+  std::vector<double> gdb_ms;
+  if (fs::exists("/usr/bin/gdb")) {
+    for (int i = 0; i < 3; ++i) {
+      RunResult r = run({"/usr/bin/gdb", "-q", "-nx", "-batch", "-p", std::to_string(target.pid),
+                         "-ex", "thread apply all bt"},
+                        false, /*capture_stdout=*/true);
+      if (WIFEXITED(r.status) && r.output.find("#1 ") != std::string::npos) {
+        gdb_ms.push_back(r.wall_ms);
+      }
+    }
+  }
+  std::printf("\n--native on debian 3.11 (10 threads x 20 frames), %d runs each\n", runs);
+  if (!gdb_ms.empty()) {
+    std::printf("reference: gdb 'thread apply all bt'     median %8.1f ms (%zu runs)\n",
+                median(gdb_ms), gdb_ms.size());
+  }
+  for (const char* format : {"faulthandler", "json"}) {
+    std::vector<double> wall, stopped;
+    const int n = std::string(format) == "json" ? std::max(3, runs / 20) : runs;
+    for (int i = 0; i < n; ++i) {
+      RunResult r = run({tool, "--native", std::string("--format=") + format,
+                         std::to_string(target.pid)},
+                        true);
+      if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0) continue;
+      wall.push_back(r.wall_ms);
+      if (r.stopped_us) stopped.push_back(*r.stopped_us);
+    }
+    if (wall.empty()) continue;
+    const std::string ratio =
+        gdb_ms.empty() ? "-" : std::to_string(static_cast<int>(median(gdb_ms) / median(wall))) + "x";
+    std::printf("pystack-dump --native --format=%-12s median %8.1f ms, stopped %8.1f ms, vs gdb %s"
+                " (%zu runs)\n",
+                format, median(wall), median(stopped) / 1000.0, ratio.c_str(), wall.size());
+  }
+  RunResult rec = run({tool, "record", "--native", "--idle", "--rate=max", "--duration=3",
+                       "-o", "/dev/null", "--format=folded", std::to_string(target.pid)},
+                      false);
+  const size_t at = rec.output.find(" samples (");
+  if (at != std::string::npos) {
+    std::printf("record --native --idle --rate=max: %.0f samples/s of 11 threads (3 s)\n",
+                std::atof(rec.output.c_str() + at + 10));
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: bench PYSTACK_DUMP [RUNS]\n");
@@ -371,5 +424,6 @@ int main(int argc, char** argv) {
     std::printf("\nslowest / fastest interpreter: %.2fx (goal: at most 2x)\n", *hi / *lo);
   }
   bench_core(tool, find_interpreters());
+  bench_native(tool, script, runs / 4);
   return 0;
 }

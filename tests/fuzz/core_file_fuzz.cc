@@ -1,5 +1,9 @@
 // Core files from hostile bytes: the ELF header, program headers and notes (threads, NT_FILE,
 // auxv, prpsinfo, siginfo) parsed, then the image read where the core says it holds memory.
+// Then the same bytes as a Target, through libdw (--native): a module for each file the core
+// names with code (opened here by that path, when one exists: tests/fuzz/corpus/core_file has a
+// seed naming the host's libc.so.6) and each thread's C stack unwound from the registers of its
+// NT_PRSTATUS over the core's memory.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -10,6 +14,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "memory/core_file.h"
+#include "memory/core_target.h"
+#include "native/native_unwinder.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const int fd = ::memfd_create("core", MFD_CLOEXEC);
@@ -29,5 +35,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   (void)(*core)->lost_stacks();
   (void)(*core)->auxv(3);
+
+  absl::StatusOr<std::unique_ptr<pystack::CoreTarget>> target =
+      pystack::CoreTarget::open(absl::StrCat("/proc/self/fd/", fd), {});
+  if (!target.ok()) return 0;
+  pystack::NativeUnwindOptions options;
+  options.max_frames = 64;
+  const std::string runtime =
+      (*target)->mappings().empty() ? "" : (*target)->mappings().front().path;
+  absl::StatusOr<std::unique_ptr<pystack::NativeUnwinder>> unwinder =
+      pystack::NativeUnwinder::create(**target, runtime, options);
+  if (!unwinder.ok()) return 0;
+  int threads = 0;
+  for (const pid_t tid : (*target)->threads()) {
+    if (++threads > 16) break;
+    (void)(*unwinder)->unwind(tid);
+  }
   return 0;
 }

@@ -191,6 +191,128 @@ void ExpectToolMatches(Target& target) {
   EXPECT_FALSE(target.child.Exited()) << "the target died during or after the dump";
 }
 
+// The dump without the lines --native adds (as in native_test.cc).
+std::string WithoutNativeLines(const std::string& dump) {
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(dump, '\n')) {
+    if (absl::StartsWith(line, "  Binary file ") ||
+        absl::StartsWith(line, "  <pystack-dump: C stack")) {
+      continue;
+    }
+    absl::StrAppend(&out, line, "\n");
+  }
+  out.pop_back();  // StrSplit gave one more, empty, piece after the last newline
+  return out;
+}
+
+// One entry of a thread's "frames" in `--format=json --native-all`.
+struct JsonFrame {
+  bool native = false;
+  std::string function;  // native: "" for null
+  bool interpreter = false;
+  bool has_file = false;  // native: "file" is not null
+};
+
+// Each thread's frames of `--format=json --native-all`, in order. A small reader of the writer's
+// shape (one key per line); a native frame's "interpreter" is its last key.
+std::vector<std::vector<JsonFrame>> ParseJsonFrames(const std::string& json) {
+  std::vector<std::vector<JsonFrame>> threads;
+  std::optional<JsonFrame> native;
+  for (absl::string_view piece : absl::StrSplit(json, '\n')) {
+    absl::string_view line = absl::StripAsciiWhitespace(piece);
+    if (line == "\"frames\": [") {
+      threads.emplace_back();
+    } else if (line == "\"kind\": \"python\",") {
+      if (!threads.empty()) threads.back().push_back(JsonFrame{});
+    } else if (line == "\"kind\": \"native\",") {
+      native = JsonFrame{true};
+    } else if (native && absl::ConsumePrefix(&line, "\"function\": ")) {
+      line = absl::StripSuffix(line, ",");
+      if (line != "null") {
+        native->function = std::string(absl::StripPrefix(absl::StripSuffix(line, "\""), "\""));
+      }
+    } else if (native && absl::ConsumePrefix(&line, "\"file\": ")) {
+      native->has_file = !absl::StartsWith(line, "null");
+    } else if (native && absl::ConsumePrefix(&line, "\"interpreter\": ")) {
+      native->interpreter = absl::StartsWith(line, "true");
+      if (!threads.empty()) threads.back().push_back(*native);
+      native.reset();
+    }
+  }
+  return threads;
+}
+
+// The separate debug file that /usr/lib/debug/.build-id holds for `file`'s build id, or "".
+std::string DebugFileByBuildId(const std::string& file) {
+  absl::StatusOr<RunResult> notes = RunProgram({"readelf", "-n", file}, std::chrono::seconds(30));
+  if (!notes.ok() || notes->exit_code() != 0) return "";
+  const size_t at = notes->out.find("Build ID: ");
+  if (at == std::string::npos) return "";
+  const std::string id(absl::StripAsciiWhitespace(
+      notes->out.substr(at + 10, notes->out.find('\n', at) - at - 10)));
+  if (id.size() < 3) return "";
+  const std::string debug =
+      "/usr/lib/debug/.build-id/" + id.substr(0, 2) + "/" + id.substr(2) + ".debug";
+  return access(debug.c_str(), R_OK) == 0 ? debug : "";
+}
+
+// --native on a target whose interpreter was stripped of everything but .dynsym: the Python
+// frames still faulthandler's, C frames in every thread, and the interpreter loop's frame named
+// by its dynamic symbol (_PyEval_EvalFrameDefault, 2.7's PyEval_EvalFrameEx: exported, so strip
+// keeps them), the Python frames it runs right above it. File and line of the interpreter's C
+// frames come from debug information only: a debug file found by the build id, which strip
+// keeps (`debug_file`, e.g. python3.11-dbg's for Debian's python3.11), or none at all.
+void ExpectNativeMerged(Target& target, const std::string& what,
+                        const std::string& debug_file) {
+  absl::StatusOr<std::string> tool = ToolPath();
+  ASSERT_TRUE(tool.ok()) << tool.status().message();
+  const std::string pid = std::to_string(target.child.pid());
+  absl::StatusOr<RunResult> r = RunProgram({*tool, "--native", pid}, kToolTimeout);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code(), 0) << r->Describe();
+  EXPECT_EQ(r->err, "") << Printable(r->err);
+  EXPECT_NE(r->out.find("  Binary file \""), std::string::npos) << "no C frame at all:\n"
+                                                                  << r->out;
+  EXPECT_TRUE(WithoutNativeLines(r->out) == target.expected)
+      << DescribeMismatch(target.expected, WithoutNativeLines(r->out));
+  EXPECT_EQ(r->out.find("<pystack-dump: C stack"), std::string::npos)
+      << "every C stack complete, every Python frame placed:\n" << r->out;
+
+  absl::StatusOr<RunResult> json =
+      RunProgram({*tool, "--native-all", "--format=json", pid}, kToolTimeout);
+  ASSERT_TRUE(json.ok()) << json.status();
+  ASSERT_EQ(json->exit_code(), 0) << json->Describe();
+  const std::vector<std::vector<JsonFrame>> threads = ParseJsonFrames(json->out);
+  ASSERT_FALSE(threads.empty()) << json->out;
+  int loops = 0, interpreter_frames = 0, with_lines = 0;
+  for (const std::vector<JsonFrame>& frames : threads) {
+    for (size_t i = 0; i < frames.size(); ++i) {
+      const JsonFrame& f = frames[i];
+      if (!f.native || !f.interpreter) continue;
+      ++interpreter_frames;
+      if (f.has_file) ++with_lines;
+      if (f.function != "_PyEval_EvalFrameDefault" && f.function != "PyEval_EvalFrameEx") continue;
+      ++loops;
+      EXPECT_TRUE(i > 0 && !frames[i - 1].native)
+          << "the interpreter loop's C frame " << i << " has no Python frame right above it:\n"
+          << json->out;
+    }
+  }
+  EXPECT_GT(loops, 0) << "no C frame of the interpreter loop named:\n" << json->out;
+  if (debug_file.empty()) {
+    EXPECT_EQ(with_lines, 0) << "file and line without debug information:\n" << json->out;
+  } else {
+    // Every frame but those of code no unit of the debug file covers (hand-written assembly).
+    EXPECT_GT(with_lines, interpreter_frames / 2)
+        << with_lines << " of " << interpreter_frames << " C frames of the interpreter have file "
+        << "and line from " << debug_file << ":\n" << json->out;
+  }
+  const std::string debug = debug_file.empty() ? "no debug file" : "debug file " + debug_file;
+  std::printf("[ native   ] %s: %d interpreter loop frames named, %d of %d interpreter C frames "
+              "with file and line (%s)\n",
+              what.c_str(), loops, with_lines, interpreter_frames, debug.c_str());
+}
+
 // `python -B TARGETS/SCRIPT` as a TargetCommand, for an interpreter at `executable`.
 absl::StatusOr<TargetCommand> ScriptCommand(const std::string& executable,
                                             const std::string& script,
@@ -273,6 +395,9 @@ TEST_P(Stripped, MatchesFaulthandler) {
     ASSERT_FALSE(Maps(pid, info.libpython)) << absl::StrJoin(MappedFiles(pid), "\n");
   }
   ExpectToolMatches(**target);
+  SCOPED_TRACE("--native");
+  ExpectNativeMerged(**target, py.name + " stripped",
+                     DebugFileByBuildId(lib.empty() ? exe : lib));
 }
 
 INSTANTIATE_TEST_SUITE_P(Interpreters, Stripped, ::testing::ValuesIn(InScope()), ParamName);

@@ -21,12 +21,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <random>
+#include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -282,6 +285,267 @@ class CoreTest : public ::testing::TestWithParam<CrashCase> {
   }
 };
 
+// ---------------------------------------------------------------------------------------------
+// --native on the same crash cores: the Python part still faulthandler's, the C frames read
+// from the files the crashed process had mapped (a Debian root's through --sysroot), without
+// debug information for most of them (the roots' files are stripped; pyenv's libc is the host's).
+
+constexpr char kCStackEnds[] = "  <pystack-dump: C stack ends: ";
+
+// The dump without the lines --native adds (as in native_test.cc): the C frames, where a C stack
+// ends early, and why Python frames stand after the C stack.
+std::string WithoutNativeLines(const std::string& dump) {
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(dump, '\n')) {
+    if (absl::StartsWith(line, "  Binary file ") ||
+        absl::StartsWith(line, "  <pystack-dump: C stack")) {
+      continue;
+    }
+    absl::StrAppend(&out, line, "\n");
+  }
+  out.pop_back();  // StrSplit gave one more, empty, piece after the last newline
+  return out;
+}
+
+// One thread's block of a faulthandler-format dump: its header and the lines below it.
+struct ThreadBlock {
+  std::string header;
+  std::vector<std::string> lines;
+  bool current() const { return absl::StartsWith(header, "Current thread "); }
+  std::vector<std::string> CLines() const {
+    std::vector<std::string> c;
+    for (const std::string& line : lines) {
+      if (absl::StartsWith(line, "  Binary file ")) c.push_back(line);
+    }
+    return c;
+  }
+};
+
+// The thread blocks of the Python part of a dump (the 3.14+ crash handler's C stack paragraph
+// left out).
+std::vector<ThreadBlock> ThreadBlocks(const std::string& dump) {
+  std::vector<ThreadBlock> blocks;
+  for (absl::string_view line : absl::StrSplit(PythonPartOfReport(dump), '\n')) {
+    if (absl::StartsWith(line, "Thread 0x") || absl::StartsWith(line, "Current thread 0x")) {
+      blocks.push_back({std::string(line), {}});
+    } else if (!blocks.empty() && absl::StartsWith(line, "  ")) {
+      blocks.back().lines.emplace_back(line);
+    }
+  }
+  return blocks;
+}
+
+// The file a C line names: `  Binary file "NAME"...`; "" for '<unknown>'.
+std::string LibraryOf(const std::string& line) {
+  const std::string prefix = "  Binary file \"";
+  if (!absl::StartsWith(line, prefix)) return "";
+  const size_t end = line.find('"', prefix.size());
+  return end == std::string::npos ? "" : line.substr(prefix.size(), end - prefix.size());
+}
+
+// The C library, by the name glibc's files have: libc.so.6, or libc-2.31.so before 2.34.
+bool IsLibc(const std::string& path) {
+  const std::string name = fs::path(path).filename().string();
+  return name == "libc.so.6" || (absl::StartsWith(name, "libc-") && absl::EndsWith(name, ".so"));
+}
+
+// The separate debug file of `file` by its build id (/usr/lib/debug/.build-id/NN/REST.debug,
+// under `root` first), or "".
+std::string DebugFileOf(const std::string& file, const std::string& root) {
+  absl::StatusOr<RunResult> notes = RunProgram({"readelf", "-n", file}, std::chrono::seconds(30));
+  if (!notes.ok() || notes->exit_code() != 0) return "";
+  const size_t at = notes->out.find("Build ID: ");
+  if (at == std::string::npos) return "";
+  const std::string id = Trim(notes->out.substr(at + 10, notes->out.find('\n', at) - at - 10));
+  if (id.size() < 3) return "";
+  const std::string tail =
+      "/usr/lib/debug/.build-id/" + id.substr(0, 2) + "/" + id.substr(2) + ".debug";
+  std::error_code ec;
+  for (const std::string& debug : {root + tail, tail}) {
+    if (fs::is_regular_file(debug, ec)) return debug;
+  }
+  return "";
+}
+
+// The symbols of `file` (nm: .dynsym, .symtab when not stripped, and its separate debug file's
+// .symtab), name -> values; the symbol version ("@@GLIBC_2.2.5") left out. Cached per file.
+const std::multimap<std::string, uint64_t>& SymbolsOf(const std::string& file,
+                                                       const std::string& root) {
+  static auto* cache = new std::map<std::string, std::multimap<std::string, uint64_t>>;
+  auto [it, inserted] = cache->try_emplace(file);
+  if (!inserted) return it->second;
+  const std::string debug = DebugFileOf(file, root);
+  for (const auto& [table, path] : {std::pair<std::string, std::string>{"--dynamic", file},
+                                    {"--defined-only", file},
+                                    {"--defined-only", debug}}) {
+    if (path.empty()) continue;
+    absl::StatusOr<RunResult> nm =
+        RunProgram({"nm", table, "--defined-only", path}, std::chrono::seconds(60));
+    if (!nm.ok() || nm->exit_code() != 0) continue;
+    for (absl::string_view line : absl::StrSplit(nm->out, '\n', absl::SkipEmpty())) {
+      std::vector<std::string> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (words.size() != 3) continue;
+      const std::string name = words[2].substr(0, words[2].find('@'));
+      it->second.emplace(name, std::stoull(words[0], nullptr, 16));
+    }
+  }
+  return it->second;
+}
+
+// Each C line `Binary file "LIB", at SYMBOL+0xOFF [0xADDR]` must have been read from the file the
+// crashed process had mapped: for a Debian root's core, ROOT/LIB (the host has other builds of
+// the same paths: its libc's symbols lie elsewhere). The line names LIB as the process saw it, as
+// CPython's own crash handler does; SYMBOL is one of that file's, at a value that makes the load
+// bias ADDR - OFF - value page-aligned (a shared object is mapped at a page boundary; a non-PIE
+// executable at 0). The number of lines so checked.
+int ExpectSymbolsFromMappedFiles(const std::string& dump, const Interpreter& py) {
+  static const std::regex kNamed(
+      R"re(^  Binary file "([^"]+)", at (.+)\+0x([0-9a-f]+) \[0x([0-9a-f]+)\]$)re");
+  int checked = 0;
+  for (absl::string_view piece : absl::StrSplit(dump, '\n')) {
+    const std::string line(piece);
+    std::smatch m;
+    if (!std::regex_match(line, m, kNamed)) continue;
+    const std::string library = m[1];
+    if (py.InRoot()) {
+      EXPECT_FALSE(absl::StartsWith(library, py.root))
+          << "a library of the root is named by its path on the host, not as the process saw "
+             "it: "
+          << line;
+    }
+    const std::string file = py.InRoot() ? py.root + library : library;
+    std::error_code ec;
+    if (!fs::is_regular_file(file, ec)) {
+      ADD_FAILURE() << line << ": no such file as " << file;
+      continue;
+    }
+    const std::string symbol = m[2];
+    const uint64_t offset = std::stoull(m[3], nullptr, 16);
+    const uint64_t address = std::stoull(m[4], nullptr, 16);
+    const std::multimap<std::string, uint64_t>& symbols = SymbolsOf(file, py.root);
+    auto aligned = [&](const std::string& name) {
+      const auto [begin, end] = symbols.equal_range(name);
+      for (auto it = begin; it != end; ++it) {
+        if ((address - offset - it->second) % 4096 == 0) return true;
+      }
+      return false;
+    };
+    if (symbols.count(symbol) == 0) continue;  // a name from DWARF only
+    ++checked;
+    if (aligned(symbol)) continue;
+    // With debug information the tool names the function as DWARF does, but counts the offset
+    // from the ELF symbol that covers the address, which for a part GCC split off or cloned is
+    // another one (PyCFuncPtr_call.cold, __new_sem_wait_slow64.constprop.0): tolerated, noted.
+    std::string clone;
+    for (auto it = symbols.lower_bound(symbol + ".");
+         it != symbols.end() && absl::StartsWith(it->first, symbol + "."); ++it) {
+      if (aligned(it->first)) clone = it->first;
+    }
+    if (!clone.empty()) {
+      static auto* noted = new std::set<std::string>;
+      if (noted->insert(file + " " + clone).second) {
+        std::printf("[ note     ] %s: the offset of \"%s+0x...\" is from %s\n", file.c_str(),
+                    symbol.c_str(), clone.c_str());
+      }
+      continue;
+    }
+    ADD_FAILURE() << line << ": " << symbol << " of " << file
+                  << " gives no page-aligned load bias: not the file that was mapped";
+  }
+  return checked;
+}
+
+// `--core CORE --native` on a crash core: exit 0 and no message; with the C lines taken out, the
+// report faulthandler wrote; C frames in the crashed thread (a C thread, which no Python thread
+// stands for, has none to show: then any thread's), read from the files the process mapped;
+// for a SIGSEGV in ctypes.string_at(0), the C library's function that faulted, called by
+// _ctypes. The core is whole: no thread's C stack ends early.
+void ExpectNativeReport(const std::string& tool, const CrashCase& c, const Crash& crash) {
+  SCOPED_TRACE("--native");
+  std::vector<std::string> argv = CoreCommand(tool, crash.core, c.python);
+  argv.push_back("--native");
+  absl::StatusOr<RunResult> r = RunProgram(argv, kToolTimeout, ToolEnv(c.python));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_FALSE(r->timed_out) << "the tool hung";
+  EXPECT_EQ(r->exit_code(), 0) << r->Describe();
+  EXPECT_EQ(r->err, "") << Printable(r->err);
+  const std::string python_part = WithoutNativeLines(PythonPartOfReport(r->out));
+  EXPECT_TRUE(python_part == crash.report) << DescribeMismatch(crash.report, python_part);
+
+  const std::vector<ThreadBlock> blocks = ThreadBlocks(r->out);
+  auto current = std::find_if(blocks.begin(), blocks.end(),
+                              [](const ThreadBlock& b) { return b.current(); });
+  if (c.scenario.name == "cthread") {
+    EXPECT_EQ(current, blocks.end()) << r->out;
+    EXPECT_NE(PythonPartOfReport(r->out).find("  Binary file \""), std::string::npos)
+        << "no C frame at all:\n" << r->out;
+  } else {
+    ASSERT_NE(current, blocks.end()) << r->out;
+    const std::vector<std::string> c_lines = current->CLines();
+    EXPECT_FALSE(c_lines.empty()) << "no C frame in the crashed thread:\n" << r->out;
+    if (c.scenario.name == "segv") {
+      auto ctypes = std::find_if(c_lines.begin(), c_lines.end(), [](const std::string& line) {
+        return absl::StrContains(fs::path(LibraryOf(line)).filename().string(), "_ctypes");
+      });
+      EXPECT_NE(ctypes, c_lines.end()) << "no frame of _ctypes in the crashed thread:\n" << r->out;
+      EXPECT_TRUE(ctypes != c_lines.begin() && ctypes != c_lines.end() &&
+                  IsLibc(LibraryOf(*(ctypes - 1))))
+          << "the frame that faulted (the C library's, called by _ctypes) is not there:\n"
+          << r->out;
+    }
+  }
+  const int checked = ExpectSymbolsFromMappedFiles(r->out, c.python);
+  EXPECT_GT(checked, 0) << "no C frame named by a symbol of its file's own tables:\n" << r->out;
+  // A complete core holds every stack: each thread's C stack is unwound to its first frame.
+  EXPECT_EQ(r->out.find(kCStackEnds), std::string::npos) << r->out;
+}
+
+// `argv` (a plain --core run that gave `plain`) again with --native: never a hang or a signal;
+// the same exit code and messages; with the C lines taken out, the same dump. Its result, or
+// nullopt (with a failure) when it did not run to its end.
+std::optional<RunResult> ExpectNativeKeepsDump(std::vector<std::string> argv,
+                                               const RunResult& plain) {
+  argv.push_back("--native");
+  absl::StatusOr<RunResult> r = RunProgram(argv, kToolTimeout);
+  if (!r.ok()) {
+    ADD_FAILURE() << r.status();
+    return std::nullopt;
+  }
+  if (r->timed_out || !r->exited()) {
+    ADD_FAILURE() << "--native " << (r->timed_out ? "hung" : "did not exit") << ":\n"
+                  << r->Describe();
+    return std::nullopt;
+  }
+  EXPECT_EQ(r->exit_code(), plain.exit_code()) << "--native:\n" << r->Describe()
+                                               << "\nwithout --native:\n" << plain.Describe();
+  EXPECT_EQ(r->err, plain.err) << Printable(r->err);
+  // The threads (3.14+: the crash handler's C stack follows them, the same with --native).
+  const std::string plain_threads = PythonPartOfReport(plain.out);
+  const std::string threads = PythonPartOfReport(r->out);
+  const std::string python_part = WithoutNativeLines(threads);
+  EXPECT_TRUE(python_part == plain_threads) << "--native, its C lines taken out:\n"
+                                            << DescribeMismatch(plain_threads, python_part);
+  const std::string plain_rest = plain.out.substr(plain_threads.size());
+  const std::string rest = r->out.substr(threads.size());
+  EXPECT_TRUE(rest == plain_rest) << DescribeMismatch(plain_rest, rest);
+  return *std::move(r);
+}
+
+// Every thread of a --native dump shows C frames, the first (the innermost: a system call's
+// wrapper, or where a signal struck) in a file the process had mapped.
+void ExpectCFramesInEveryThread(const std::string& dump) {
+  const std::vector<ThreadBlock> blocks = ThreadBlocks(dump);
+  EXPECT_FALSE(blocks.empty()) << dump;
+  for (const ThreadBlock& block : blocks) {
+    const std::vector<std::string> c_lines = block.CLines();
+    EXPECT_FALSE(c_lines.empty()) << block.header << ": no C frame:\n" << dump;
+    if (!c_lines.empty()) {
+      EXPECT_NE(LibraryOf(c_lines.front()), "")
+          << block.header << ": its innermost C frame is in no file the core names:\n" << dump;
+    }
+  }
+}
+
 TEST_P(CoreTest, CrashReportMatchesFaulthandler) {
   const CrashCase& c = GetParam();
   ASSERT_TOOL(tool);
@@ -330,6 +594,7 @@ TEST_P(CoreTest, CrashReportMatchesFaulthandler) {
       EXPECT_EQ(view->err, "") << Printable(view->err);
     }
   }
+  ExpectNativeReport(tool, c, *crash);
 }
 
 std::string CrashCaseName(const ::testing::TestParamInfo<CrashCase>& info) {
@@ -389,6 +654,15 @@ TEST_P(Gcore, MatchesLiveDump) {
   if ((*target)->mode == "sync") {
     EXPECT_TRUE(r->out == (*target)->expected) << DescribeMismatch((*target)->expected, r->out);
   }
+
+  // --native on gdb's core: the C stacks of every thread, to their first frames. gdb writes no
+  // program header at all for the file-backed mappings it leaves out (the kernel writes one with
+  // no bytes): which of them hold code, the core does not say.
+  SCOPED_TRACE("--native");
+  std::optional<RunResult> native = ExpectNativeKeepsDump(CoreCommand(tool, core, py), *r);
+  if (!native) return;
+  ExpectCFramesInEveryThread(native->out);
+  EXPECT_EQ(native->out.find(kCStackEnds), std::string::npos) << native->out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Interpreters, Gcore, ::testing::ValuesIn(AllInterpreters()),
@@ -438,6 +712,24 @@ TEST(CoreLostStacks, ZeroedStacksAreReportedNotShown) {
       EXPECT_TRUE(absl::StrContains(live->out, line)) << line << " is not in the live dump:\n"
                                                       << live->out;
     }
+  }
+
+  // --native: a thread whose stack is zeros shows the frame its registers name, then a marked
+  // end; its Python frames are all still shown (exit 9 as without --native). The main thread's
+  // stack is in the core: its C stack goes to its first frame.
+  SCOPED_TRACE("--native");
+  std::optional<RunResult> native =
+      ExpectNativeKeepsDump(CoreCommand(tool, absl::StrCat(prefix, ".", pid), *py), *r);
+  if (!native) return;
+  ExpectCFramesInEveryThread(native->out);
+  for (const ThreadBlock& block : ThreadBlocks(native->out)) {
+    const bool marked =
+        std::any_of(block.lines.begin(), block.lines.end(),
+                    [](const std::string& l) { return absl::StartsWith(l, kCStackEnds); });
+    EXPECT_EQ(marked, !block.current())
+        << block.header << (block.current() ? ": its stack is in the core"
+                                            : ": its stack is zeros in the core")
+        << ":\n" << native->out;
   }
 }
 
@@ -668,15 +960,45 @@ class DamagedCore : public ::testing::Test {
   static absl::StatusOr<RunResult> Dump(const std::string& tool, const std::string& core) {
     return RunProgram(CoreCommand(tool, core, *python_), kToolTimeout);
   }
+  // The same with --native, beside the plain run `r` (ExpectNativeKeepsDump).
+  static std::optional<RunResult> DumpNative(const std::string& tool, const std::string& core,
+                                             const absl::StatusOr<RunResult>& r) {
+    if (!r.ok()) return std::nullopt;
+    return ExpectNativeKeepsDump(CoreCommand(tool, core, *python_), *r);
+  }
   static inline Crash* crash_ = nullptr;
   static inline Interpreter* python_ = nullptr;
   static inline std::string* problem_ = nullptr;
 };
 
+// The thread id of a block's header ("Thread 0x00007f6c2e7fc6c0 [name] (most recent ..."): the
+// name may differ, read from a cut core (3.14+ names a thread from its Python thread object).
+std::string ThreadIdOf(const std::string& header) {
+  const size_t at = header.find("0x");
+  return at == std::string::npos ? header : header.substr(at, header.find(' ', at) - at);
+}
+
+// Each thread's C frames of a --native dump, by its thread id.
+std::map<std::string, std::vector<std::string>> CFramesByThread(const std::string& dump) {
+  std::map<std::string, std::vector<std::string>> threads;
+  for (const ThreadBlock& block : ThreadBlocks(dump)) {
+    threads[ThreadIdOf(block.header)] = block.CLines();
+  }
+  return threads;
+}
+
 TEST_F(DamagedCore, TruncatedCores) {
   ASSERT_TOOL(tool);
   const std::string original = Original();
   ASSERT_GT(original.size(), 1u << 20);
+  // --native on the whole core: what a cut one may show of each thread's C stack.
+  absl::StatusOr<RunResult> whole = Dump(tool, crash_->core);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  std::optional<RunResult> whole_native = DumpNative(tool, crash_->core, whole);
+  ASSERT_TRUE(whole_native.has_value());
+  const std::map<std::string, std::vector<std::string>> whole_frames =
+      CFramesByThread(whole_native->out);
+  int cut_stacks = 0;
   for (size_t size :
        {size_t{10}, size_t{100}, size_t{64}, size_t{4096}, size_t{20000}, original.size() / 4,
         original.size() / 2, original.size() * 3 / 4, original.size() - 1}) {
@@ -685,10 +1007,85 @@ TEST_F(DamagedCore, TruncatedCores) {
     absl::StatusOr<RunResult> r = Dump(tool, path);
     ExpectErrorOrMarkedDump(r, crash_->report);
     if (r.ok() && r->exit_code() == 0) {
-      EXPECT_EQ(r->out, crash_->report);
+      // 3.14+: the crash handler's C stack follows the threads (crash_core_test.cc's).
+      EXPECT_EQ(PythonPartOfReport(r->out), crash_->report);
     }
     // A cut core says so.
     EXPECT_NE(r->err.find("truncated"), std::string::npos) << r->Describe();
+
+    // --native: the same exit code and Python frames; each thread's C frames are the whole
+    // core's up to where its stack is cut off, and then a marked line.
+    std::optional<RunResult> native = DumpNative(tool, path, r);
+    if (!native) continue;
+    ExpectErrorOrMarkedDump(*native, crash_->report);
+    for (const ThreadBlock& block : ThreadBlocks(native->out)) {
+      SCOPED_TRACE(block.header);
+      auto it = whole_frames.find(ThreadIdOf(block.header));
+      ASSERT_NE(it, whole_frames.end()) << native->out;
+      const std::vector<std::string> frames = block.CLines();
+      const std::vector<std::string>& all = it->second;
+      EXPECT_TRUE(frames.size() <= all.size() &&
+                  std::equal(frames.begin(), frames.end(), all.begin()))
+          << "not the whole core's C frames (or the first of them):\n"
+          << DescribeMismatch(absl::StrJoin(all, "\n"), absl::StrJoin(frames, "\n"));
+      const bool marked =
+          std::any_of(block.lines.begin(), block.lines.end(),
+                      [](const std::string& l) { return absl::StartsWith(l, kCStackEnds); });
+      // Where faulthandler's own dump of the thread stops (3.13.10+'s "<invalid frame>" after a
+      // frame it cannot trust, its "..." past 100 frames), the C lines stop with it.
+      const bool python_stopped =
+          std::any_of(block.lines.begin(), block.lines.end(), [](const std::string& l) {
+            return l == "  <invalid frame>" || l == "  ...";
+          });
+      if (frames.size() < all.size() && python_stopped) continue;
+      if (frames.size() < all.size()) {
+        ++cut_stacks;
+        EXPECT_TRUE(marked) << "a C stack cut short without a marked end:\n" << native->out;
+      } else {
+        EXPECT_FALSE(marked) << native->out;
+      }
+    }
+  }
+  // Some cut falls in the threads' stacks (the last segments of a kernel core).
+  EXPECT_GT(cut_stacks, 0) << "no cut took frames from a C stack";
+}
+
+// The core names a library's file by a path where there is now no file, or a FIFO (opening one
+// to read waits for a writer): --native shows the same Python frames with the same exit code,
+// the C frames it can, and never waits. libffi: mapped with code by ctypes (core_segv.py), its
+// frames on the crashed thread's stack (ffi_call). Its path in the core is replaced, everywhere,
+// by one of the same length in the test's directory.
+TEST_F(DamagedCore, LibraryFileMissingOrAFifo) {
+  ASSERT_TOOL(tool);
+  const std::string original = Original();
+  const size_t at = original.find("/libffi.so");
+  ASSERT_NE(at, std::string::npos) << "the core names no libffi";
+  const size_t begin = original.rfind('\0', at) + 1;
+  const size_t end = original.find('\0', at);
+  ASSERT_NE(end, std::string::npos);
+  const std::string library = original.substr(begin, end - begin);
+  const std::string dir = crash_->dir->path() + "/";
+  ASSERT_GT(library.size(), dir.size() + 1) << library;
+  const std::string stand_in = dir + std::string(library.size() - dir.size(), 'f');
+  std::string bytes = absl::StrReplaceAll(original, {{library, stand_in}});
+  const std::string path = Write(bytes);
+  for (const bool fifo : {false, true}) {
+    SCOPED_TRACE(absl::StrCat(library, " replaced by ", stand_in,
+                              fifo ? ", a FIFO" : ", which does not exist"));
+    std::error_code ec;
+    fs::remove(stand_in, ec);
+    if (fifo) {
+      ASSERT_EQ(::mkfifo(stand_in.c_str(), 0600), 0) << strerror(errno);
+    }
+    absl::StatusOr<RunResult> r = Dump(tool, path);
+    ExpectErrorOrMarkedDump(r, crash_->report);
+    std::optional<RunResult> native = DumpNative(tool, path, r);
+    if (!native) continue;
+    const std::vector<ThreadBlock> blocks = ThreadBlocks(native->out);
+    auto current = std::find_if(blocks.begin(), blocks.end(),
+                                [](const ThreadBlock& b) { return b.current(); });
+    ASSERT_NE(current, blocks.end()) << native->out;
+    EXPECT_FALSE(current->CLines().empty()) << native->out;
   }
 }
 
@@ -705,7 +1102,12 @@ TEST_F(DamagedCore, CorruptedCores) {
       const size_t at = i % 3 == 2 ? random() % bytes.size() : random() % head;
       bytes[at] = static_cast<char>(bytes[at] ^ (1 + random() % 255));
     }
-    ExpectErrorOrMarkedDump(Dump(tool, Write(bytes)), crash_->report);
+    const std::string path = Write(bytes);
+    absl::StatusOr<RunResult> r = Dump(tool, path);
+    ExpectErrorOrMarkedDump(r, crash_->report);
+    // --native through libdw over the same damage: the same outcome, never a crash or a hang.
+    std::optional<RunResult> native = DumpNative(tool, path, r);
+    if (native) ExpectErrorOrMarkedDump(*native, crash_->report);
   }
 }
 

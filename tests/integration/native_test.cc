@@ -8,14 +8,22 @@
 //   one function taken as one), inlined calls as gdb shows them. gdb's tail-call frames, which it
 //   reconstructs from DWARF call-site information, are listed, not compared: nothing of them is
 //   on the stack (targets/gdb_frames.py tells gdb's frame kinds).
+// Both run on targets/blocking.py and on targets/native_calls.py: a thread blocked in a ctypes call
+// into libc (through libffi), and one blocked in Python code called back from a C extension
+// (targets/native_ext.c, built here per interpreter), whose C frame must stand between the Python
+// frames that called it and those it called.
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
+#include <memory>
 #include <regex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -50,7 +58,7 @@ std::string WithoutNativeLines(const std::string& dump) {
   std::string out;
   for (absl::string_view line : absl::StrSplit(dump, '\n')) {
     if (absl::StartsWith(line, "  Binary file ") ||
-        absl::StartsWith(line, "  <pystack-dump: C stack ends")) {
+        absl::StartsWith(line, "  <pystack-dump: C stack")) {
       continue;
     }
     absl::StrAppend(&out, line, "\n");
@@ -59,21 +67,30 @@ std::string WithoutNativeLines(const std::string& dump) {
   return out;
 }
 
-TEST_P(Native, PythonFramesMatchFaulthandler) {
-  const Interpreter& python = GetParam();
-  ASSERT_TOOL(tool);
-  absl::StatusOr<std::unique_ptr<Target>> target = StartTarget(python, "blocking.py", {});
-  ASSERT_TRUE(target.ok()) << target.status();
-  const pid_t pid = (*target)->child.pid();
+// `--native PID` of a parked target: with its C lines taken out, the target's faulthandler dump.
+// The output goes to *out.
+void CheckPythonFramesMatchFaulthandler(const std::string& tool, const Target& target,
+                                        std::string* out) {
+  const pid_t pid = target.child.pid();
   absl::StatusOr<RunResult> r =
       RunProgram({tool, "--native", std::to_string(pid)}, std::chrono::seconds(60));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit_code(), 0) << r->Describe();
   EXPECT_NE(r->out.find("  Binary file \""), std::string::npos) << "no C frame at all:\n"
                                                                   << r->out;
-  EXPECT_TRUE(WithoutNativeLines(r->out) == (*target)->expected)
-      << DescribeMismatch((*target)->expected, WithoutNativeLines(r->out));
+  EXPECT_TRUE(WithoutNativeLines(r->out) == target.expected)
+      << DescribeMismatch(target.expected, WithoutNativeLines(r->out));
   EXPECT_EQ(WaitUntilRunningUntraced(pid, std::chrono::seconds(1)), "");
+  *out = r->out;
+}
+
+TEST_P(Native, PythonFramesMatchFaulthandler) {
+  const Interpreter& python = GetParam();
+  ASSERT_TOOL(tool);
+  absl::StatusOr<std::unique_ptr<Target>> target = StartTarget(python, "blocking.py", {});
+  ASSERT_TRUE(target.ok()) << target.status();
+  std::string out;
+  ASSERT_NO_FATAL_FAILURE(CheckPythonFramesMatchFaulthandler(tool, **target, &out));
 }
 
 struct GdbFrame {
@@ -99,9 +116,17 @@ std::map<int, std::vector<GdbFrame>> ParseGdb(const std::string& text) {
 
 struct OurFrame {
   uint64_t address = 0;
-  std::string function;
+  std::string function;  // empty when we know none (null in the JSON)
   bool inlined = false;
 };
+
+// A JSON string value as our writer prints it ("name", or null: ""), without the comma after it.
+// Enough for function names, which need no escapes.
+std::string JsonString(absl::string_view value) {
+  value = absl::StripSuffix(value, ",");
+  if (value == "null") return "";
+  return std::string(absl::StripSuffix(absl::StripPrefix(value, "\""), "\""));
+}
 
 // `--native-all --format=json`: each thread's C frames, by OS thread id. A small reader of our
 // own JSON's shape (one key per line, as the writer prints it).
@@ -120,8 +145,7 @@ std::map<int, std::vector<OurFrame>> ParseOurJson(const std::string& json) {
     } else if (line == "\"kind\": \"python\",") {
       native = false;
     } else if (native && absl::ConsumePrefix(&line, "\"function\": ")) {
-      frame.function = std::string(absl::StripSuffix(absl::StripPrefix(
-          absl::StripSuffix(line, ","), "\""), "\""));
+      frame.function = JsonString(line);
     } else if (native && absl::ConsumePrefix(&line, "\"address\": ")) {
       frame.address = std::stoull(std::string(absl::StripSuffix(line, ",")));
     } else if (native && absl::ConsumePrefix(&line, "\"inlined\": ")) {
@@ -148,22 +172,18 @@ std::string BaseName(std::string name) {
   return name;
 }
 
-TEST_P(Native, CFramesAreGdbs) {
-  const Interpreter& python = GetParam();
-  ASSERT_TOOL(tool);
+// gdb cannot be compared with for an interpreter of a Debian root.
+constexpr char kGdbInRoot[] =
+    "gdb misreads the libraries of a process in another mount namespace";
+
+// `--native-all --format=json` of a parked target against gdb's backtraces, both of the same
+// stopped process (the host's gdb: not for an interpreter of a Debian root). Our JSON goes to
+// *json.
+void CheckCFramesAreGdbs(const std::string& tool, const Target& target, std::string* json) {
   absl::StatusOr<std::string> targets = TargetsDir();
   ASSERT_TRUE(targets.ok()) << targets.status();
   const std::vector<std::string> gdb = {"gdb"};
-  if (python.InRoot()) {
-    // Seen with the host's gdb 13 (set sysroot ROOT) and the root's gdb 16 (scripts/in-root):
-    // both place the host's libc where the root's is mapped (".dynamic section ... is not at the
-    // expected address") and name its frames from the host's debug information. The C stacks of
-    // the root's 3.14 and 3.15 are checked against their own crash handler (crash_core_test.cc).
-    GTEST_SKIP() << "gdb misreads the libraries of a process in another mount namespace";
-  }
-  absl::StatusOr<std::unique_ptr<Target>> target = StartTarget(python, "blocking.py", {});
-  ASSERT_TRUE(target.ok()) << target.status();
-  const pid_t pid = (*target)->child.pid();
+  const pid_t pid = target.child.pid();
 
   // One stopped state for both: SIGSTOP holds it while both read it (and each leaves it so).
   ASSERT_EQ(::kill(pid, SIGSTOP), 0);
@@ -180,6 +200,7 @@ TEST_P(Native, CFramesAreGdbs) {
   ASSERT_TRUE(ours.ok()) << ours.status();
   ASSERT_TRUE(theirs.ok()) << theirs.status();
   ASSERT_EQ(ours->exit_code(), 0) << ours->Describe();
+  *json = ours->out;
 
   const std::map<int, std::vector<GdbFrame>> gdb_threads = ParseGdb(theirs->out);
   const std::map<int, std::vector<OurFrame>> our_threads = ParseOurJson(ours->out);
@@ -222,6 +243,349 @@ TEST_P(Native, CFramesAreGdbs) {
   }
   EXPECT_GT(loops_seen, 0) << "no _PyEval_EvalFrameDefault among our frames:\n" << ours->out;
   EXPECT_EQ(WaitUntilRunningUntraced(pid, std::chrono::seconds(1)), "");
+}
+
+TEST_P(Native, CFramesAreGdbs) {
+  const Interpreter& python = GetParam();
+  ASSERT_TOOL(tool);
+  if (python.InRoot()) {
+    // Seen with the host's gdb 13 (set sysroot ROOT) and the root's gdb 16 (scripts/in-root):
+    // both place the host's libc where the root's is mapped (".dynamic section ... is not at the
+    // expected address") and name its frames from the host's debug information. The C stacks of
+    // the root's 3.14 and 3.15 are checked against their own crash handler (crash_core_test.cc).
+    GTEST_SKIP() << kGdbInRoot;
+  }
+  absl::StatusOr<std::unique_ptr<Target>> target = StartTarget(python, "blocking.py", {});
+  ASSERT_TRUE(target.ok()) << target.status();
+  std::string json;
+  ASSERT_NO_FATAL_FAILURE(CheckCFramesAreGdbs(tool, **target, &json));
+}
+
+// ---------------------------------------------------------------------------------------------
+// targets/native_calls.py: a ctypes call into libc, and a C extension calling back into Python.
+
+// targets/native_ext.c built for one interpreter.
+struct Extension {
+  std::string dir;      // holds native_ext<EXT_SUFFIX>; empty when not built
+  std::string skipped;  // why not, when this machine cannot build it (no gcc, no Python.h)
+  std::string error;    // why not, otherwise: a failure
+};
+
+// gcc -shared -fPIC -O1 -g -I<the interpreter's include dir> native_ext.c -o
+// DIR/native_ext<EXT_SUFFIX>, on the host. For an interpreter of a Debian root the headers are
+// the root's, and the module goes under /tmp, which the root sees at the same path.
+Extension BuildExtension(const Interpreter& python, const std::string& dir) {
+  namespace fs = std::filesystem;
+  Extension ext;
+  absl::StatusOr<std::string> targets = TargetsDir();
+  if (!targets.ok()) {
+    ext.error = targets.status().ToString();
+    return ext;
+  }
+  absl::StatusOr<RunResult> config = RunProgram(
+      {python.path, "-c",
+       "import sysconfig; print(sysconfig.get_paths()['include']); "
+       "print(sysconfig.get_config_var('EXT_SUFFIX')); "
+       "print(sysconfig.get_config_var('MULTIARCH') or '')"},
+      std::chrono::seconds(30));
+  if (!config.ok() || config->exit_code() != 0) {
+    ext.error = absl::StrCat("cannot ask the interpreter for its include directory: ",
+                             config.ok() ? config->Describe() : config.status().ToString());
+    return ext;
+  }
+  std::vector<std::string> lines = absl::StrSplit(config->out, '\n');
+  if (lines.size() < 3 || !absl::StartsWith(lines[0], "/") || !absl::StartsWith(lines[1], ".")) {
+    ext.error = "unexpected sysconfig answer:\n" + Printable(config->out);
+    return ext;
+  }
+  const std::string include = python.root + lines[0];  // root: "" for the host's interpreters
+  const std::string& suffix = lines[1];
+  const std::string& multiarch = lines[2];
+  std::error_code ec;
+  if (!fs::exists(include + "/Python.h", ec)) {
+    ext.skipped = absl::StrCat("no ", include, "/Python.h (development headers not installed)");
+    return ext;
+  }
+  std::vector<std::string> argv = {"gcc", "-shared", "-fPIC", "-O1", "-g", "-I" + include};
+  if (python.InRoot() && !multiarch.empty()) {
+    // Debian's pythonX.Y/pyconfig.h includes <MULTIARCH/pythonX.Y/pyconfig.h>: the root's, not
+    // the host's (which comes later: only the root's multiarch directory is given).
+    const std::string link_dir = dir + "/include";
+    fs::create_directories(link_dir, ec);
+    fs::create_directory_symlink(python.root + "/usr/include/" + multiarch,
+                                 link_dir + "/" + multiarch, ec);
+    if (ec) {
+      ext.error = absl::StrCat("cannot link ", link_dir, "/", multiarch, ": ", ec.message());
+      return ext;
+    }
+    argv.push_back("-I" + link_dir);
+  }
+  const std::string module = dir + "/native_ext" + suffix;
+  for (const std::string& arg : {*targets + "/native_ext.c", std::string("-o"), module}) {
+    argv.push_back(arg);
+  }
+  absl::StatusOr<RunResult> cc = RunProgram(argv, std::chrono::seconds(60));
+  if (!cc.ok()) {
+    ext.skipped = std::string(cc.status().message());  // "cannot start gcc: ..."
+    return ext;
+  }
+  if (cc->exit_code() != 0 || !fs::exists(module, ec)) {
+    ext.error = absl::StrCat(absl::StrJoin(argv, " "), " failed: ", cc->Describe());
+    return ext;
+  }
+  ext.dir = dir;
+  return ext;
+}
+
+// BuildExtension once per interpreter; its directories go when the test program ends.
+const Extension& NativeExtension(const Interpreter& python) {
+  static std::map<std::string, std::pair<std::unique_ptr<TempDir>, Extension>> built;
+  auto it = built.find(python.name);
+  if (it == built.end()) {
+    auto dir = std::make_unique<TempDir>();
+    Extension ext = BuildExtension(python, dir->path());
+    it = built.emplace(python.name, std::make_pair(std::move(dir), std::move(ext))).first;
+  }
+  return it->second.second;
+}
+
+// Starts native_calls.py, with native_ext when it could be built for `python` (*with_extension
+// tells): a build that failed for another reason than a missing gcc or Python.h is a failure,
+// the test goes on without the extension.
+absl::StatusOr<std::unique_ptr<Target>> StartNativeCalls(const Interpreter& python,
+                                                         bool* with_extension) {
+  *with_extension = false;
+  const Extension& ext = NativeExtension(python);
+  if (!ext.error.empty()) {
+    ADD_FAILURE() << "building targets/native_ext.c for " << python.name << ": " << ext.error;
+  }
+  if (!ext.skipped.empty()) {
+    std::printf("[ skipped  ] %s: native_calls.py without native_ext (a C extension calling "
+                "back into Python): %s\n",
+                python.name.c_str(), ext.skipped.c_str());
+  }
+  std::vector<std::string> args;
+  if (!ext.dir.empty()) args.push_back(ext.dir);
+  absl::StatusOr<std::unique_ptr<Target>> target = StartTarget(python, "native_calls.py", args);
+  if (!target.ok() || ext.dir.empty()) return target;
+  EXPECT_TRUE((*target)->skipped_features.empty())
+      << "native_ext was built in " << ext.dir << ", yet the target went without it:\n"
+      << absl::StrJoin((*target)->skipped_features, "\n");
+  *with_extension = (*target)->skipped_features.empty();
+  return target;
+}
+
+// A frame of a merged stack, innermost first.
+struct MergedFrame {
+  bool python = false;
+  std::string function;  // a C frame's BaseName, "" when unnamed; a Python frame's code name
+  std::string library;   // a C frame's file
+};
+using MergedStack = std::vector<MergedFrame>;
+
+// `--native`'s text: a stack per thread. Python frames are `  File "F", line N in FUNCTION`, C
+// frames `  Binary file "LIB", at FUNCTION+0xN [0xPC]` (or `at FUNCTION (inlined)`, or no
+// `at` when unnamed).
+std::vector<MergedStack> StacksOfText(const std::string& text) {
+  std::vector<MergedStack> stacks;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::StartsWith(line, "Thread ") || absl::StartsWith(line, "Current thread ")) {
+      stacks.emplace_back();
+    } else if (stacks.empty()) {
+      continue;
+    } else if (absl::StartsWith(line, "  File ")) {
+      size_t in = line.rfind(" in ");
+      MergedFrame frame;
+      frame.python = true;
+      if (in != absl::string_view::npos) frame.function = std::string(line.substr(in + 4));
+      stacks.back().push_back(frame);
+    } else if (absl::ConsumePrefix(&line, "  Binary file \"")) {
+      MergedFrame frame;
+      frame.library = std::string(line.substr(0, line.find('"')));
+      size_t at = line.find("\", at ");
+      if (at != absl::string_view::npos) {
+        absl::string_view rest = line.substr(at + 6);
+        frame.function = BaseName(std::string(rest.substr(0, rest.find_first_of("+ "))));
+      }
+      stacks.back().push_back(frame);
+    }
+  }
+  return stacks;
+}
+
+// `--native-all --format=json`: a stack per thread (see ParseOurJson).
+std::vector<MergedStack> StacksOfJson(const std::string& json) {
+  std::vector<MergedStack> stacks;
+  bool in_frame = false;
+  for (absl::string_view piece : absl::StrSplit(json, '\n')) {
+    absl::string_view line = absl::StripAsciiWhitespace(piece);
+    if (absl::StartsWith(line, "\"native_thread_id\": ")) {
+      stacks.emplace_back();
+      in_frame = false;
+    } else if (stacks.empty()) {
+      continue;
+    } else if (line == "\"kind\": \"native\"," || line == "\"kind\": \"python\",") {
+      MergedFrame frame;
+      frame.python = line == "\"kind\": \"python\",";
+      stacks.back().push_back(frame);
+      in_frame = true;
+    } else if (!in_frame) {
+      continue;
+    } else if (!stacks.back().back().python && absl::ConsumePrefix(&line, "\"function\": ")) {
+      const std::string function = JsonString(line);
+      stacks.back().back().function = function.empty() ? "" : BaseName(function);
+    } else if (!stacks.back().back().python && absl::ConsumePrefix(&line, "\"library\": ")) {
+      stacks.back().back().library = JsonString(line);
+    } else if (stacks.back().back().python && absl::ConsumePrefix(&line, "\"name\": ")) {
+      stacks.back().back().function = JsonString(line);
+    }
+  }
+  return stacks;
+}
+
+// Whether a C frame of some stack is the interpreter loop's, by its name.
+bool LoopNamed(const std::vector<MergedStack>& stacks) {
+  for (const MergedStack& stack : stacks) {
+    for (const MergedFrame& frame : stack) {
+      if (!frame.python && (frame.function == BaseName("_PyEval_EvalFrameDefault") ||
+                            frame.function == "PyEval_EvalFrameEx")) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// A C frame native_calls.py's threads must show: of `function`, or of a file whose name starts
+// with `library` (when not empty).
+struct WantedFrame {
+  std::string function;
+  std::string library;
+  bool Matches(const MergedFrame& frame) const {
+    if (frame.python) return false;
+    if (frame.function == function) return true;
+    const std::string file = frame.library.substr(frame.library.rfind('/') + 1);
+    return !library.empty() && absl::StartsWith(file, library);
+  }
+  std::string Describe() const {
+    return library.empty() ? function : absl::StrCat(function, " (or any frame of ", library, "*)");
+  }
+};
+
+struct MergeCase {
+  std::string inner;  // the Python frame right above the C frames; "": none (top of the stack)
+  std::string outer;  // the Python frame right below them
+  std::vector<WantedFrame> wanted;
+};
+
+// native_calls.py's threads: libc's pause() and libffi's frames (ffi_call; libffi 3.3's ffi_call
+// is a tail call to its static ffi_call_int, so only libffi's file tells it) right above the
+// Python frame that made the ctypes call; the extension's native_call between the Python frame
+// that called native_ext.call and the callback's.
+std::vector<MergeCase> NativeCallsCases(bool with_extension) {
+  std::vector<MergeCase> cases = {{"", "libc_inner", {{"pause", ""}, {"ffi_call", "libffi"}}}};
+  if (with_extension) cases.push_back({"callback", "extension_call", {{"native_call", ""}}});
+  return cases;
+}
+
+// What is wrong with `stacks` for `cases`. With `placed`, each case's wanted C frames stand
+// between its two Python frames, and nothing else does but C frames; without, they are merely in
+// the stack that has the outer Python frame.
+std::vector<std::string> MergeProblems(const std::vector<MergedStack>& stacks,
+                                       const std::vector<MergeCase>& cases, bool placed) {
+  std::vector<std::string> problems;
+  for (const MergeCase& c : cases) {
+    const MergedStack* found = nullptr;
+    size_t outer = 0;
+    for (const MergedStack& stack : stacks) {
+      for (size_t i = 0; i < stack.size() && found == nullptr; ++i) {
+        if (stack[i].python && stack[i].function == c.outer) {
+          found = &stack;
+          outer = i;
+        }
+      }
+    }
+    if (found == nullptr) {
+      problems.push_back("no thread has a Python frame of " + c.outer);
+      continue;
+    }
+    size_t begin = 0, end = found->size();  // where the wanted C frames must be
+    if (placed) {
+      end = outer;
+      begin = outer;
+      while (begin > 0 && !(*found)[begin - 1].python) --begin;
+      const std::string above = begin > 0 ? (*found)[begin - 1].function : "";
+      if (above != c.inner) {
+        problems.push_back(absl::StrCat(
+            "right above the Python frame of ", c.outer, " and its C frames stands ",
+            above.empty() ? "no Python frame" : "the Python frame of " + above, ", not ",
+            c.inner.empty() ? "the top of the stack" : "the Python frame of " + c.inner));
+        continue;
+      }
+    }
+    std::vector<std::string> seen;
+    for (size_t i = begin; i < end; ++i) {
+      if (!(*found)[i].python) seen.push_back((*found)[i].function);
+    }
+    for (const WantedFrame& want : c.wanted) {
+      if (std::none_of(found->begin() + begin, found->begin() + end,
+                       [&](const MergedFrame& f) { return want.Matches(f); })) {
+        problems.push_back(absl::StrCat(
+            "no C frame of ", want.Describe(),
+            placed ? absl::StrCat(" between the Python frames of ",
+                                  c.inner.empty() ? "(top)" : c.inner, " and ", c.outer)
+                   : " in the thread of " + c.outer,
+            "; there: ", absl::StrJoin(seen, ", ")));
+      }
+    }
+  }
+  return problems;
+}
+
+TEST_P(Native, NativeCallsMatchFaulthandler) {
+  const Interpreter& python = GetParam();
+  ASSERT_TOOL(tool);
+  bool with_extension = false;
+  absl::StatusOr<std::unique_ptr<Target>> target = StartNativeCalls(python, &with_extension);
+  ASSERT_TRUE(target.ok()) << target.status();
+  std::string out;
+  ASSERT_NO_FATAL_FAILURE(CheckPythonFramesMatchFaulthandler(tool, **target, &out));
+  const std::vector<MergeCase> cases = NativeCallsCases(with_extension);
+  std::vector<std::string> problems = MergeProblems(StacksOfText(out), cases, /*placed=*/true);
+  if (!problems.empty()) {
+    // Python frames stand where the interpreter loop's C frame does; when no C frame has the
+    // loop's name (a stripped interpreter whose loop lies outside its dynamic symbols' ranges,
+    // such as the hot/cold-split _PyEval_EvalFrameDefault of Debian's 3.13+), they follow the C
+    // stack (snapshot/merged_stack.h). Then only the C frames' presence is checked.
+    absl::StatusOr<RunResult> all = RunProgram(
+        {tool, "--native-all", "--format=json", std::to_string((*target)->child.pid())},
+        std::chrono::seconds(60));
+    ASSERT_TRUE(all.ok()) << all.status();
+    ASSERT_EQ(all->exit_code(), 0) << all->Describe();
+    if (!LoopNamed(StacksOfJson(all->out))) {
+      std::printf("[ skipped  ] %s: where native_calls.py's C frames stand among its Python "
+                  "frames: no C frame is named _PyEval_EvalFrameDefault, the Python frames "
+                  "follow the C stack\n",
+                  python.name.c_str());
+      problems = MergeProblems(StacksOfText(out), cases, /*placed=*/false);
+    }
+  }
+  for (const std::string& problem : problems) ADD_FAILURE() << problem << ":\n" << out;
+}
+
+TEST_P(Native, NativeCallsCFramesAreGdbs) {
+  const Interpreter& python = GetParam();
+  ASSERT_TOOL(tool);
+  if (python.InRoot()) GTEST_SKIP() << kGdbInRoot;  // see CFramesAreGdbs
+  bool with_extension = false;
+  absl::StatusOr<std::unique_ptr<Target>> target = StartNativeCalls(python, &with_extension);
+  ASSERT_TRUE(target.ok()) << target.status();
+  std::string json;
+  ASSERT_NO_FATAL_FAILURE(CheckCFramesAreGdbs(tool, **target, &json));
+  for (const std::string& problem :
+       MergeProblems(StacksOfJson(json), NativeCallsCases(with_extension), /*placed=*/true)) {
+    ADD_FAILURE() << problem << ":\n" << json;
+  }
 }
 
 std::string NativeCaseName(const ::testing::TestParamInfo<Interpreter>& info) {

@@ -7,6 +7,7 @@
 // consumer (tests/consumers/: pprof-format, speedscope's own page, the SVG in Chromium), Ctrl-C,
 // SIGTERM and a target that exits mid-record, a command run under record, and top in tmux.
 
+#include <algorithm>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -194,6 +195,35 @@ TEST_P(RecordTruth, SharesIdleBlockingAndLines) {
   absl::StatusOr<std::vector<FoldedStack>> idle_stacks = ParseFolded(idle->out);
   ASSERT_TRUE(idle_stacks.ok()) << idle_stacks.status();
   EXPECT_TRUE(HasThread(*idle_stacks, "sleeper")) << "--idle left the sleeper out:\n" << idle->out;
+
+  // --native: the sleeper's C frames come under the Python frame that called time.sleep (the
+  // interpreter's own left out: the time module's, if it is an extension, then the C library's),
+  // and the thread's first C frames (clone, start_thread) above its first Python frame.
+  absl::StatusOr<RunResult> native =
+      Record({"--rate=200", "--duration=1", "--idle", "--native"}, pid);
+  ASSERT_TRUE(native.ok()) << native.status();
+  ASSERT_EQ(native->exit_code(), 0) << native->Describe();
+  absl::StatusOr<std::vector<FoldedStack>> native_stacks = ParseFolded(native->out);
+  ASSERT_TRUE(native_stacks.ok()) << native_stacks.status();
+  int sleeper_stacks = 0;
+  for (const FoldedStack& stack : *native_stacks) {
+    if (!ThreadIs(stack, "sleeper")) continue;
+    ++sleeper_stacks;
+    auto caller = std::find_if(stack.labels.begin(), stack.labels.end(), [](const std::string& l) {
+      return absl::StartsWith(l, "sleep_forever (");
+    });
+    ASSERT_NE(caller, stack.labels.end()) << native->out;
+    ASSERT_NE(caller + 1, stack.labels.end()) << "no C frame under sleep_forever:\n" << native->out;
+    for (auto below = caller + 1; below != stack.labels.end(); ++below) {
+      EXPECT_FALSE(absl::StrContains(*below, ".py:")) << "a Python frame under time.sleep's C "
+                                                       << "frames: " << *below << "\n" << native->out;
+    }
+    // libc.so.6, or libc-2.31.so (Debian 11)
+    EXPECT_TRUE(absl::StrContains(stack.labels.back(), "(libc")) << native->out;
+    EXPECT_TRUE(absl::StrContains(stack.labels[1], "(libc"))
+        << "the thread's first C frame (clone, start_thread) is missing:\n" << native->out;
+  }
+  EXPECT_GT(sleeper_stacks, 0) << native->out;
 
   absl::StatusOr<RunResult> blocking = Record({"--rate=200", "--duration=3", "--blocking"}, pid);
   ASSERT_TRUE(blocking.ok()) << blocking.status();
