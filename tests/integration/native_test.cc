@@ -592,6 +592,37 @@ std::string NativeCaseName(const ::testing::TestParamInfo<Interpreter>& info) {
   return info.param.name;
 }
 
+// --native goes with the other ways to pick a target: --timeout (a tree, dumped to stderr) and
+// --subprocesses.
+TEST(NativeWith, TimeoutAndSubprocesses) {
+  ASSERT_TOOL(tool);
+  const Interpreter* python = AnyPython();
+  ASSERT_NE(python, nullptr) << "no CPython in scope found";
+  absl::StatusOr<RunResult> timed =
+      RunProgram({tool, "--native", "--timeout", "1", "--kill-after", "1", "--", python->path,
+                  "-c", "import time\ndef waits():\n    time.sleep(60)\nwaits()"},
+                 std::chrono::seconds(60));
+  ASSERT_TRUE(timed.ok()) << timed.status();
+  EXPECT_EQ(timed->exit_code(), 124) << timed->Describe();
+  // The sleeping function's Python frame, and a C frame of the C library under it.
+  const size_t python_frame = timed->err.find("  File \"<string>\", line 3 in waits\n");
+  const size_t c_frame = timed->err.rfind("  Binary file \"", python_frame);
+  EXPECT_NE(python_frame, std::string::npos) << timed->err;
+  EXPECT_NE(c_frame, std::string::npos) << timed->err;
+  EXPECT_NE(timed->err.find("libc", c_frame), std::string::npos) << timed->err;
+
+  absl::StatusOr<std::unique_ptr<Target>> target = StartTarget(*python, "blocking.py", {});
+  ASSERT_TRUE(target.ok()) << target.status();
+  const pid_t pid = (*target)->child.pid();
+  absl::StatusOr<RunResult> tree = RunProgram(
+      {tool, "--native", "--subprocesses", std::to_string(pid)}, std::chrono::seconds(60));
+  ASSERT_TRUE(tree.ok()) << tree.status();
+  EXPECT_EQ(tree->exit_code(), 0) << tree->Describe();
+  EXPECT_NE(tree->out.find(absl::StrCat("=== pid ", pid)), std::string::npos) << tree->out;
+  EXPECT_NE(tree->out.find("  Binary file \""), std::string::npos) << tree->out;
+  EXPECT_EQ(WaitUntilRunningUntraced(pid, std::chrono::seconds(1)), "");
+}
+
 INSTANTIATE_TEST_SUITE_P(Interpreters, Native, ::testing::ValuesIn(NativeInterpreters()),
                          NativeCaseName);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Native);
