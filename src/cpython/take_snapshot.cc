@@ -239,13 +239,13 @@ absl::StatusOr<Snapshot> take_snapshot(Target& target, SnapshotReader& reader,
   if (snapshot.ok()) add_crash_c_stack(target, reader.runtime(), unwinder, *snapshot);
   const size_t threads_stopped = target.threads().size();
   target.resume();
-  if (snapshot.ok() && needs.native) {
-    describe_native_stacks(unwinder.ok() ? unwinder->get() : nullptr, unwinder.status(), unwound,
-                           *snapshot);
-  }
   if (stats != nullptr) {
     stats->stopped = absl::Now() - stop_start;
     stats->threads_stopped = threads_stopped;
+  }
+  if (snapshot.ok() && needs.native) {
+    describe_native_stacks(unwinder.ok() ? unwinder->get() : nullptr, unwinder.status(), unwound,
+                           *snapshot);
   }
   if (!snapshot.ok()) return target.unreadable_runtime_error(snapshot.status());
   // A walk cut short because the process died under it tells of its death, not of its memory.

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/errors.h"
+#include "native/module_symbols.h"
 
 namespace pystack {
 namespace {
@@ -352,12 +353,11 @@ void NativeUnwinder::describe_uncached(uint64_t pc, bool activation,
                                              nullptr, nullptr);
   frame.library = module_name != nullptr ? module_name : "";
   frame.interpreter = frame.library == runtime_file_;
-  GElf_Off offset = 0;
-  GElf_Sym symbol;
-  if (const char* name =
-          dwfl_module_addrinfo(module, lookup, &offset, &symbol, nullptr, nullptr, nullptr)) {
-    frame.function = name;
-    frame.function_offset = offset + (pc - lookup);
+  std::unique_ptr<ModuleSymbols>& symbols = symbols_[module];
+  if (symbols == nullptr) symbols = std::make_unique<ModuleSymbols>(module);
+  if (std::optional<ModuleSymbols::Symbol> symbol = symbols->find(lookup)) {
+    frame.function = symbol->name;
+    frame.function_offset = pc - symbol->start;
   }
   // DWARF: for every frame when asked (file, line, inlined calls), else only to name an
   // interpreter frame no symbol covers (to find the loop that runs Python frames).

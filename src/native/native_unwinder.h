@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "memory/page_cache.h"
 #include "memory/target.h"
+#include "native/module_symbols.h"
 #include "snapshot/snapshot.h"
 
 namespace pystack {
@@ -87,6 +88,8 @@ class NativeUnwinder {
   std::vector<std::unique_ptr<std::string>> module_files_;
   // Frames of a pc already described (symbols and lines do not change while the tool runs).
   absl::flat_hash_map<uint64_t, std::vector<NativeFrame>> described_;
+  // Each module's function symbols, sorted on first use.
+  absl::flat_hash_map<Dwfl_Module*, std::unique_ptr<ModuleSymbols>> symbols_;
 };
 
 // Whether the function named `name` is the interpreter loop that runs Python frames.
