@@ -68,6 +68,20 @@ absl::Status store(absl::StatusOr<T> parsed, Out& out) {
   return absl::OkStatus();
 }
 
+// --native and --native-all, for dumps and for record/top alike: true when `arg` was one. The
+// wider one wins, whatever their order.
+bool take_native_flag(const std::string& arg, NativeFrames& native) {
+  if (arg == "--native") {
+    native = std::max(native, NativeFrames::kOutsideInterpreter);
+    return true;
+  }
+  if (arg == "--native-all") {
+    native = NativeFrames::kAll;
+    return true;
+  }
+  return false;
+}
+
 
 absl::StatusOr<double> parse_seconds(const std::string& name, const std::string& text,
                                      double max) {
@@ -138,14 +152,7 @@ absl::StatusOr<Options> parse_options(const std::vector<std::string>& args) {
       options.locals = true;
       continue;
     }
-    if (arg == "--native") {
-      options.native = std::max(options.native, NativeFrames::kOutsideInterpreter);
-      continue;
-    }
-    if (arg == "--native-all") {
-      options.native = NativeFrames::kAll;
-      continue;
-    }
+    if (take_native_flag(arg, options.native)) continue;
     if (arg == "--subprocesses") {
       subprocesses = true;
       continue;
@@ -264,11 +271,7 @@ absl::StatusOr<Options> parse_sampler_options(Options::Action action,
     if (arg == "--idle") { sampler.idle = true; continue; }
     if (arg == "--gil") { sampler.gil_only = true; continue; }
     if (arg == "--blocking") { sampler.blocking = true; continue; }
-    if (arg == "--native") {
-      options.native = std::max(options.native, NativeFrames::kOutsideInterpreter);
-      continue;
-    }
-    if (arg == "--native-all") { options.native = NativeFrames::kAll; continue; }
+    if (take_native_flag(arg, options.native)) continue;
     if (arg == "--nonblocking") { sampler.blocking = false; continue; }
     if (arg == "--no-lines") { sampler.lines = false; continue; }
     if (arg == "--subprocesses") { sampler.subprocesses = true; continue; }

@@ -2,41 +2,21 @@
 
 #include <cstdint>
 
+#include "format/native_text.h"
+
 namespace pystack {
 namespace {
-
-// dump_hexadecimal(fd, value, sizeof(void*), strip_zeros=1): lowercase, no leading zeros, at
-// least one digit.
-void append_hex(std::string& out, uint64_t value) {
-  char digits[16];
-  int n = 0;
-  do {
-    digits[n++] = "0123456789abcdef"[value & 15];
-    value >>= 4;
-  } while (value != 0);
-  while (n > 0) out += digits[--n];
-}
-
-// dump_pointer.
-void append_pointer(std::string& out, uint64_t address) {
-  out += "0x";
-  append_hex(out, address);
-}
 
 // One entry of _Py_backtrace_symbols_fd. dli_fname is written with PUTS, up to its first NUL.
 void append_frame(std::string& out, const CrashCFrame& frame) {
   const std::string file = frame.file.substr(0, frame.file.find('\0'));
   if (file.empty()) {
-    out += "  Binary file '<unknown>' [";
-    append_pointer(out, frame.address);
-    out += "]\n";
+    out += "  Binary file '<unknown>' [" + hex_address(frame.address) + "]\n";
     return;
   }
   // Without a symbol, dli_saddr is the load bias: 0 (a non-PIE executable) prints no offset.
   if (!frame.symbol && frame.symbol_address == 0) {
-    out += "  Binary file \"" + file + "\" [";
-    append_pointer(out, frame.address);
-    out += "]\n";
+    out += "  Binary file \"" + file + "\" [" + hex_address(frame.address) + "]\n";
     return;
   }
   const bool after = frame.address >= frame.symbol_address;
@@ -45,11 +25,8 @@ void append_frame(std::string& out, const CrashCFrame& frame) {
   out += "  Binary file \"" + file + "\", at ";
   if (frame.symbol) out += frame.symbol->substr(0, frame.symbol->find('\0'));
   out += after ? '+' : '-';
-  out += "0x";
-  append_hex(out, offset);
-  out += " [";
-  append_pointer(out, frame.address);
-  out += "]\n";
+  // dump_hexadecimal(..., strip_zeros=1) and dump_pointer: lower case, no leading zeros.
+  out += hex_address(offset) + " [" + hex_address(frame.address) + "]\n";
 }
 
 }  // namespace

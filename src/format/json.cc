@@ -114,23 +114,24 @@ void write_frame(JsonWriter& json, const Frame& frame, const SourceLines& source
   json.end_object();
 }
 
+// A string that is empty when unknown: null then.
+void write_nonempty_utf8(JsonWriter& json, const std::string& text) {
+  if (text.empty()) {
+    json.null();
+  } else {
+    json.string_utf8(text);
+  }
+}
+
 // --native: a C frame.
 void write_native_frame(JsonWriter& json, const NativeFrame& frame) {
   json.begin_object();
   json.key("kind");
   json.string_utf8("native");
   json.key("function");
-  if (frame.function.empty()) {
-    json.null();
-  } else {
-    json.string_utf8(frame.function);
-  }
+  write_nonempty_utf8(json, frame.function);
   json.key("library");
-  if (frame.library.empty()) {
-    json.null();
-  } else {
-    json.string_utf8(frame.library);
-  }
+  write_nonempty_utf8(json, frame.library);
   json.key("address");
   json.unsigned_number(frame.address);
   json.key("offset");
@@ -168,11 +169,7 @@ void write_frames(JsonWriter& json, const Thread& thread, const SourceLines& sou
   }
   json.end_array();
   json.key("native_error");
-  if (thread.native->end_error.empty()) {
-    json.null();
-  } else {
-    json.string_utf8(thread.native->end_error);
-  }
+  write_nonempty_utf8(json, thread.native->end_error);
 }
 
 void write_thread(JsonWriter& json, const Thread& thread, const SourceLines& sources,

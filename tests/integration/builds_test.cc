@@ -191,20 +191,6 @@ void ExpectToolMatches(Target& target) {
   EXPECT_FALSE(target.child.Exited()) << "the target died during or after the dump";
 }
 
-// The dump without the lines --native adds (as in native_test.cc).
-std::string WithoutNativeLines(const std::string& dump) {
-  std::string out;
-  for (absl::string_view line : absl::StrSplit(dump, '\n')) {
-    if (absl::StartsWith(line, "  Binary file ") ||
-        absl::StartsWith(line, "  <pystack-dump: C stack")) {
-      continue;
-    }
-    absl::StrAppend(&out, line, "\n");
-  }
-  out.pop_back();  // StrSplit gave one more, empty, piece after the last newline
-  return out;
-}
-
 // One entry of a thread's "frames" in `--format=json --native-all`.
 struct JsonFrame {
   bool native = false;

@@ -292,21 +292,6 @@ class CoreTest : public ::testing::TestWithParam<CrashCase> {
 
 constexpr char kCStackEnds[] = "  <pystack-dump: C stack ends: ";
 
-// The dump without the lines --native adds (as in native_test.cc): the C frames, where a C stack
-// ends early, and why Python frames stand after the C stack.
-std::string WithoutNativeLines(const std::string& dump) {
-  std::string out;
-  for (absl::string_view line : absl::StrSplit(dump, '\n')) {
-    if (absl::StartsWith(line, "  Binary file ") ||
-        absl::StartsWith(line, "  <pystack-dump: C stack")) {
-      continue;
-    }
-    absl::StrAppend(&out, line, "\n");
-  }
-  out.pop_back();  // StrSplit gave one more, empty, piece after the last newline
-  return out;
-}
-
 // One thread's block of a faulthandler-format dump: its header and the lines below it.
 struct ThreadBlock {
   std::string header;
@@ -333,14 +318,6 @@ std::vector<ThreadBlock> ThreadBlocks(const std::string& dump) {
     }
   }
   return blocks;
-}
-
-// The file a C line names: `  Binary file "NAME"...`; "" for '<unknown>'.
-std::string LibraryOf(const std::string& line) {
-  const std::string prefix = "  Binary file \"";
-  if (!absl::StartsWith(line, prefix)) return "";
-  const size_t end = line.find('"', prefix.size());
-  return end == std::string::npos ? "" : line.substr(prefix.size(), end - prefix.size());
 }
 
 // The C library, by the name glibc's files have: libc.so.6, or libc-2.31.so before 2.34.
@@ -485,11 +462,11 @@ void ExpectNativeReport(const std::string& tool, const CrashCase& c, const Crash
     EXPECT_FALSE(c_lines.empty()) << "no C frame in the crashed thread:\n" << r->out;
     if (c.scenario.name == "segv") {
       auto ctypes = std::find_if(c_lines.begin(), c_lines.end(), [](const std::string& line) {
-        return absl::StrContains(fs::path(LibraryOf(line)).filename().string(), "_ctypes");
+        return absl::StrContains(fs::path(BinaryFileOf(line)).filename().string(), "_ctypes");
       });
       EXPECT_NE(ctypes, c_lines.end()) << "no frame of _ctypes in the crashed thread:\n" << r->out;
       EXPECT_TRUE(ctypes != c_lines.begin() && ctypes != c_lines.end() &&
-                  IsLibc(LibraryOf(*(ctypes - 1))))
+                  IsLibc(BinaryFileOf(*(ctypes - 1))))
           << "the frame that faulted (the C library's, called by _ctypes) is not there:\n"
           << r->out;
     }
@@ -540,7 +517,7 @@ void ExpectCFramesInEveryThread(const std::string& dump) {
     const std::vector<std::string> c_lines = block.CLines();
     EXPECT_FALSE(c_lines.empty()) << block.header << ": no C frame:\n" << dump;
     if (!c_lines.empty()) {
-      EXPECT_NE(LibraryOf(c_lines.front()), "")
+      EXPECT_NE(BinaryFileOf(c_lines.front()), "")
           << block.header << ": its innermost C frame is in no file the core names:\n" << dump;
     }
   }

@@ -189,20 +189,12 @@ std::optional<HandlerStack> SplitReport(const std::string& report) {
   return stack;
 }
 
-// The file a line names: `  Binary file "NAME"...`.
-std::string FileOf(const std::string& line) {
-  const std::string prefix = "  Binary file \"";
-  if (!absl::StartsWith(line, prefix)) return "";
-  const size_t end = line.find('"', prefix.size());
-  return end == std::string::npos ? "" : line.substr(prefix.size(), end - prefix.size());
-}
-
 // The handler's own entries: _Py_DumpStack and its callers in the same file.
 size_t HandlerFrames(const HandlerStack& stack) {
   if (stack.lines.empty()) return 0;
-  const std::string file = FileOf(stack.lines[0]);
+  const std::string file = BinaryFileOf(stack.lines[0]);
   size_t n = 0;
-  while (n < stack.lines.size() && FileOf(stack.lines[n]) == file) ++n;
+  while (n < stack.lines.size() && BinaryFileOf(stack.lines[n]) == file) ++n;
   return n;
 }
 

@@ -827,6 +827,26 @@ std::string DescribeMismatch(const std::string& expected, const std::string& act
   return out;
 }
 
+std::string WithoutNativeLines(const std::string& dump) {
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(dump, '\n')) {
+    if (absl::StartsWith(line, "  Binary file ") ||
+        absl::StartsWith(line, "  <pystack-dump: C stack")) {
+      continue;
+    }
+    absl::StrAppend(&out, line, "\n");
+  }
+  out.pop_back();  // StrSplit gave one more, empty, piece after the last newline
+  return out;
+}
+
+std::string BinaryFileOf(const std::string& line) {
+  const std::string prefix = "  Binary file \"";
+  if (!absl::StartsWith(line, prefix)) return "";
+  const size_t end = line.find('"', prefix.size());
+  return end == std::string::npos ? "" : line.substr(prefix.size(), end - prefix.size());
+}
+
 bool IsOneErrorLine(const std::string& err) {
   return StartsWith(err, "pystack-dump: error: ") && !err.empty() && err.back() == '\n' &&
          std::count(err.begin(), err.end(), '\n') == 1;

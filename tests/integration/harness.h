@@ -273,6 +273,15 @@ std::string Printable(const std::string& bytes);
 // Expected and actual in full, then a unified-diff-like view of their lines.
 std::string DescribeMismatch(const std::string& expected, const std::string& actual);
 
+// A dump without the lines --native adds: the C frames (`  Binary file ...`), where a C stack
+// ends early and why Python frames stand after it (`  <pystack-dump: C stack...`). What is left
+// is what the dump without --native would be.
+std::string WithoutNativeLines(const std::string& dump);
+
+// The file a C line names (`  Binary file "NAME"...`, the form of 3.14's crash handler and of
+// --native); "" for another line or '<unknown>'.
+std::string BinaryFileOf(const std::string& line);
+
 // True when `err` is exactly one line that starts with "pystack-dump: error: ".
 bool IsOneErrorLine(const std::string& err);
 

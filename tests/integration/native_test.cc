@@ -53,20 +53,6 @@ std::vector<Interpreter> NativeInterpreters() {
   return out;
 }
 
-// The dump without the lines --native adds.
-std::string WithoutNativeLines(const std::string& dump) {
-  std::string out;
-  for (absl::string_view line : absl::StrSplit(dump, '\n')) {
-    if (absl::StartsWith(line, "  Binary file ") ||
-        absl::StartsWith(line, "  <pystack-dump: C stack")) {
-      continue;
-    }
-    absl::StrAppend(&out, line, "\n");
-  }
-  out.pop_back();  // StrSplit gave one more, empty, piece after the last newline
-  return out;
-}
-
 // `--native PID` of a parked target: with its C lines taken out, the target's faulthandler dump.
 // The output goes to *out.
 void CheckPythonFramesMatchFaulthandler(const std::string& tool, const Target& target,
