@@ -362,5 +362,35 @@ int main(void) {
 #else
     NONE("iframe.globals"); NONE("iframe.builtins");
 #endif
+    /* What a suspended coroutine awaits (--tasks): its frame and the top of that frame's stack */
+#if PY_VERSION_HEX >= 0x030E0000
+    NONE("iframe.stacktop");
+    OUT("iframe.stackpointer", offsetof(_PyInterpreterFrame, stackpointer));
+#elif PY_VERSION_HEX >= 0x030B0000
+    OUT("iframe.stacktop", offsetof(_PyInterpreterFrame, stacktop));
+    NONE("iframe.stackpointer");
+#else
+    NONE("iframe.stacktop"); NONE("iframe.stackpointer");
+#endif
+#if PY_MAJOR_VERSION >= 3 && PY_VERSION_HEX < 0x030B0000
+    OUT("frame.valuestack", offsetof(PyFrameObject, f_valuestack));
+#if PY_VERSION_HEX >= 0x030A0000
+    NONE("frame.stacktop");
+    OUT("frame.stackdepth", offsetof(PyFrameObject, f_stackdepth));
+#else
+    OUT("frame.stacktop", offsetof(PyFrameObject, f_stacktop));
+    NONE("frame.stackdepth");
+#endif
+#else
+    NONE("frame.valuestack"); NONE("frame.stacktop"); NONE("frame.stackdepth");
+#endif
+#if PY_VERSION_HEX >= 0x030B0000
+    NONE("gen.frame");
+    OUT("gen.iframe", offsetof(PyGenObject, gi_iframe));
+    OUT("gen.frame_state", offsetof(PyGenObject, gi_frame_state));
+#else
+    OUT("gen.frame", offsetof(PyGenObject, gi_frame));
+    NONE("gen.iframe"); NONE("gen.frame_state");
+#endif
     return 0;
 }

@@ -19,6 +19,7 @@ enum ExitCode : int {
   kExitPartial = 9,             // a dump was printed, but memory was corrupt or unreadable in places
   kExitBadCore = 10,            // not a core file, or a truncated one
   kExitStopTimedOut = 11,       // a thread did not stop within --attach-timeout
+  kExitTaskCycle = 12,          // --tasks=tree: the await graph has a cycle (printed instead)
 };
 
 ExitCode exit_code_for(ErrorKind kind);

@@ -116,6 +116,13 @@ absl::Status check_combination(const Options& options, bool have_pid, bool subpr
   if (!core && (!options.executable.empty() || !options.sysroot.empty())) {
     return usage_error("--executable and --sysroot go with --core");
   }
+  if (options.tasks && options.format == OutputFormat::kTraceback) {
+    return usage_error("--tasks prints a table or a tree of its own: use it alone or with --format=json");
+  }
+  if (options.tasks && options.format != OutputFormat::kJson &&
+      (options.locals || options.native != NativeFrames::kNone)) {
+    return usage_error("--locals and --native show threads' stacks: with --tasks, only in --format=json");
+  }
   if (subprocesses && !have_pid) return usage_error("--subprocesses needs a PID");
   if (!core && !timeout && !have_pid) return usage_error("no process id given");
   return absl::OkStatus();
@@ -153,6 +160,18 @@ absl::StatusOr<Options> parse_options(const std::vector<std::string>& args) {
       continue;
     }
     if (take_native_flag(arg, options.native)) continue;
+    if (arg == "--tasks" || arg == "--tasks=table") {
+      options.tasks = TaskView::kTable;
+      continue;
+    }
+    if (arg == "--tasks=tree") {
+      options.tasks = TaskView::kTree;
+      continue;
+    }
+    if (arg.starts_with("--tasks=")) {
+      return usage_error(absl::StrCat("unknown --tasks view '", arg.substr(8),
+                                      "' (known: table, tree)"));
+    }
     if (arg == "--subprocesses") {
       subprocesses = true;
       continue;
@@ -352,6 +371,11 @@ Options:
                           frames where the interpreter loop that runs them stands; the
                           interpreter's own C frames are left out (see README)
   --native-all            as --native, with the interpreter's own C frames
+  --tasks[=table|tree]    every asyncio task instead of the threads' stacks: the table
+                          `python -m asyncio ps PID` prints (the default), or the tree of
+                          `python -m asyncio pstree PID` (exit 12 when the await graph has
+                          a cycle: the cycle is printed); with --format=json, a "tasks"
+                          list per interpreter beside the threads (see README)
   --attach-timeout=SECS   give up if the threads do not all stop within SECS (default 2)
   --subprocesses          dump PID and all its descendants, each under a line
                           "=== pid PID (parent PPID): COMMAND LINE ===" (see README)

@@ -17,6 +17,8 @@ enum class OutputFormat { kFaulthandler, kTraceback, kJson };
 
 // C frames: none, those outside the interpreter (--native), or all of them (--native-all).
 enum class NativeFrames { kNone, kOutsideInterpreter, kAll };
+// --tasks: `python -m asyncio ps`'s table, or `pstree`'s tree (--tasks=tree).
+enum class TaskView { kTable, kTree };
 // record's output (--format, or the --output file's extension).
 enum class ProfileFormat { kFolded, kSpeedscope, kSvg, kPprof };
 
@@ -48,6 +50,8 @@ struct Options {
   OutputFormat format = OutputFormat::kFaulthandler;
   bool locals = false;
   NativeFrames native = NativeFrames::kNone;
+  // --tasks: asyncio's tasks instead of the threads' stacks (with --format=json: beside them).
+  std::optional<TaskView> tasks;
   double attach_timeout_seconds = 2.0;
   // --core
   std::string core_path;

@@ -13,7 +13,10 @@ namespace pystack {
 // The chosen format applied to `snapshot`, taken of `target`. The traceback and JSON formats
 // show source lines: they are read here, before formatting, where the target says its files are
 // (Target::source_file). The faulthandler format reads no file.
-std::string render(const Snapshot& snapshot, const Options& options, const Target& target);
+// With --tasks=tree, an await graph with a cycle is no tree: `cycle_error` (when given) gets
+// pstree's message for stderr and the text is empty; without it the message is the text.
+std::string render(const Snapshot& snapshot, const Options& options, const Target& target,
+                   std::string* cycle_error = nullptr);
 
 // What the chosen format reads of a snapshot (each formatter declares it).
 SnapshotNeeds needs_of(const Options& options);

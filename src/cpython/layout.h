@@ -67,6 +67,8 @@ struct InterpreterFrameOffsets {
   int64_t localsplus = -1;  // _PyInterpreterFrame.localsplus (3.11+)
   int64_t globals = -1;
   int64_t builtins = -1;
+  int64_t stacktop = -1;      // an int: localsplus slots in use (3.11-3.13)
+  int64_t stackpointer = -1;  // a _PyStackRef * (3.14+)
 };
 
 // PyFrameObject (up to 3.10)
@@ -77,6 +79,9 @@ struct FrameObjectOffsets {
   int64_t lineno = -1;  // PyCodeObject
   int64_t locals = -1;  // PyFrameObject.f_locals (up to 3.10)
   int64_t localsplus = -1;  // PyFrameObject.f_localsplus (up to 3.10)
+  int64_t valuestack = -1;  // f_valuestack (3.x up to 3.10)
+  int64_t stacktop = -1;    // f_stacktop, a pointer (up to 3.9)
+  int64_t stackdepth = -1;  // f_stackdepth, an int (3.10)
 };
 
 // PyCodeObject
@@ -241,6 +246,9 @@ struct SetEntryOffsets {
 struct GenOffsets {
   int64_t qualname = -1;  // gi_qualname (cr_, ag_ alike) (3.x)
   int64_t code = -1;  // gi_code (2.7)
+  int64_t frame = -1;        // gi_frame, a PyFrameObject (3.x up to 3.10)
+  int64_t iframe = -1;       // gi_iframe, the embedded _PyInterpreterFrame (3.11+)
+  int64_t frame_state = -1;  // gi_frame_state, an int8 (3.11+)
 };
 
 // PyMethodObject

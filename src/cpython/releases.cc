@@ -93,6 +93,19 @@ constexpr Release kPython27{
     .dicts = DictModel::kPython2Table, .builtin_types = BuiltinTypes::kPython2,
     .builtins_module = "__builtin__", .thread_name_attribute = "_Thread__name",
     .repr = kRepr27, .faulthandler = kFaulthandler36, .traceback = kTraceback27};
+// --tasks, from each release's Include/internal/pycore_frame.h (PyFrameState) and
+// Lib/asyncio/tools.py with its _remote_debugging; checked against `python -m asyncio ps` of
+// 3.14.10 and 3.15.2.
+constexpr AsyncioModel kAsyncio314{.registry = TaskRegistry::kAsyncioDebug,
+                                   .frame_cleared = 4,
+                                   .suspended_yield_from = -1,
+                                   .ps_main_thread_only = true};
+constexpr AsyncioModel kAsyncio315{.registry = TaskRegistry::kAsyncioDebug,
+                                   .frame_cleared = 5,
+                                   .suspended_yield_from = 2,
+                                   .suspended_yield_from_locked = 3,
+                                   .awaited_slot = 2};
+
 constexpr Release kPython36{
     .major = 3, .minor = 6, .layout = &kLayout_3_6,
     .interpreter_list = InterpreterListHead::kStaticInterpHead,
@@ -163,7 +176,13 @@ constexpr Release kPython314{.major = 3, .minor = 14, .layout = &kLayout_3_14,
                              .managed_dict = ManagedDict::kInlineValues313,
                              .unoptimized_fast_locals = UnoptimizedFastLocals::kHiddenOnly,
                              .names_os_threads = true,
+                             .asyncio = kAsyncio314,
                              .repr = kRepr312, .faulthandler = kFaulthandler314, .traceback = kTraceback313};
+
+constexpr Release with_asyncio(Release row, AsyncioModel asyncio) {
+  row.asyncio = asyncio;
+  return row;
+}
 
 constexpr Release patch_row(Release row, int first_micro, FaulthandlerDialect faulthandler) {
   row.first_micro = first_micro;
@@ -191,7 +210,8 @@ const Release kReleases[] = {
     kPython314,
     patch_row(kPython314, 1, kFaulthandler3141),
     // 3.15: 3.14.1's models and formats.
-    with_layout(patch_row(kPython314, 0, kFaulthandler3141), 15, &kLayout_3_15),
+    with_asyncio(with_layout(patch_row(kPython314, 0, kFaulthandler3141), 15, &kLayout_3_15),
+                 kAsyncio315),
 };
 
 bool at_or_after(const PythonVersion& v, const Release& row) {

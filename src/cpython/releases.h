@@ -100,6 +100,29 @@ enum class EntryFrames {
   kShimBelow,     // 3.12+: the loop pushes a shim (or entry frame) below the first frame it runs
 };
 
+// Where --tasks finds asyncio's tasks.
+enum class TaskRegistry {
+  kNone,           // 2.7, 3.6
+  kModuleGlobals,  // 3.7-3.13: asyncio's own registries of tasks (Python objects)
+  kAsyncioDebug,   // 3.14+: the per-thread lists the AsyncioDebug section locates
+};
+
+// --tasks: how a release keeps tasks and coroutines.
+struct AsyncioModel {
+  TaskRegistry registry = TaskRegistry::kNone;
+  // gi_frame_state (3.11+): the value of a cleared frame, and those of a frame suspended in
+  // `await` (its top of stack is the awaited object); -128: none.
+  int frame_cleared = -128;
+  int suspended_yield_from = -128;
+  int suspended_yield_from_locked = -128;  // 3.15
+  // Which slot below the frame's stackpointer holds the awaited object: 1 (3.14), 2 (3.15:
+  // SEND leaves the value to send on top of it).
+  int awaited_slot = 1;
+  // 3.14's `python -m asyncio ps` walks from threads.main towards older threads: it lists the
+  // main thread's tasks only (and the interpreter's list); 3.15 lists every thread's.
+  bool ps_main_thread_only = false;
+};
+
 struct Release {
   int major = 0;
   int minor = 0;
@@ -129,6 +152,7 @@ struct Release {
   const char* thread_name_attribute = "_name";  // threading.Thread's name attribute
   // threading names the OS thread after the Python thread (_thread.set_name, 3.14+).
   bool names_os_threads = false;
+  AsyncioModel asyncio;
 
   ReprDialect repr;
   FaulthandlerDialect faulthandler;

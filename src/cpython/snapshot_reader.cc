@@ -48,7 +48,20 @@ SnapshotReader::SnapshotReader(const RemoteMemory& memory, PythonRuntime runtime
       dicts_(objects_),
       reprs_(objects_, types_, dicts_, runtime_.version),
       locals_(objects_, types_, dicts_, reprs_),
-      thread_names_(objects_, types_, dicts_) {}
+      thread_names_(objects_, types_, dicts_),
+      tasks_(objects_, types_, dicts_, [this](uint64_t frame) { return read_coroutine_frame(frame); }) {}
+
+void SnapshotReader::set_asyncio_debug_offsets(std::optional<AsyncioDebugOffsets> offsets) {
+  tasks_.set_debug_offsets(offsets);
+}
+
+// A coroutine's own frame (gi_iframe, 3.11+), as a thread's stack would show it.
+std::optional<Frame> SnapshotReader::read_coroutine_frame(uint64_t frame) {
+  absl::StatusOr<uint8_t> owner = read_value<uint8_t>(pages_, frame + layout_.iframe.owner);
+  absl::StatusOr<uint64_t> code = objects_.read_pointer(frame + layout_.iframe.code);
+  if (!owner.ok() || !code.ok() || is_shim(*owner)) return std::nullopt;
+  return read_frame(frame, decode_stack_ref(release_, *code).object);
+}
 
 absl::StatusOr<Snapshot> SnapshotReader::read(const SnapshotNeeds& needs,
                                               const SnapshotBudget& budget,
@@ -135,6 +148,7 @@ absl::StatusOr<Interpreter> SnapshotReader::read_interpreter(uint64_t address) {
     tstate = *next;
   }
   if (options_.thread_names) add_thread_names(interpreter);
+  if (options_.tasks) interpreter.tasks = tasks_.read(address, interpreter.threads);
   return interpreter;
 }
 

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cpython/asyncio_tasks.h"
 #include "cpython/code_object.h"
 #include "cpython/dict.h"
 #include "cpython/gil_holder.h"
@@ -48,6 +49,10 @@ class SnapshotReader {
 
   const PythonRuntime& runtime() const { return runtime_; }
 
+  // --tasks of 3.14+: the target's AsyncioDebug offsets (found afresh for each snapshot: the
+  // _asyncio module may be loaded at any time).
+  void set_asyncio_debug_offsets(std::optional<AsyncioDebugOffsets> offsets);
+
  private:
   absl::StatusOr<Interpreter> read_interpreter(uint64_t address);
   bool read_gc_collecting(uint64_t interp) const;
@@ -66,6 +71,7 @@ class SnapshotReader {
   std::optional<std::string> over_budget();
   void add_locals(uint64_t frame, Frame& out);
   void add_thread_names(Interpreter& interpreter);
+  std::optional<Frame> read_coroutine_frame(uint64_t frame);
 
   PythonRuntime runtime_;
   const Layout& layout_;
@@ -84,6 +90,7 @@ class SnapshotReader {
   ObjectRepr reprs_;
   LocalsReader locals_;
   ThreadNameReader thread_names_;
+  AsyncioTaskReader tasks_;
 };
 
 }  // namespace pystack

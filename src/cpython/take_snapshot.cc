@@ -180,12 +180,31 @@ std::optional<std::string> faulthandler_signal_name(int signal) {
 bool snapshot_is_partial(const Snapshot& snapshot) {
   for (const Interpreter& interpreter : snapshot.interpreters) {
     if (interpreter.walk_error) return true;
+    if (interpreter.tasks && interpreter.tasks->walk_error) return true;
     for (const Thread& thread : interpreter.threads) {
       if (thread.walk_error) return true;
     }
   }
   return false;
 }
+
+namespace {
+
+// 3.14+: the _asyncio module's offsets, read from the target (the section is writable data).
+std::optional<AsyncioDebugOffsets> find_asyncio_debug_offsets(Target& target,
+                                                              const SnapshotReader& reader) {
+  if (reader.runtime().layout.iframe.stackpointer < 0) return std::nullopt;  // before 3.14
+  std::optional<uint64_t> section = find_asyncio_debug_section(
+      target.mappings(), [&target](const MemoryMapping& m) { return target.file_of(m); });
+  if (!section) return std::nullopt;
+  std::vector<uint8_t> bytes(kAsyncioDebugOffsetsSize);
+  if (!target.memory().read(*section, bytes.data(), bytes.size()).ok()) return std::nullopt;
+  absl::StatusOr<AsyncioDebugOffsets> offsets = parse_asyncio_debug_offsets(bytes);
+  if (!offsets.ok()) return std::nullopt;
+  return *offsets;
+}
+
+}  // namespace
 
 absl::StatusOr<PythonRuntime> find_runtime(Target& target) {
   absl::StatusOr<PythonBinary> binary = find_python_binary(
@@ -218,6 +237,8 @@ absl::StatusOr<Snapshot> take_snapshot(Target& target, SnapshotReader& reader,
   if (os_names && !target.knows_os_thread_names() && python_names_os_threads(version)) {
     read.thread_names = true;
   }
+
+  if (needs.tasks) reader.set_asyncio_debug_offsets(find_asyncio_debug_offsets(target, reader));
 
   // libdw reads the files' symbols and unwind tables before the threads are stopped.
   absl::StatusOr<std::unique_ptr<NativeUnwinder>> unwinder =

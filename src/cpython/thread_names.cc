@@ -1,7 +1,7 @@
 #include "cpython/thread_names.h"
 
 #include "absl/strings/str_format.h"
-#include "cpython/long_object.h"
+#include "cpython/int_value.h"
 #include "cpython/repr.h"
 
 namespace pystack {
@@ -35,38 +35,6 @@ absl::StatusOr<uint64_t> ThreadNameReader::threading_active(uint64_t interp) {
   return (*type)->kind == ReprKind::kDict ? **active : 0;
 }
 
-// A non-negative int (2.7: int or long) that fits in 64 bits.
-std::optional<uint64_t> ThreadNameReader::int_value(uint64_t object) {
-  const Layout& layout = objects_.layout();
-  const RemoteMemory& memory = objects_.memory();
-  absl::StatusOr<const TypeInfo*> type = types_.of(object);
-  if (!type.ok()) return std::nullopt;
-  if ((*type)->kind == ReprKind::kInt2) {
-    absl::StatusOr<int64_t> value = read_value<int64_t>(memory, object + layout.int_object.value);
-    if (!value.ok() || *value < 0) return std::nullopt;
-    return static_cast<uint64_t>(*value);
-  }
-  if ((*type)->kind != ReprKind::kInt) return std::nullopt;
-  absl::StatusOr<LongHeader> header = read_long_header(memory, layout, object);
-  if (!header.ok() || header->negative) return std::nullopt;
-  const uint64_t ndigits = header->ndigits;
-  const int shift = static_cast<int>(layout.long_object.shift);
-  // At most the digits of 64 bits and one more (zero) digit; divided, not multiplied, so that a
-  // corrupt count cannot wrap around the bound.
-  if (shift <= 0 || ndigits > (64 + static_cast<uint64_t>(shift)) / static_cast<uint64_t>(shift)) {
-    return std::nullopt;
-  }
-  absl::StatusOr<std::vector<uint32_t>> digits = read_long_digits(memory, layout, object, ndigits);
-  if (!digits.ok()) return std::nullopt;
-  uint64_t value = 0;
-  for (uint64_t i = 0; i < ndigits; ++i) {
-    const uint32_t digit = (*digits)[i];
-    if (i * shift >= 64 && digit != 0) return std::nullopt;  // too large
-    if (i * shift < 64) value |= static_cast<uint64_t>(digit) << (i * shift);
-  }
-  return value;
-}
-
 std::optional<std::string> ThreadNameReader::name_of(uint64_t thread) {
   absl::StatusOr<const TypeInfo*> type = types_.of(thread);
   if (!type.ok()) return std::nullopt;
@@ -95,7 +63,7 @@ absl::StatusOr<absl::flat_hash_map<uint64_t, std::string>> ThreadNameReader::rea
   bool cut = false;
   if (absl::Status s = dicts_.items(*active, kMaxActiveThreads, items, cut); !s.ok()) return s;
   for (const DictItem& item : items) {
-    std::optional<uint64_t> ident = int_value(item.key);
+    std::optional<uint64_t> ident = nonnegative_int_value(objects_, types_, item.key);
     if (!ident) continue;
     if (std::optional<std::string> name = name_of(item.value)) names[*ident] = *std::move(name);
   }

@@ -30,7 +30,6 @@ class ThreadNameReader {
 
  private:
   absl::StatusOr<uint64_t> threading_active(uint64_t interp);
-  std::optional<uint64_t> int_value(uint64_t object);
   std::optional<std::string> name_of(uint64_t thread);
 
   const ObjectReader& objects_;

@@ -199,6 +199,45 @@ void write_thread(JsonWriter& json, const Thread& thread, const SourceLines& sou
   json.end_object();
 }
 
+// --tasks: the interpreter's asyncio tasks, each list's in order, with the thread that runs it.
+void write_tasks(JsonWriter& json, const AsyncioTasks& tasks, const SourceLines& sources) {
+  json.key("tasks");
+  json.begin_array();
+  for (const AsyncioTaskList& list : tasks.lists) {
+    for (const AsyncioTask& task : list.tasks) {
+      json.begin_object();
+      json.key("id");
+      json.number(static_cast<int64_t>(task.id));
+      json.key("name");
+      json.string_utf8(task.name);
+      json.key("thread");  // the OS thread id; null: the interpreter's list
+      if (list.thread_id != 0) {
+        json.number(static_cast<int64_t>(list.thread_id));
+      } else {
+        json.null();
+      }
+      json.key("coroutine_stack");  // most recent call first
+      json.begin_array();
+      for (const Frame& frame : task.coroutine_stack) write_frame(json, frame, sources, false, false);
+      json.end_array();
+      json.key("awaited_by");  // null: the release does not tell
+      if (task.awaited_by_known) {
+        json.begin_array();
+        for (const TaskAwaiter& awaiter : task.awaited_by) json.number(static_cast<int64_t>(awaiter.task_id));
+        json.end_array();
+      } else {
+        json.null();
+      }
+      json.end_object();
+    }
+  }
+  json.end_array();
+  json.key("tasks_unavailable");
+  write_optional_utf8(json, tasks.unavailable);
+  json.key("tasks_error");
+  write_optional_utf8(json, tasks.walk_error);
+}
+
 }  // namespace
 
 SnapshotNeeds json_needs(bool with_locals) {
@@ -232,6 +271,7 @@ std::string format_json(const Snapshot& snapshot, const SourceLines& sources, bo
       write_thread(json, thread, sources, python2, with_locals, all_native);
     }
     json.end_array();
+    if (interp.tasks) write_tasks(json, *interp.tasks, sources);
     json.end_object();
   }
   json.end_array();

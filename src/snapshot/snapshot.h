@@ -110,11 +110,50 @@ struct Thread {
   std::optional<NativeStack> native;       // --native: the C stack
 };
 
+// --tasks: one asyncio task (CPython 3.14+'s TaskInfo of _remote_debugging, or what older
+// releases hold of it).
+struct TaskAwaiter {
+  uint64_t task_id = 0;  // the awaiting task's (or future's) address
+  // The awaiter's coroutine chain, most recent call first; empty when it is no Task.
+  std::vector<Frame> coroutine_stack;
+};
+
+struct AsyncioTask {
+  uint64_t id = 0;    // the task object's address
+  std::string name;   // UTF-8: the str name, "Task-N" for an int name; "" when it has none
+  // The task's coroutine chain (cr_await / gi_yieldfrom), most recent call first; a frame's
+  // qualname is the name the tools print.
+  std::vector<Frame> coroutine_stack;
+  std::vector<TaskAwaiter> awaited_by;
+  // False where the release does not record who awaits the task and nothing else told it
+  // (the awaiter columns are left empty rather than guessed).
+  bool awaited_by_known = true;
+};
+
+// The tasks one thread's list holds (3.14+: tstate->asyncio_tasks_head; before: the tasks of
+// the loop that thread runs), in the list's order.
+struct AsyncioTaskList {
+  // The OS thread id (as `python -m asyncio ps` prints it); 0: the interpreter's own list (the
+  // tasks of threads that ended), or a loop that runs in no thread now.
+  uint64_t thread_id = 0;
+  bool main_thread = false;  // the interpreter's main thread's list
+  std::vector<AsyncioTask> tasks;
+};
+
+struct AsyncioTasks {
+  std::vector<AsyncioTaskList> lists;  // CPython's order: threads newest first, then the interpreter's
+  // Why no task list could be read (asyncio is not imported, ...); nullopt when they were.
+  std::optional<std::string> unavailable;
+  // Set when the walk stopped early (unreadable memory, a cycle, a bound): the lists are partial.
+  std::optional<std::string> walk_error;
+};
+
 struct Interpreter {
   int64_t id = 0;
   uint64_t address = 0;
   std::vector<Thread> threads;  // CPython's own order: newest first
   std::optional<std::string> walk_error;
+  std::optional<AsyncioTasks> tasks;  // --tasks
 };
 
 struct Snapshot {

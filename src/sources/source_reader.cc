@@ -117,16 +117,24 @@ std::optional<std::u32string> iconv_decode(std::string_view bytes, const std::st
 }
 
 // Line numbers wanted per filename.
+void want_lines_of(const std::vector<Frame>& frames,
+                   std::map<std::u32string, std::set<int>>& wanted) {
+  for (const Frame& frame : frames) {
+    // A name the reader had to cut is not the file's name.
+    if (!frame.filename || !frame.filename->complete() || frame.lineno < 1) continue;
+    if (linecache_skips(frame.filename->code_points)) continue;
+    wanted[frame.filename->code_points].insert(frame.lineno);
+  }
+}
+
+// The threads' frames, and the coroutine frames of asyncio's tasks (--tasks).
 std::map<std::u32string, std::set<int>> wanted_lines(const Snapshot& snapshot) {
   std::map<std::u32string, std::set<int>> wanted;
   for (const Interpreter& interp : snapshot.interpreters) {
-    for (const Thread& thread : interp.threads) {
-      for (const Frame& frame : thread.frames) {
-        // A name the reader had to cut is not the file's name.
-        if (!frame.filename || !frame.filename->complete() || frame.lineno < 1) continue;
-        if (linecache_skips(frame.filename->code_points)) continue;
-        wanted[frame.filename->code_points].insert(frame.lineno);
-      }
+    for (const Thread& thread : interp.threads) want_lines_of(thread.frames, wanted);
+    if (!interp.tasks) continue;
+    for (const AsyncioTaskList& list : interp.tasks->lists) {
+      for (const AsyncioTask& task : list.tasks) want_lines_of(task.coroutine_stack, wanted);
     }
   }
   return wanted;

@@ -208,4 +208,22 @@ absl::StatusOr<PythonBinary> find_python_binary(const std::vector<MemoryMapping>
   return not_found(mappings, open_failure);
 }
 
+std::optional<uint64_t> find_asyncio_debug_section(const std::vector<MemoryMapping>& mappings,
+                                                   const PathResolver& resolve) {
+  auto first_file = std::find_if(mappings.begin(), mappings.end(), is_file_backed);
+  const std::string executable = first_file == mappings.end() ? "" : first_file->path;
+  for (const Candidate& candidate : group_by_path(mappings)) {
+    const bool may_hold = candidate.path == executable || is_libpython(candidate.path) ||
+                          basename_of(candidate.path).starts_with("_asyncio");
+    if (!may_hold) continue;
+    absl::StatusOr<ElfFile> elf = ElfFile::open(resolve(*candidate.base));
+    if (!elf.ok()) continue;
+    std::optional<ElfSection> section = elf->find_section(".AsyncioDebug");
+    if (!section) section = elf->find_section("AsyncioDebug");
+    if (!section) continue;
+    return section->address + (candidate.base->start - elf->base_address());
+  }
+  return std::nullopt;
+}
+
 }  // namespace pystack

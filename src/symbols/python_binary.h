@@ -50,4 +50,10 @@ using PathResolver = std::function<std::string(const MemoryMapping& mapping)>;
 absl::StatusOr<PythonBinary> find_python_binary(const std::vector<MemoryMapping>& mappings,
                                                 const PathResolver& resolve);
 
+// Where the _asyncio module's "AsyncioDebug" section (3.14+) is loaded: in an _asyncio*.so, or
+// in the executable or libpython when _asyncio is built in. nullopt when no mapped file has it
+// (asyncio not imported yet, or a release without it).
+std::optional<uint64_t> find_asyncio_debug_section(const std::vector<MemoryMapping>& mappings,
+                                                   const PathResolver& resolve);
+
 }  // namespace pystack

@@ -1,0 +1,177 @@
+#include "cpython/asyncio_tasks.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/utf8.h"
+#include "cpython/int_value.h"
+#include "cpython/stack_ref.h"
+#include "memory/remote_memory.h"
+
+namespace pystack {
+namespace {
+
+constexpr uint64_t kLongSubclass = uint64_t{1} << 24;     // Py_TPFLAGS_LONG_SUBCLASS
+constexpr uint64_t kUnicodeSubclass = uint64_t{1} << 28;  // Py_TPFLAGS_UNICODE_SUBCLASS
+constexpr uint64_t kTagBits = 3;  // _PyStackRef's tag bits, and a tagged PyObject pointer's
+
+std::string utf8_of(const PyText& text) {
+  std::string out;
+  append_utf8_backslashreplace(out, text.code_points);
+  return out;
+}
+
+}  // namespace
+
+AsyncioTasks AsyncioTaskReader::read(uint64_t interp, const std::vector<Thread>& threads) {
+  switch (objects_.release().asyncio.registry) {
+    case TaskRegistry::kAsyncioDebug: return read_lists(interp, threads);
+    case TaskRegistry::kModuleGlobals:
+    case TaskRegistry::kNone: break;
+  }
+  AsyncioTasks tasks;
+  tasks.unavailable = "pystack-dump reads asyncio tasks of CPython 3.14 and later only";
+  return tasks;
+}
+
+// get_all_awaited_by(): each thread's list (tstate->asyncio_tasks_head), newest thread first,
+// then the interpreter's list of tasks whose threads ended, under thread id 0.
+AsyncioTasks AsyncioTaskReader::read_lists(uint64_t interp, const std::vector<Thread>& threads) {
+  AsyncioTasks tasks;
+  if (!offsets_) {
+    tasks.unavailable = "asyncio is not imported (no AsyncioDebug section is mapped)";
+    return tasks;
+  }
+  for (size_t i = 0; i < threads.size() && !tasks.walk_error; ++i) {
+    AsyncioTaskList list;
+    list.thread_id = threads[i].native_thread_id.value_or(0);
+    list.main_thread = i + 1 == threads.size();  // the oldest thread state
+    read_list(threads[i].tstate_address + offsets_->thread_state.tasks_head, list,
+              tasks.walk_error);
+    tasks.lists.push_back(std::move(list));
+  }
+  if (!tasks.walk_error) {
+    AsyncioTaskList list;
+    read_list(interp + offsets_->interpreter.tasks_head, list, tasks.walk_error);
+    tasks.lists.push_back(std::move(list));
+  }
+  return tasks;
+}
+
+bool AsyncioTaskReader::read_list(uint64_t head, AsyncioTaskList& list,
+                                  std::optional<std::string>& error) {
+  absl::flat_hash_set<uint64_t> seen;
+  absl::StatusOr<uint64_t> node = objects_.read_pointer(head);  // llist_node.next
+  while (node.ok() && *node != head) {
+    if (*node == 0 || !seen.insert(*node).second || seen.size() > kMaxTasksPerList) {
+      error = absl::StrFormat("task list at 0x%x is broken, loops or is too long", head);
+      return false;
+    }
+    list.tasks.push_back(read_task(*node - offsets_->task.node));
+    node = objects_.read_pointer(*node);
+  }
+  if (!node.ok()) {
+    error = absl::StrFormat("unreadable task list at 0x%x", head);
+    return false;
+  }
+  return true;
+}
+
+AsyncioTask AsyncioTaskReader::read_task(uint64_t task) {
+  AsyncioTask out;
+  out.id = task;
+  out.name = task_name(task);
+  out.coroutine_stack = task_coroutine_stack(task);
+  out.awaited_by = awaiters(task);
+  return out;
+}
+
+// An int name is the task's number: "Task-N", as _remote_debugging shows it.
+std::string AsyncioTaskReader::task_name(uint64_t task) {
+  absl::StatusOr<uint64_t> name = objects_.read_pointer(task + offsets_->task.name);
+  if (!name.ok() || *name == 0) return "";
+  const uint64_t object = *name & ~kTagBits;
+  absl::StatusOr<uint64_t> flags = objects_.type_flags(object);
+  if (!flags.ok()) return "";
+  if (*flags & kLongSubclass) {
+    std::optional<uint64_t> number = nonnegative_int_value(objects_, types_, object);
+    return number ? absl::StrCat("Task-", *number) : "";
+  }
+  if (!(*flags & kUnicodeSubclass)) return "";
+  absl::StatusOr<std::optional<PyText>> text = objects_.read_text(object);
+  if (!text.ok() || !text->has_value()) return "";
+  return utf8_of(**text);
+}
+
+std::vector<Frame> AsyncioTaskReader::task_coroutine_stack(uint64_t task) {
+  absl::StatusOr<uint8_t> is_task = read_value<uint8_t>(objects_.memory(), task + offsets_->task.is_task);
+  if (!is_task.ok() || *is_task == 0) return {};
+  absl::StatusOr<uint64_t> coro = objects_.read_pointer(task + offsets_->task.coro);
+  if (!coro.ok() || (*coro & ~kTagBits) == 0) return {};
+  return coroutine_stack(*coro & ~kTagBits);
+}
+
+// parse_coro_chain(): a coroutine's frame, then, while it is suspended in `await` on an object of
+// its own type (a coroutine awaiting a coroutine), that object's. Built outermost first, then
+// reversed.
+std::vector<Frame> AsyncioTaskReader::coroutine_stack(uint64_t coro) {
+  const Layout& layout = objects_.layout();
+  const AsyncioModel& model = objects_.release().asyncio;
+  std::vector<Frame> stack;
+  absl::flat_hash_set<uint64_t> seen;
+  while (coro != 0 && stack.size() < kMaxCoroutineChain && seen.insert(coro).second) {
+    absl::StatusOr<int8_t> state = read_value<int8_t>(objects_.memory(), coro + layout.gen.frame_state);
+    absl::StatusOr<uint64_t> type = objects_.type_of(coro);
+    if (!state.ok() || !type.ok() || *state == model.frame_cleared) break;
+    std::optional<Frame> frame = read_frame_(coro + layout.gen.iframe);
+    if (!frame) break;
+    stack.push_back(*std::move(frame));
+    const uint64_t awaited = awaited_object(coro, *state);
+    absl::StatusOr<uint64_t> awaited_type = objects_.type_of(awaited);
+    if (awaited == 0 || !awaited_type.ok() || *awaited_type != *type) break;
+    coro = awaited;
+  }
+  std::reverse(stack.begin(), stack.end());
+  return stack;
+}
+
+// 3.14+: near the top of the suspended frame's stack (stackpointer[-awaited_slot]).
+uint64_t AsyncioTaskReader::awaited_object(uint64_t coro, int frame_state) {
+  const Layout& layout = objects_.layout();
+  const AsyncioModel& model = objects_.release().asyncio;
+  if (frame_state != model.suspended_yield_from &&
+      frame_state != model.suspended_yield_from_locked) {
+    return 0;
+  }
+  if (layout.iframe.stackpointer < 0) return 0;
+  const uint64_t frame = coro + layout.gen.iframe;
+  absl::StatusOr<uint64_t> pointer = objects_.read_pointer(frame + layout.iframe.stackpointer);
+  const uint64_t below = 8 * static_cast<uint64_t>(model.awaited_slot);
+  if (!pointer.ok() || (*pointer & ~kTagBits) < below) return 0;
+  absl::StatusOr<uint64_t> top = objects_.read_pointer((*pointer & ~kTagBits) - below);
+  if (!top.ok()) return 0;
+  return decode_stack_ref(objects_.release(), *top).object & ~kTagBits;
+}
+
+// task_awaited_by: one awaiter, or a set of them (task_awaited_by_is_set).
+std::vector<TaskAwaiter> AsyncioTaskReader::awaiters(uint64_t task) {
+  absl::StatusOr<uint64_t> awaited_by = objects_.read_pointer(task + offsets_->task.awaited_by);
+  if (!awaited_by.ok() || (*awaited_by & ~kTagBits) == 0) return {};
+  const uint64_t object = *awaited_by & ~kTagBits;
+  absl::StatusOr<uint8_t> is_set =
+      read_value<uint8_t>(objects_.memory(), task + offsets_->task.awaited_by_is_set);
+  if (!is_set.ok()) return {};
+  std::vector<uint64_t> ids;
+  if (*is_set != 0) {
+    bool cut = false;
+    if (!dicts_.set_items(object, kMaxAwaiters, ids, cut).ok()) return {};
+  } else {
+    ids.push_back(object);
+  }
+  std::vector<TaskAwaiter> out;
+  for (uint64_t id : ids) out.push_back({id, task_coroutine_stack(id)});
+  return out;
+}
+
+}  // namespace pystack
