@@ -384,6 +384,11 @@ int main(void) {
 #else
     NONE("frame.valuestack"); NONE("frame.stacktop"); NONE("frame.stackdepth");
 #endif
+#if PY_VERSION_HEX < 0x030B0000
+    OUT("code.code", offsetof(PyCodeObject, co_code));
+#else
+    NONE("code.code");
+#endif
 #if PY_VERSION_HEX >= 0x030B0000
     NONE("gen.frame");
     OUT("gen.iframe", offsetof(PyGenObject, gi_iframe));

@@ -27,11 +27,11 @@ std::string utf8_of(const PyText& text) {
 AsyncioTasks AsyncioTaskReader::read(uint64_t interp, const std::vector<Thread>& threads) {
   switch (objects_.release().asyncio.registry) {
     case TaskRegistry::kAsyncioDebug: return read_lists(interp, threads);
-    case TaskRegistry::kModuleGlobals:
+    case TaskRegistry::kModuleGlobals: return read_registry(interp, threads);
     case TaskRegistry::kNone: break;
   }
   AsyncioTasks tasks;
-  tasks.unavailable = "pystack-dump reads asyncio tasks of CPython 3.14 and later only";
+  tasks.unavailable = "pystack-dump reads asyncio tasks of CPython 3.7 and later";
   return tasks;
 }
 
@@ -46,6 +46,7 @@ AsyncioTasks AsyncioTaskReader::read_lists(uint64_t interp, const std::vector<Th
   for (size_t i = 0; i < threads.size() && !tasks.walk_error; ++i) {
     AsyncioTaskList list;
     list.thread_id = threads[i].native_thread_id.value_or(0);
+    list.thread_ident = threads[i].thread_id;
     list.main_thread = i + 1 == threads.size();  // the oldest thread state
     read_list(threads[i].tstate_address + offsets_->thread_state.tasks_head, list,
               tasks.walk_error);
@@ -87,11 +88,15 @@ AsyncioTask AsyncioTaskReader::read_task(uint64_t task) {
   return out;
 }
 
-// An int name is the task's number: "Task-N", as _remote_debugging shows it.
 std::string AsyncioTaskReader::task_name(uint64_t task) {
   absl::StatusOr<uint64_t> name = objects_.read_pointer(task + offsets_->task.name);
-  if (!name.ok() || *name == 0) return "";
-  const uint64_t object = *name & ~kTagBits;
+  return name.ok() ? name_of(*name & ~kTagBits) : "";
+}
+
+// A task's name object: a str, or an int N shown as "Task-N" (as _remote_debugging shows it);
+// "" for anything else.
+std::string AsyncioTaskReader::name_of(uint64_t object) {
+  if (object == 0) return "";
   absl::StatusOr<uint64_t> flags = objects_.type_flags(object);
   if (!flags.ok()) return "";
   if (*flags & kLongSubclass) {
@@ -121,13 +126,17 @@ std::vector<Frame> AsyncioTaskReader::coroutine_stack(uint64_t coro) {
   std::vector<Frame> stack;
   absl::flat_hash_set<uint64_t> seen;
   while (coro != 0 && stack.size() < kMaxCoroutineChain && seen.insert(coro).second) {
-    absl::StatusOr<int8_t> state = read_value<int8_t>(objects_.memory(), coro + layout.gen.frame_state);
     absl::StatusOr<uint64_t> type = objects_.type_of(coro);
-    if (!state.ok() || !type.ok() || *state == model.frame_cleared) break;
-    std::optional<Frame> frame = read_frame_(coro + layout.gen.iframe);
+    if (!type.ok()) break;
+    if (layout.gen.frame_state >= 0) {
+      absl::StatusOr<int8_t> state =
+          read_value<int8_t>(objects_.memory(), coro + layout.gen.frame_state);
+      if (!state.ok() || *state == model.frame_cleared) break;
+    }
+    std::optional<Frame> frame = read_frame_(coro);
     if (!frame) break;
     stack.push_back(*std::move(frame));
-    const uint64_t awaited = awaited_object(coro, *state);
+    const uint64_t awaited = awaited_object(coro);
     absl::StatusOr<uint64_t> awaited_type = objects_.type_of(awaited);
     if (awaited == 0 || !awaited_type.ok() || *awaited_type != *type) break;
     coro = awaited;
@@ -136,22 +145,86 @@ std::vector<Frame> AsyncioTaskReader::coroutine_stack(uint64_t coro) {
   return stack;
 }
 
-// 3.14+: near the top of the suspended frame's stack (stackpointer[-awaited_slot]).
-uint64_t AsyncioTaskReader::awaited_object(uint64_t coro, int frame_state) {
+// _PyGen_yf() of the release: what the suspended coroutine awaits, or 0.
+uint64_t AsyncioTaskReader::awaited_object(uint64_t coro) {
   const Layout& layout = objects_.layout();
   const AsyncioModel& model = objects_.release().asyncio;
-  if (frame_state != model.suspended_yield_from &&
-      frame_state != model.suspended_yield_from_locked) {
+  switch (model.awaited) {
+    case AwaitedObject::kYieldFromOpcode: return awaited_after_yield_from(coro);
+    case AwaitedObject::kResumeOparg: return awaited_after_resume(coro);
+    case AwaitedObject::kFrameState: break;
+  }
+  absl::StatusOr<int8_t> state = read_value<int8_t>(objects_.memory(), coro + layout.gen.frame_state);
+  if (!state.ok() ||
+      (*state != model.suspended_yield_from && *state != model.suspended_yield_from_locked)) {
     return 0;
   }
-  if (layout.iframe.stackpointer < 0) return 0;
   const uint64_t frame = coro + layout.gen.iframe;
+  if (layout.iframe.stackpointer < 0) return top_of_interpreter_frame(frame);  // 3.13
+  // 3.14+: near the top of the stack (stackpointer[-awaited_slot]), a tagged _PyStackRef.
   absl::StatusOr<uint64_t> pointer = objects_.read_pointer(frame + layout.iframe.stackpointer);
   const uint64_t below = 8 * static_cast<uint64_t>(model.awaited_slot);
   if (!pointer.ok() || (*pointer & ~kTagBits) < below) return 0;
   absl::StatusOr<uint64_t> top = objects_.read_pointer((*pointer & ~kTagBits) - below);
   if (!top.ok()) return 0;
   return decode_stack_ref(objects_.release(), *top).object & ~kTagBits;
+}
+
+// 3.11-3.13: localsplus[stacktop - 1].
+uint64_t AsyncioTaskReader::top_of_interpreter_frame(uint64_t frame) {
+  const Layout& layout = objects_.layout();
+  absl::StatusOr<int32_t> stacktop = read_value<int32_t>(objects_.memory(), frame + layout.iframe.stacktop);
+  if (!stacktop.ok() || *stacktop <= 0 || *stacktop > (1 << 20)) return 0;
+  absl::StatusOr<uint64_t> top = objects_.read_pointer(
+      frame + layout.iframe.localsplus + 8 * static_cast<uint64_t>(*stacktop - 1));
+  return top.ok() ? *top : 0;
+}
+
+// 3.11, 3.12: suspended, and the next instruction is RESUME after an await (oparg 2 or 3).
+uint64_t AsyncioTaskReader::awaited_after_resume(uint64_t coro) {
+  const Layout& layout = objects_.layout();
+  const AsyncioModel& model = objects_.release().asyncio;
+  absl::StatusOr<int8_t> state = read_value<int8_t>(objects_.memory(), coro + layout.gen.frame_state);
+  if (!state.ok() || *state != model.suspended_yield_from) return 0;
+  const uint64_t frame = coro + layout.gen.iframe;
+  absl::StatusOr<uint64_t> previous = objects_.read_pointer(frame + layout.iframe.instr);
+  if (!previous.ok()) return 0;
+  uint8_t next[2] = {0, 0};  // prev_instr[1]: opcode, oparg
+  if (!objects_.memory().read(*previous + 2, next, 2).ok()) return 0;
+  if (next[0] != model.resume_opcodes[0] && next[0] != model.resume_opcodes[1]) return 0;
+  if (next[1] < 2) return 0;
+  return top_of_interpreter_frame(frame);
+}
+
+// Up to 3.10: the instruction after f_lasti is YIELD_FROM; the awaited object is on top of the
+// frame's value stack (f_stacktop up to 3.9, f_valuestack[f_stackdepth - 1] in 3.10).
+uint64_t AsyncioTaskReader::awaited_after_yield_from(uint64_t coro) {
+  const Layout& layout = objects_.layout();
+  const AsyncioModel& model = objects_.release().asyncio;
+  absl::StatusOr<uint64_t> frame = objects_.read_pointer(coro + layout.gen.frame);
+  if (!frame.ok() || *frame == 0) return 0;
+  absl::StatusOr<int32_t> lasti = read_value<int32_t>(objects_.memory(), *frame + layout.frame.lasti);
+  absl::StatusOr<uint64_t> code = objects_.read_pointer(*frame + layout.frame.code);
+  if (!lasti.ok() || !code.ok() || *lasti < 0 || *lasti > (1 << 28)) return 0;
+  absl::StatusOr<uint64_t> bytecode = objects_.read_pointer(*code + layout.code.code);
+  if (!bytecode.ok()) return 0;
+  const bool units = layout.frame.stackdepth >= 0;  // 3.10: f_lasti counts code units
+  const uint64_t next = units ? (static_cast<uint64_t>(*lasti) + 1) * 2 : static_cast<uint64_t>(*lasti) + 2;
+  absl::StatusOr<int64_t> length = read_value<int64_t>(objects_.memory(), *bytecode + layout.object.var_size);
+  if (!length.ok() || *length < 0 || next >= static_cast<uint64_t>(*length)) return 0;
+  absl::StatusOr<uint8_t> opcode = read_value<uint8_t>(objects_.memory(), *bytecode + layout.bytes.sval + next);
+  if (!opcode.ok() || *opcode != model.yield_from_opcode) return 0;
+  if (units) {
+    absl::StatusOr<uint64_t> values = objects_.read_pointer(*frame + layout.frame.valuestack);
+    absl::StatusOr<int32_t> depth = read_value<int32_t>(objects_.memory(), *frame + layout.frame.stackdepth);
+    if (!values.ok() || !depth.ok() || *depth <= 0 || *depth > (1 << 20)) return 0;
+    absl::StatusOr<uint64_t> top = objects_.read_pointer(*values + 8 * static_cast<uint64_t>(*depth - 1));
+    return top.ok() ? *top : 0;
+  }
+  absl::StatusOr<uint64_t> stacktop = objects_.read_pointer(*frame + layout.frame.stacktop);
+  if (!stacktop.ok() || *stacktop < 8) return 0;
+  absl::StatusOr<uint64_t> top = objects_.read_pointer(*stacktop - 8);
+  return top.ok() ? *top : 0;
 }
 
 // task_awaited_by: one awaiter, or a set of them (task_awaited_by_is_set).

@@ -1,13 +1,18 @@
 // --tasks: every asyncio task of an interpreter, with its coroutine chain and its awaiters, as
 // CPython 3.14's _remote_debugging.RemoteUnwinder.get_all_awaited_by() finds them (the data
-// behind `python -m asyncio ps` and `pstree`). Reads only; bounded and cycle-safe.
+// behind `python -m asyncio ps` and `pstree`). 3.14+ keep per-thread lists of tasks and who
+// awaits each (asyncio_tasks.cc); 3.7 to 3.13 keep only a registry of tasks, and the same view
+// is built from what the tasks hold (asyncio_task_registry.cc). Reads only; bounded and
+// cycle-safe.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "cpython/asyncio_debug_offsets.h"
 #include "cpython/dict.h"
@@ -23,9 +28,8 @@ inline constexpr size_t kMaxAwaiters = 1 << 16;
 
 class AsyncioTaskReader {
  public:
-  // Reads the _PyInterpreterFrame at `frame` as a stack shows it; nullopt for the
-  // interpreter's own frames.
-  using FrameReader = std::function<std::optional<Frame>(uint64_t frame)>;
+  // Reads a coroutine's own frame as a stack shows it; nullopt when it has none to show.
+  using FrameReader = std::function<std::optional<Frame>(uint64_t coroutine)>;
 
   // All references must outlive this object.
   AsyncioTaskReader(const ObjectReader& objects, TypeCache& types, const DictReader& dicts,
@@ -40,18 +44,37 @@ class AsyncioTaskReader {
   AsyncioTasks read(uint64_t interp, const std::vector<Thread>& threads);
 
  private:
+  // 3.14+.
   AsyncioTasks read_lists(uint64_t interp, const std::vector<Thread>& threads);
+  // 3.7-3.13 (asyncio_task_registry.cc).
+  struct RegisteredTask;
+  AsyncioTasks read_registry(uint64_t interp, const std::vector<Thread>& threads);
+  absl::StatusOr<uint64_t> asyncio_tasks_module_dict(uint64_t interp);
+  void collect_registered(uint64_t registry, std::vector<uint64_t>& out);
+  std::optional<RegisteredTask> registered_task(uint64_t object);
+  std::optional<uint64_t> attribute(uint64_t object, std::string_view name);
+  void add_awaiters(const std::vector<RegisteredTask>& tasks,
+                    absl::flat_hash_map<uint64_t, std::vector<uint64_t>>& awaited_by);
+  void add_gather_children(uint64_t gathering, uint64_t awaiter, int depth,
+                           absl::flat_hash_map<uint64_t, std::vector<uint64_t>>& awaited_by);
+  uint64_t thread_of_loop(uint64_t loop);
+  std::vector<uint64_t> list_items(uint64_t list);
+  // The object a coroutine awaits, by the release's model (AwaitedObject).
+  uint64_t awaited_after_yield_from(uint64_t coro);
+  uint64_t awaited_after_resume(uint64_t coro);
+  uint64_t top_of_interpreter_frame(uint64_t frame);
   // The tasks linked from the list head (a struct llist_node) at `head`; false, with the
   // error set, when the list could not be read to its end.
   bool read_list(uint64_t head, AsyncioTaskList& list, std::optional<std::string>& error);
   AsyncioTask read_task(uint64_t task);
   std::string task_name(uint64_t task);
+  std::string name_of(uint64_t object);
   // The chain of coroutines from the task's coroutine through what each awaits, most recent
   // call first (tools.py's order); empty for a Future that is no Task.
   std::vector<Frame> task_coroutine_stack(uint64_t task);
   std::vector<Frame> coroutine_stack(uint64_t coro);
   // The object the coroutine (suspended in `await`) awaits, or 0.
-  uint64_t awaited_object(uint64_t coro, int frame_state);
+  uint64_t awaited_object(uint64_t coro);
   std::vector<TaskAwaiter> awaiters(uint64_t task);
 
   const ObjectReader& objects_;

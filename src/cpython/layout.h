@@ -100,6 +100,7 @@ struct CodeOffsets {
   int64_t varnames = -1;  // up to 3.10
   int64_t cellvars = -1;  // up to 3.10
   int64_t freevars = -1;  // up to 3.10
+  int64_t code = -1;  // co_code, a bytes object (up to 3.10)
 };
 
 // PyObject, PyVarObject

@@ -96,6 +96,50 @@ constexpr Release kPython27{
 // --tasks, from each release's Include/internal/pycore_frame.h (PyFrameState) and
 // Lib/asyncio/tools.py with its _remote_debugging; checked against `python -m asyncio ps` of
 // 3.14.10 and 3.15.2.
+// 3.7-3.13: asyncio.tasks' registries (_all_tasks; 3.12+: _scheduled_tasks and _eager_tasks),
+// TaskObj from each release's DWARF, opcodes from its dis.opmap and _PyOpcode_Deopt.
+constexpr AsyncioModel kAsyncio37{.registry = TaskRegistry::kModuleGlobals,
+                                  .registry_globals = {"_all_tasks", nullptr},
+                                  .task = {.loop = 16, .callback0 = 24, .state = 72,
+                                           .fut_waiter = 104, .coro = 112},
+                                  .awaited = AwaitedObject::kYieldFromOpcode,
+                                  .yield_from_opcode = 72};
+constexpr AsyncioModel with_task(AsyncioModel model, TaskObjectOffsets task) {
+  model.task = task;
+  return model;
+}
+constexpr AsyncioModel kAsyncio38 = with_task(
+    kAsyncio37,
+    {.loop = 16, .callback0 = 24, .state = 72, .fut_waiter = 104, .coro = 112, .name = 120});
+constexpr AsyncioModel kAsyncio39 = with_task(
+    kAsyncio37,
+    {.loop = 16, .callback0 = 24, .state = 80, .fut_waiter = 144, .coro = 152, .name = 160});
+constexpr AsyncioModel kAsyncio310 = with_task(
+    kAsyncio37,
+    {.loop = 16, .callback0 = 24, .state = 88, .fut_waiter = 152, .coro = 160, .name = 168});
+constexpr AsyncioModel kAsyncio311{
+    .registry = TaskRegistry::kModuleGlobals,
+    .registry_globals = {"_all_tasks", nullptr},
+    .task = {.loop = 16, .callback0 = 24, .state = 88, .fut_waiter = 128, .coro = 136, .name = 144},
+    .awaited = AwaitedObject::kResumeOparg,
+    .resume_opcodes = {151, 150},  // RESUME, RESUME_QUICK
+    .frame_cleared = 4,
+    .suspended_yield_from = -1};  // FRAME_SUSPENDED
+constexpr AsyncioModel kAsyncio312{
+    .registry = TaskRegistry::kModuleGlobals,
+    .registry_globals = {"_scheduled_tasks", "_eager_tasks"},
+    .task = {.loop = 16, .callback0 = 24, .state = 88, .fut_waiter = 128, .coro = 136, .name = 144},
+    .awaited = AwaitedObject::kResumeOparg,
+    .resume_opcodes = {151, 240},  // RESUME, INSTRUMENTED_RESUME
+    .frame_cleared = 4,
+    .suspended_yield_from = -1};  // FRAME_SUSPENDED
+constexpr AsyncioModel kAsyncio313{
+    .registry = TaskRegistry::kModuleGlobals,
+    .registry_globals = {"_scheduled_tasks", "_eager_tasks"},
+    .task = {.loop = 16, .callback0 = 24, .state = 96, .fut_waiter = 112, .coro = 120, .name = 128},
+    .awaited = AwaitedObject::kFrameState,
+    .frame_cleared = 4,
+    .suspended_yield_from = -1};
 constexpr AsyncioModel kAsyncio314{.registry = TaskRegistry::kAsyncioDebug,
                                    .frame_cleared = 4,
                                    .suspended_yield_from = -1,
@@ -113,15 +157,19 @@ constexpr Release kPython36{
     .repr = kRepr36, .faulthandler = kFaulthandler36, .traceback = kTraceback36};
 constexpr Release kPython37{.major = 3, .minor = 7, .layout = &kLayout_3_7,
                             .gc_flag = GcFlagLocation::kRuntime,
-                            .repr = kRepr36, .faulthandler = kFaulthandler36, .traceback = kTraceback36};
+                            .asyncio = kAsyncio37,
+                             .repr = kRepr36, .faulthandler = kFaulthandler36, .traceback = kTraceback36};
 constexpr Release kPython38{.major = 3, .minor = 8, .layout = &kLayout_3_8,
                             .gc_flag = GcFlagLocation::kRuntime,
-                            .repr = kRepr36, .faulthandler = kFaulthandler38, .traceback = kTraceback36};
+                            .asyncio = kAsyncio38,
+                             .repr = kRepr36, .faulthandler = kFaulthandler38, .traceback = kTraceback36};
 constexpr Release kPython39{.major = 3, .minor = 9, .layout = &kLayout_3_9,
-                            .repr = kRepr36, .faulthandler = kFaulthandler38, .traceback = kTraceback36};
+                            .asyncio = kAsyncio39,
+                             .repr = kRepr36, .faulthandler = kFaulthandler38, .traceback = kTraceback36};
 constexpr Release kPython310{.major = 3, .minor = 10, .layout = &kLayout_3_10,
                              .instruction_position = InstructionPosition::kLastiCodeUnits,
                              .line_table = LineTable::kLineTable310,
+                             .asyncio = kAsyncio310,
                              .repr = kRepr36, .faulthandler = kFaulthandler310, .traceback = kTraceback36};
 constexpr Release kPython311{.major = 3, .minor = 11, .layout = &kLayout_3_11,
                              .version_source = VersionSource::kPyVersion,
@@ -131,6 +179,7 @@ constexpr Release kPython311{.major = 3, .minor = 11, .layout = &kLayout_3_11,
                              .line_table = LineTable::kLocationTable,
                              .dicts = DictModel::kKeysWithKind,
                              .managed_dict = ManagedDict::kPointers311,
+                             .asyncio = kAsyncio311,
                              .repr = kRepr36, .faulthandler = kFaulthandler310, .traceback = kTraceback36};
 constexpr Release kPython312{.major = 3, .minor = 12, .layout = &kLayout_3_12,
                              .version_source = VersionSource::kPyVersion,
@@ -143,6 +192,7 @@ constexpr Release kPython312{.major = 3, .minor = 12, .layout = &kLayout_3_12,
                              .long_size = LongSize::kLvTag,
                              .dicts = DictModel::kKeysWithKind,
                              .managed_dict = ManagedDict::kTaggedValues312,
+                             .asyncio = kAsyncio312,
                              .repr = kRepr312, .faulthandler = kFaulthandler310, .traceback = kTraceback36};
 constexpr Release kPython313{.major = 3, .minor = 13, .layout = &kLayout_3_13,
                              .version_source = VersionSource::kDebugOffsets,
@@ -157,6 +207,7 @@ constexpr Release kPython313{.major = 3, .minor = 13, .layout = &kLayout_3_13,
                              .dicts = DictModel::kKeysWithKind,
                              .managed_dict = ManagedDict::kInlineValues313,
                              .unoptimized_fast_locals = UnoptimizedFastLocals::kHiddenOnly,
+                             .asyncio = kAsyncio313,
                              .repr = kRepr312, .faulthandler = kFaulthandler313, .traceback = kTraceback313};
 // 3.14: FRAME_OWNED_BY_INTERPRETER = 3 (entry frames) and FRAME_OWNED_BY_CSTACK = 4
 // (pycore_interpframe_structs.h); 3.15: FRAME_OWNED_BY_INTERPRETER = 3, also the thread state's

@@ -107,9 +107,34 @@ enum class TaskRegistry {
   kAsyncioDebug,   // 3.14+: the per-thread lists the AsyncioDebug section locates
 };
 
+// How a suspended coroutine tells the object it awaits (_PyGen_yf of Objects/genobject.c).
+enum class AwaitedObject {
+  kYieldFromOpcode,  // up to 3.10: the next instruction is YIELD_FROM; the top of the stack
+  kResumeOparg,      // 3.11, 3.12: the next is RESUME with oparg >= 2; the top of the stack
+  kFrameState,       // 3.13+: gi_frame_state says so; the top of the stack (3.14+: stackpointer)
+};
+
+// _asyncio's TaskObj (Modules/_asynciomodule.c), where no AsyncioDebug section publishes it
+// (3.7-3.13; x86-64, checked with each release's DWARF): byte offsets, -1 for none.
+struct TaskObjectOffsets {
+  int64_t loop = -1;        // fut_loop
+  int64_t callback0 = -1;   // fut_callback0: a TaskGroup child's TaskGroup._on_task_done
+  int64_t state = -1;       // fut_state, an int: 0 PENDING
+  int64_t fut_waiter = -1;  // task_fut_waiter: the future the task waits for
+  int64_t coro = -1;        // task_coro
+  int64_t name = -1;        // task_name (3.8+): a str, or an int N for "Task-N" (3.12+)
+};
+
 // --tasks: how a release keeps tasks and coroutines.
 struct AsyncioModel {
   TaskRegistry registry = TaskRegistry::kNone;
+  // kModuleGlobals: the globals of asyncio.tasks that hold every task (WeakSets or sets), and
+  // the C Task's fields.
+  const char* registry_globals[2] = {nullptr, nullptr};
+  TaskObjectOffsets task;
+  AwaitedObject awaited = AwaitedObject::kFrameState;
+  int yield_from_opcode = -1;   // kYieldFromOpcode: YIELD_FROM
+  int resume_opcodes[2] = {-1, -1};  // kResumeOparg: RESUME and its quickened or instrumented form
   // gi_frame_state (3.11+): the value of a cleared frame, and those of a frame suspended in
   // `await` (its top of stack is the awaited object); -128: none.
   int frame_cleared = -128;

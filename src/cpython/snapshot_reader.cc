@@ -55,12 +55,30 @@ void SnapshotReader::set_asyncio_debug_offsets(std::optional<AsyncioDebugOffsets
   tasks_.set_debug_offsets(offsets);
 }
 
-// A coroutine's own frame (gi_iframe, 3.11+), as a thread's stack would show it.
-std::optional<Frame> SnapshotReader::read_coroutine_frame(uint64_t frame) {
-  absl::StatusOr<uint8_t> owner = read_value<uint8_t>(pages_, frame + layout_.iframe.owner);
-  absl::StatusOr<uint64_t> code = objects_.read_pointer(frame + layout_.iframe.code);
-  if (!owner.ok() || !code.ok() || is_shim(*owner)) return std::nullopt;
-  return read_frame(frame, decode_stack_ref(release_, *code).object);
+// A coroutine's own frame as a thread's stack would show it: gi_iframe (3.11+), or gi_frame,
+// named by the coroutine's qualname (up to 3.10, whose code objects have none). nullopt when
+// it has none (a finished coroutine up to 3.10) or it cannot be read.
+std::optional<Frame> SnapshotReader::read_coroutine_frame(uint64_t coroutine) {
+  if (layout_.gen.iframe >= 0) {
+    const uint64_t frame = coroutine + layout_.gen.iframe;
+    absl::StatusOr<uint8_t> owner = read_value<uint8_t>(pages_, frame + layout_.iframe.owner);
+    absl::StatusOr<uint64_t> code = objects_.read_pointer(frame + layout_.iframe.code);
+    if (!owner.ok() || !code.ok() || is_shim(*owner)) return std::nullopt;
+    return read_frame(frame, decode_stack_ref(release_, *code).object);
+  }
+  if (layout_.gen.frame < 0 || layout_.gen.qualname < 0) return std::nullopt;
+  absl::StatusOr<uint64_t> frame = objects_.read_pointer(coroutine + layout_.gen.frame);
+  if (!frame.ok() || *frame == 0) return std::nullopt;
+  absl::StatusOr<uint64_t> code = objects_.read_pointer(*frame + layout_.frame.code);
+  absl::StatusOr<int32_t> lasti = read_value<int32_t>(pages_, *frame + layout_.frame.lasti);
+  absl::StatusOr<uint64_t> qualname = objects_.read_pointer(coroutine + layout_.gen.qualname);
+  if (!code.ok() || !lasti.ok()) return std::nullopt;
+  Frame out = read_frame_object(*code, *lasti);
+  if (qualname.ok()) {
+    absl::StatusOr<std::optional<PyText>> text = objects_.read_text(*qualname);
+    if (text.ok()) out.qualname = *text;
+  }
+  return out;
 }
 
 absl::StatusOr<Snapshot> SnapshotReader::read(const SnapshotNeeds& needs,
@@ -324,25 +342,29 @@ void SnapshotReader::read_frame_objects(uint64_t frame, Thread& thread) {
     }
     if (frame_type == 0) frame_type = *type;
     if (*type != frame_type) return;
-    Frame out;
-    out.code_address = *code;
-    absl::StatusOr<const CodeObject*> code_object = codes_.get(*code);
-    if (code_object.ok()) {
-      out.filename = (*code_object)->filename;
-      out.name = (*code_object)->name;
-      const int64_t byte_offset =
-          release_.instruction_position == InstructionPosition::kLastiCodeUnits
-              ? int64_t{*lasti} * 2
-              : int64_t{*lasti};
-      if (byte_offset >= -(1 << 28) && byte_offset <= (1 << 28)) {
-        out.lineno = code_line_at(**code_object, release_, static_cast<int>(byte_offset));
-      }
-    }
+    Frame out = read_frame_object(*code, *lasti);
     out.entry = true;  // each frame has its own PyEval_EvalFrameEx / _PyEval_EvalFrameDefault
     thread.frames.push_back(std::move(out));
     if (options_.locals) add_locals(frame, thread.frames.back());
     frame = *back;
   }
+}
+
+// A PyFrameObject's code and place (up to 3.10): f_lasti in bytes (3.10: in code units).
+Frame SnapshotReader::read_frame_object(uint64_t code, int32_t lasti) {
+  Frame out;
+  out.code_address = code;
+  absl::StatusOr<const CodeObject*> code_object = codes_.get(code);
+  if (!code_object.ok()) return out;
+  out.filename = (*code_object)->filename;
+  out.name = (*code_object)->name;
+  const int64_t byte_offset = release_.instruction_position == InstructionPosition::kLastiCodeUnits
+                                  ? int64_t{lasti} * 2
+                                  : int64_t{lasti};
+  if (byte_offset >= -(1 << 28) && byte_offset <= (1 << 28)) {
+    out.lineno = code_line_at(**code_object, release_, static_cast<int>(byte_offset));
+  }
+  return out;
 }
 
 // _PyFrame_SafeGetCode (3.13.10+, 3.14.1+): what faulthandler checks before it prints a frame.

@@ -61,6 +61,7 @@ class SnapshotReader {
   void read_frames(uint64_t frame, Thread& thread);
   void read_frame_objects(uint64_t frame, Thread& thread);
   Frame read_frame(uint64_t frame, uint64_t code_address);
+  Frame read_frame_object(uint64_t code, int32_t lasti);
   bool fails_safety_check(uint64_t frame, uint64_t executable_bits) const;
   bool is_shim(uint8_t owner) const;
   // Whether the frame at `frame` begins a C-level run of the loop, as far as it alone tells.
@@ -71,7 +72,7 @@ class SnapshotReader {
   std::optional<std::string> over_budget();
   void add_locals(uint64_t frame, Frame& out);
   void add_thread_names(Interpreter& interpreter);
-  std::optional<Frame> read_coroutine_frame(uint64_t frame);
+  std::optional<Frame> read_coroutine_frame(uint64_t coroutine);
 
   PythonRuntime runtime_;
   const Layout& layout_;

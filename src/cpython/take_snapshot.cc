@@ -28,6 +28,19 @@ bool lacks_native_ids(const Snapshot& snapshot) {
 // thread_id CPython keeps) is the thread's fs_base, which the target knows while it is still:
 // asked only when some thread lacks its id. Two threads with one fs_base cannot be told apart:
 // neither is paired.
+// --tasks: a list read before its thread's OS id was known gets it now.
+void add_task_list_thread_ids(Interpreter& interp) {
+  if (!interp.tasks) return;
+  for (AsyncioTaskList& list : interp.tasks->lists) {
+    if (list.thread_id != 0 || list.thread_ident == 0) continue;
+    for (const Thread& thread : interp.threads) {
+      if (thread.thread_id == list.thread_ident && thread.native_thread_id) {
+        list.thread_id = *thread.native_thread_id;
+      }
+    }
+  }
+}
+
 void add_native_ids_from_fs_base(const Target& target, Snapshot& snapshot) {
   if (!lacks_native_ids(snapshot)) return;
   absl::flat_hash_map<uint64_t, pid_t> tid_by_fs_base;
@@ -43,6 +56,7 @@ void add_native_ids_from_fs_base(const Target& target, Snapshot& snapshot) {
       auto it = tid_by_fs_base.find(thread.thread_id);
       if (it != tid_by_fs_base.end() && it->second > 0) thread.native_thread_id = it->second;
     }
+    add_task_list_thread_ids(interp);
   }
 }
 

@@ -136,6 +136,7 @@ struct AsyncioTaskList {
   // The OS thread id (as `python -m asyncio ps` prints it); 0: the interpreter's own list (the
   // tasks of threads that ended), or a loop that runs in no thread now.
   uint64_t thread_id = 0;
+  uint64_t thread_ident = 0;  // that thread's Thread::thread_id (0: none)
   bool main_thread = false;  // the interpreter's main thread's list
   std::vector<AsyncioTask> tasks;
 };

@@ -1,4 +1,7 @@
-// --tasks against CPython itself. On every interpreter of 3.14 and later found (the Debian
+// --tasks against CPython itself. On 3.7 to 3.13, targets/tasks_legacy.py records, from inside
+// the process, each loop's tasks (asyncio.all_tasks), their names, coroutine chains and awaiters,
+// and the JSON and table pystack-dump prints must hold exactly those. On every interpreter of
+// 3.14 and later found (the Debian
 // unstable root's 3.14, 3.14d and 3.15), targets/tasks_asyncio.py parks asyncio tasks in known
 // shapes (TaskGroup, gather, nested tasks, named and unnamed tasks, two loops in two threads,
 // optionally an await cycle), and what pystack-dump prints must equal, byte for byte, what the
@@ -13,6 +16,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -32,6 +36,15 @@ std::vector<Interpreter> WithAsyncioTools() {
   std::vector<Interpreter> found;
   for (const Interpreter& py : Interpreters().in_scope) {
     if (py.major == 3 && py.minor >= 14) found.push_back(py);
+  }
+  return found;
+}
+
+// 3.7 (the first with asyncio.all_tasks) to 3.13.
+std::vector<Interpreter> WithoutAsyncioTools() {
+  std::vector<Interpreter> found;
+  for (const Interpreter& py : Interpreters().in_scope) {
+    if (py.major == 3 && py.minor >= 7 && py.minor < 14) found.push_back(py);
   }
   return found;
 }
@@ -131,22 +144,21 @@ TEST_P(Tasks, CycleMatchesPstree) {
   EXPECT_TRUE(table->out == ps->out) << DescribeMismatch(ps->out, table->out);
 }
 
-// A core written by the root's own gcore gives the live process's table.
-TEST_P(Tasks, CoreGivesLiveTable) {
-  const Interpreter& py = GetParam();
+// A core (gdb's gcore; in a root that has one, that root's own) gives the live process's table.
+void ExpectCoreGivesLiveTable(const Interpreter& py, const std::string& script,
+                              const std::string& some_task) {
   ASSERT_TOOL(tool);
-  absl::StatusOr<std::unique_ptr<Target>> target = StartTarget(py, "tasks_asyncio.py", {});
+  absl::StatusOr<std::unique_ptr<Target>> target = StartTarget(py, script, {});
   ASSERT_TRUE(target.ok()) << target.status();
   const pid_t pid = (*target)->child.pid();
   absl::StatusOr<RunResult> live = RunProgram({tool, "--tasks", std::to_string(pid)}, kToolLimit);
   ASSERT_TRUE(live.ok()) << live.status();
   ASSERT_EQ(live->exit_code(), 0) << live->Describe();
-  ASSERT_NE(live->out.find("group-child"), std::string::npos) << live->Describe();
+  ASSERT_NE(live->out.find(some_task), std::string::npos) << live->Describe();
 
   const std::string prefix = (*target)->dir.path() + "/gcore";
   std::vector<std::string> gcore = {"gcore", "-o", prefix, std::to_string(pid)};
-  if (py.InRoot()) {
-    if (!fs::exists(py.root + "/usr/bin/gcore")) GTEST_SKIP() << "no gcore in " << py.root;
+  if (py.InRoot() && fs::exists(py.root + "/usr/bin/gcore")) {  // else the host's
     absl::StatusOr<std::string> in_root = InRootScript();
     ASSERT_TRUE(in_root.ok()) << in_root.status();
     gcore = {*in_root, py.root, "/usr/bin/gcore", "-o", prefix, std::to_string(pid)};
@@ -161,6 +173,10 @@ TEST_P(Tasks, CoreGivesLiveTable) {
   EXPECT_EQ(r->exit_code(), 0) << r->Describe();
   EXPECT_EQ(r->err, "") << Printable(r->err);
   EXPECT_TRUE(r->out == live->out) << DescribeMismatch(live->out, r->out);
+}
+
+TEST_P(Tasks, CoreGivesLiveTable) {
+  ExpectCoreGivesLiveTable(GetParam(), "tasks_asyncio.py", "group-child");
 }
 
 // An asyncio job that hangs under --timeout: the dump shows its tasks.
@@ -186,6 +202,53 @@ INSTANTIATE_TEST_SUITE_P(Interpreters, Tasks, ::testing::ValuesIn(WithAsyncioToo
                            return info.param.name;
                          });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Tasks);
+
+InterpreterCoverage* const kLegacyCoverage =
+    AddInterpreterCoverage("--tasks against the tasks a 3.7-3.13 process recorded itself");
+
+class TasksLegacy : public ::testing::TestWithParam<Interpreter> {
+ protected:
+  void TearDown() override { kLegacyCoverage->Count(GetParam().name, !HasFailure()); }
+};
+
+TEST_P(TasksLegacy, ShowsTheTasksTheProcessRecorded) {
+  const Interpreter& py = GetParam();
+  ASSERT_TOOL(tool);
+  absl::StatusOr<std::unique_ptr<Target>> target = StartTarget(py, "tasks_legacy.py", {});
+  ASSERT_TRUE(target.ok()) << target.status();
+  for (const std::string& skipped : (*target)->skipped_features) {
+    std::cout << "[   NOTE   ] " << py.name << ": not in this scenario: " << skipped << "\n";
+  }
+  const std::string pid = std::to_string((*target)->child.pid());
+  absl::StatusOr<RunResult> json = RunProgram({tool, "--tasks", "--format=json", pid}, kToolLimit);
+  absl::StatusOr<RunResult> table = RunProgram({tool, "--tasks", pid}, kToolLimit);
+  ASSERT_TRUE(json.ok() && table.ok());
+  ASSERT_EQ(json->exit_code(), 0) << json->Describe();
+  ASSERT_EQ(table->exit_code(), 0) << table->Describe();
+  EXPECT_EQ(table->err, "") << Printable(table->err);
+
+  TempDir files;
+  WriteFile(files.path() + "/ours.json", json->out);
+  WriteFile(files.path() + "/table.txt", table->out);
+  std::vector<std::string> check = PythonScript(py, "tasks_legacy_check.py");
+  check.insert(check.end(), {files.path() + "/ours.json",
+                             (*target)->dir.path() + "/expected_tasks.json",
+                             files.path() + "/table.txt"});
+  absl::StatusOr<RunResult> checked = RunProgram(check, kToolLimit);
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  EXPECT_EQ(checked->exit_code(), 0) << checked->Describe() << "\n" << table->out;
+  EXPECT_FALSE((*target)->child.Exited()) << "the target died during or after the dumps";
+}
+
+TEST_P(TasksLegacy, CoreGivesLiveTable) {
+  ExpectCoreGivesLiveTable(GetParam(), "tasks_legacy.py", "awaits_task_deep");
+}
+
+INSTANTIATE_TEST_SUITE_P(Interpreters, TasksLegacy, ::testing::ValuesIn(WithoutAsyncioTools()),
+                         [](const ::testing::TestParamInfo<Interpreter>& info) {
+                           return info.param.name;
+                         });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(TasksLegacy);
 
 TEST(TasksDiscovery, FindsInterpretersWithAsyncioTools) {
   if (WithAsyncioTools().empty()) {
