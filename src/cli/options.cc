@@ -440,6 +440,7 @@ Exit codes:
       its budget of frames, bytes read or time stopped; marked in it)
   10  not a core file, or a truncated or corrupt one (--core)
   11  a thread did not stop within --attach-timeout (busy in the kernel, state D)
+  12  --tasks=tree: the await graph has a cycle (printed on stderr instead)
 record and top exit 0 once the profile is written, whether the process ended or not.
 With --timeout: the command's own exit status (128+N when signal N killed it), or 124 when
 it timed out, 126 when it could not be run, 127 when it was not found.

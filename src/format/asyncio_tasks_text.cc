@@ -100,6 +100,17 @@ size_t code_points(std::string_view utf8) {
   return count;
 }
 
+// The name as _remote_debugging reads it: at most 255 code points (read_py_str's limit).
+std::string tool_name(const std::string& name) {
+  constexpr size_t kMaxCodePoints = 255;
+  size_t code_points = 0;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const bool starts_code_point = (static_cast<unsigned char>(name[i]) & 0xC0) != 0x80;
+    if (starts_code_point && ++code_points > kMaxCodePoints) return name.substr(0, i);
+  }
+  return name;
+}
+
 // id2name of _index: first insertion decides the order, the last one the name.
 class TaskNames {
  public:
@@ -124,7 +135,7 @@ class TaskNames {
 
 TaskNames task_names(const std::vector<ShownTask>& tasks) {
   TaskNames names;
-  for (const ShownTask& shown : tasks) names.set(shown.task->id, shown.task->name);
+  for (const ShownTask& shown : tasks) names.set(shown.task->id, tool_name(shown.task->name));
   return names;
 }
 
@@ -160,13 +171,13 @@ std::string format_task_table(const Snapshot& snapshot, bool main_thread_only) {
     const std::vector<TaskAwaiter>& awaiters = awaiters_of(task);
     if (awaiters.empty()) {
       // "0x0" says "awaited by nothing"; unknown awaiters leave the column empty.
-      append_row(out, {thread_id, id, task.name, coroutine_stack, "", "",
+      append_row(out, {thread_id, id, tool_name(task.name), coroutine_stack, "", "",
                        task.awaited_by_known ? "0x0" : ""});
       continue;
     }
     for (const TaskAwaiter& awaiter : awaiters) {
       const std::string* awaiter_name = names.find(awaiter.task_id);
-      append_row(out, {thread_id, id, task.name, coroutine_stack,
+      append_row(out, {thread_id, id, tool_name(task.name), coroutine_stack,
                        funcname_chain(awaiter.coroutine_stack),
                        awaiter_name ? std::string_view(*awaiter_name) : "Unknown",
                        python_hex(awaiter.task_id)});

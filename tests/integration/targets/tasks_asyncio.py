@@ -3,7 +3,8 @@ same interpreter's `python -m asyncio ps` and `pstree`).
 
 The main thread's loop runs: a TaskGroup with a named and an unnamed child, a gather of two
 coroutines, a chain of tasks each awaiting the next, a task with a name wider than the table's
-column, a task awaiting a plain Future; a second thread runs a loop of its own with two tasks.
+column and one longer than the 255 code points the tools read, a name not in ASCII (3.15+), a
+task awaiting a plain Future; a second thread runs a loop of its own with two tasks.
 With the argument "cycle", two more tasks await each other (pstree then prints the cycle).
 Every task ends up waiting on an Event that is never set. Writes the "idle" marker when all
 are parked.
@@ -63,9 +64,13 @@ async def main_loop(ready):
         asyncio.create_task(gather_body(event)),
         asyncio.create_task(chain(event, 3), name="chain-3"),
         asyncio.create_task(worker(event), name="a task name wider than twenty columns"),
+        asyncio.create_task(leaf(event), name="long-" + "x" * 295),  # the tools show 255
+
         asyncio.create_task(await_future(asyncio.get_running_loop().create_future()),
                             name="on-a-future"),
     ]
+    if sys.version_info >= (3, 15):  # 3.14's tool prints NUL bytes for a name not in ASCII
+        children.append(asyncio.create_task(leaf(event), name="tâche-été-任务"))
     if CYCLE:
         pair = {}
         pair["a"] = asyncio.create_task(await_other(pair, "b"), name="cycle-a")
