@@ -235,7 +235,7 @@ TEST(AsyncioTaskTable, RealTaskGroupOutput) {
                            frame("TaskGroup.__aexit__", "/usr/lib/python3.14/asyncio/taskgroups.py", 72),
                            frame("group_body", "/tmp/at/t.py", 13)};
   group.awaited_by = {{main_task.id, {frame("main", "/tmp/at/t.py", 37)}}};
-  AsyncioTaskList list{16594, true, {main_task, group}};
+  AsyncioTaskList list{.thread_id = 16594, .main_thread = true, .tasks = {main_task, group}};
   EXPECT_EQ(format_task_table(snapshot_of({list}), true),
             std::string(kHeader) +
                 "16594      0x7fa77abfc9b0       Task-1               main                                 "
@@ -263,7 +263,8 @@ TEST(AsyncioTaskTree, CutStringsAndMissingNames) {
   nameless.qualname.reset();
   nameless.name.reset();
   task.coroutine_stack = {cut, nameless};
-  const Snapshot snapshot = snapshot_of({{1, true, {task}}});
+  const Snapshot snapshot =
+      snapshot_of({AsyncioTaskList{.thread_id = 1, .main_thread = true, .tasks = {task}}});
   EXPECT_EQ(format_task_tree(snapshot, false).text,
             "\u2514\u2500\u2500 (T) t\n"
             "    \u2514\u2500\u2500  ??? /srv/b.py:4\n"
@@ -273,7 +274,7 @@ TEST(AsyncioTaskTree, CutStringsAndMissingNames) {
 // _find_cycles recurses; ours must not run out of stack on a long chain closing a cycle.
 TEST(AsyncioTaskTree, LongCycleIsFoundWithoutDeepRecursion) {
   constexpr uint64_t kTasks = 200000;
-  AsyncioTaskList list{1, true, {}};
+  AsyncioTaskList list{.thread_id = 1, .main_thread = true};
   for (uint64_t i = 0; i < kTasks; ++i) {
     AsyncioTask task;
     task.id = 0x1000 + i;
