@@ -66,18 +66,24 @@ AsyncioTasks AsyncioTaskReader::read_registry(uint64_t interp, const std::vector
   for (const RegisteredTask& task : tasks) {
     if (!thread_of.contains(task.loop)) thread_of[task.loop] = thread_of_loop(task.loop);
   }
+  absl::flat_hash_map<uint64_t, const RegisteredTask*> by_id;
+  for (const RegisteredTask& task : tasks) by_id[task.id] = &task;
+  auto stack_of = [&](uint64_t id) -> std::vector<Frame> {
+    if (auto cached = task_stacks_.find(id); cached != task_stacks_.end()) {
+      return charge_copy(cached->second.size()) ? cached->second : std::vector<Frame>();
+    }
+    auto it = by_id.find(id);
+    std::vector<Frame> stack;
+    if (it != by_id.end() && it->second->coro != 0) stack = coroutine_stack(it->second->coro);
+    task_stacks_[id] = stack;
+    return stack;
+  };
   auto make_task = [&](const RegisteredTask& task) {
     AsyncioTask made;
     made.id = task.id;
     made.name = name_of(task.name);
-    made.coroutine_stack = task.coro != 0 ? coroutine_stack(task.coro) : std::vector<Frame>();
-    for (uint64_t awaiter : awaited_by[task.id]) {
-      auto it = std::find_if(tasks.begin(), tasks.end(),
-                             [&](const RegisteredTask& t) { return t.id == awaiter; });
-      made.awaited_by.push_back(
-          {awaiter, it != tasks.end() && it->coro != 0 ? coroutine_stack(it->coro)
-                                                       : std::vector<Frame>()});
-    }
+    made.coroutine_stack = stack_of(task.id);
+    for (uint64_t awaiter : awaited_by[task.id]) made.awaited_by.push_back({awaiter, stack_of(awaiter)});
     return made;
   };
   absl::flat_hash_set<uint64_t> placed;

@@ -25,14 +25,45 @@ std::string utf8_of(const PyText& text) {
 }  // namespace
 
 AsyncioTasks AsyncioTaskReader::read(uint64_t interp, const std::vector<Thread>& threads) {
-  switch (objects_.release().asyncio.registry) {
-    case TaskRegistry::kAsyncioDebug: return read_lists(interp, threads);
-    case TaskRegistry::kModuleGlobals: return read_registry(interp, threads);
-    case TaskRegistry::kNone: break;
-  }
+  frames_read_ = 0;
+  spent_.reset();
+  task_stacks_.clear();
   AsyncioTasks tasks;
-  tasks.unavailable = "pystack-dump reads asyncio tasks of CPython 3.7 and later";
+  switch (objects_.release().asyncio.registry) {
+    case TaskRegistry::kAsyncioDebug:
+      tasks = read_lists(interp, threads);
+      break;
+    case TaskRegistry::kModuleGlobals:
+      tasks = read_registry(interp, threads);
+      break;
+    case TaskRegistry::kNone:
+      tasks.unavailable = "pystack-dump reads asyncio tasks of CPython 3.7 and later";
+      break;
+  }
+  if (spent_ && !tasks.walk_error) tasks.walk_error = *spent_;
+  task_stacks_.clear();
   return tasks;
+}
+
+// A stack shown again (an awaiter's, under each task it awaits) costs its frames too: the copies
+// are bounded as the reads are.
+bool AsyncioTaskReader::charge_copy(size_t frames) {
+  if (spent_) return false;
+  frames_read_ += frames;
+  if (frames_read_ > kMaxTaskFrames) {
+    spent_ = absl::StrFormat("over the budget of %d coroutine frames", kMaxTaskFrames);
+  }
+  return !spent_;
+}
+
+bool AsyncioTaskReader::spend_frame() {
+  if (spent_) return false;
+  if (++frames_read_ > kMaxTaskFrames) {
+    spent_ = absl::StrFormat("over the budget of %d coroutine frames", kMaxTaskFrames);
+  } else if (over_budget_) {
+    spent_ = over_budget_();
+  }
+  return !spent_;
 }
 
 // get_all_awaited_by(): each thread's list (tstate->asyncio_tasks_head), newest thread first,
@@ -43,7 +74,7 @@ AsyncioTasks AsyncioTaskReader::read_lists(uint64_t interp, const std::vector<Th
     tasks.unavailable = "asyncio is not imported (no AsyncioDebug section is mapped)";
     return tasks;
   }
-  for (size_t i = 0; i < threads.size() && !tasks.walk_error; ++i) {
+  for (size_t i = 0; i < threads.size() && !tasks.walk_error && !spent_; ++i) {
     AsyncioTaskList list;
     list.thread_id = threads[i].native_thread_id.value_or(0);
     list.thread_ident = threads[i].thread_id;
@@ -64,7 +95,7 @@ bool AsyncioTaskReader::read_list(uint64_t head, AsyncioTaskList& list,
                                   std::optional<std::string>& error) {
   absl::flat_hash_set<uint64_t> seen;
   absl::StatusOr<uint64_t> node = objects_.read_pointer(head);  // llist_node.next
-  while (node.ok() && *node != head) {
+  while (node.ok() && *node != head && !spent_) {
     if (*node == 0 || !seen.insert(*node).second || seen.size() > kMaxTasksPerList) {
       error = absl::StrFormat("task list at 0x%x is broken, loops or is too long", head);
       return false;
@@ -110,11 +141,18 @@ std::string AsyncioTaskReader::name_of(uint64_t object) {
 }
 
 std::vector<Frame> AsyncioTaskReader::task_coroutine_stack(uint64_t task) {
-  absl::StatusOr<uint8_t> is_task = read_value<uint8_t>(objects_.memory(), task + offsets_->task.is_task);
-  if (!is_task.ok() || *is_task == 0) return {};
-  absl::StatusOr<uint64_t> coro = objects_.read_pointer(task + offsets_->task.coro);
-  if (!coro.ok() || (*coro & ~kTagBits) == 0) return {};
-  return coroutine_stack(*coro & ~kTagBits);
+  if (auto it = task_stacks_.find(task); it != task_stacks_.end()) {
+    return charge_copy(it->second.size()) ? it->second : std::vector<Frame>();
+  }
+  std::vector<Frame> stack;
+  absl::StatusOr<uint8_t> is_task =
+      read_value<uint8_t>(objects_.memory(), task + offsets_->task.is_task);
+  if (is_task.ok() && *is_task != 0) {
+    absl::StatusOr<uint64_t> coro = objects_.read_pointer(task + offsets_->task.coro);
+    if (coro.ok() && (*coro & ~kTagBits) != 0) stack = coroutine_stack(*coro & ~kTagBits);
+  }
+  task_stacks_[task] = stack;
+  return stack;
 }
 
 // parse_coro_chain(): a coroutine's frame, then, while it is suspended in `await` on an object of
@@ -125,7 +163,8 @@ std::vector<Frame> AsyncioTaskReader::coroutine_stack(uint64_t coro) {
   const AsyncioModel& model = objects_.release().asyncio;
   std::vector<Frame> stack;
   absl::flat_hash_set<uint64_t> seen;
-  while (coro != 0 && stack.size() < kMaxCoroutineChain && seen.insert(coro).second) {
+  while (coro != 0 && stack.size() < kMaxCoroutineChain && seen.insert(coro).second &&
+         spend_frame()) {
     absl::StatusOr<uint64_t> type = objects_.type_of(coro);
     if (!type.ok()) break;
     if (layout.gen.frame_state >= 0) {
@@ -243,7 +282,10 @@ std::vector<TaskAwaiter> AsyncioTaskReader::awaiters(uint64_t task) {
     ids.push_back(object);
   }
   std::vector<TaskAwaiter> out;
-  for (uint64_t id : ids) out.push_back({id, task_coroutine_stack(id)});
+  absl::flat_hash_set<uint64_t> seen;
+  for (uint64_t id : ids) {
+    if (seen.insert(id).second) out.push_back({id, task_coroutine_stack(id)});
+  }
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -25,6 +26,7 @@ namespace pystack {
 inline constexpr size_t kMaxTasksPerList = 1 << 16;  // CPython's tool stops at 2 << 15 too
 inline constexpr size_t kMaxCoroutineChain = 1024;
 inline constexpr size_t kMaxAwaiters = 1 << 16;
+inline constexpr size_t kMaxTaskFrames = 1 << 20;  // coroutine frames of one read, in all
 
 class AsyncioTaskReader {
  public:
@@ -38,6 +40,11 @@ class AsyncioTaskReader {
 
   // 3.14+: the AsyncioDebug section's offsets, when the target has it (asyncio imported).
   void set_debug_offsets(std::optional<AsyncioDebugOffsets> offsets) { offsets_ = offsets; }
+
+  // Asked before each coroutine frame: why the snapshot must stop now (its budget of time or
+  // frames is spent), or nullopt.
+  using BudgetCheck = std::function<std::optional<std::string>()>;
+  void set_budget_check(BudgetCheck check) { over_budget_ = std::move(check); }
 
   // The tasks of the interpreter at `interp`, whose threads (newest first) were read as
   // `threads`.
@@ -73,6 +80,9 @@ class AsyncioTaskReader {
   // call first (tools.py's order); empty for a Future that is no Task.
   std::vector<Frame> task_coroutine_stack(uint64_t task);
   std::vector<Frame> coroutine_stack(uint64_t coro);
+  // Counts one coroutine frame; false once the read's budget is spent (spent_ says why).
+  bool spend_frame();
+  bool charge_copy(size_t frames);
   // The object the coroutine (suspended in `await`) awaits, or 0.
   uint64_t awaited_object(uint64_t coro);
   std::vector<TaskAwaiter> awaiters(uint64_t task);
@@ -82,6 +92,12 @@ class AsyncioTaskReader {
   const DictReader& dicts_;
   FrameReader read_frame_;
   std::optional<AsyncioDebugOffsets> offsets_;
+  BudgetCheck over_budget_;
+  // Per read: frames read, why the budget is spent, each task's stack (an awaiter's is shown
+  // under every task it awaits).
+  size_t frames_read_ = 0;
+  std::optional<std::string> spent_;
+  absl::flat_hash_map<uint64_t, std::vector<Frame>> task_stacks_;
 };
 
 }  // namespace pystack

@@ -31,8 +31,14 @@ std::optional<uint64_t> nonnegative_int_value(const ObjectReader& objects, TypeC
   uint64_t value = 0;
   for (uint64_t i = 0; i < ndigits; ++i) {
     const uint32_t digit = (*digits)[i];
-    if (i * shift >= 64 && digit != 0) return std::nullopt;  // too large
-    if (i * shift < 64) value |= static_cast<uint64_t>(digit) << (i * shift);
+    const uint64_t at = i * shift;
+    if (at >= 64) {
+      if (digit != 0) return std::nullopt;  // too large
+      continue;
+    }
+    // The bits of this digit that 64 bits cannot hold must be zero.
+    if (at + shift > 64 && (static_cast<uint64_t>(digit) >> (64 - at)) != 0) return std::nullopt;
+    value |= static_cast<uint64_t>(digit) << at;
   }
   return value;
 }

@@ -136,10 +136,11 @@ struct AsyncioModel {
   int yield_from_opcode = -1;   // kYieldFromOpcode: YIELD_FROM
   int resume_opcodes[2] = {-1, -1};  // kResumeOparg: RESUME and its quickened or instrumented form
   // gi_frame_state (3.11+): the value of a cleared frame, and those of a frame suspended in
-  // `await` (its top of stack is the awaited object); -128: none.
-  int frame_cleared = -128;
-  int suspended_yield_from = -128;
-  int suspended_yield_from_locked = -128;  // 3.15
+  // `await` (its top of stack is the awaited object); kNoFrameState: none.
+  static constexpr int kNoFrameState = 1000;  // no int8 has it
+  int frame_cleared = kNoFrameState;
+  int suspended_yield_from = kNoFrameState;
+  int suspended_yield_from_locked = kNoFrameState;  // 3.15
   // Which slot below the frame's stackpointer holds the awaited object: 1 (3.14), 2 (3.15:
   // SEND leaves the value to send on top of it).
   int awaited_slot = 1;

@@ -49,7 +49,10 @@ SnapshotReader::SnapshotReader(const RemoteMemory& memory, PythonRuntime runtime
       reprs_(objects_, types_, dicts_, runtime_.version),
       locals_(objects_, types_, dicts_, reprs_),
       thread_names_(objects_, types_, dicts_),
-      tasks_(objects_, types_, dicts_, [this](uint64_t frame) { return read_coroutine_frame(frame); }) {}
+      tasks_(objects_, types_, dicts_,
+             [this](uint64_t coroutine) { return read_coroutine_frame(coroutine); }) {
+  tasks_.set_budget_check([this] { return over_budget(); });
+}
 
 void SnapshotReader::set_asyncio_debug_offsets(std::optional<AsyncioDebugOffsets> offsets) {
   tasks_.set_debug_offsets(offsets);

@@ -588,6 +588,41 @@ TEST(CoreDiscovery, FindsInterpreters) {
       << "/versions/*/bin/python or /usr/bin/python3.N: the core tests ran on none";
 }
 
+// --tasks on the core of an asyncio process that aborted: the table its own interpreter's
+// `python -m asyncio ps` printed of it just before (3.14+; targets/tasks_asyncio.py abort).
+class CrashTasks : public ::testing::TestWithParam<Interpreter> {};
+
+TEST_P(CrashTasks, TableMatchesAsyncioPsBeforeTheCrash) {
+  const Interpreter& py = GetParam();
+  ASSERT_TOOL(tool);
+  absl::StatusOr<Crash> crash = RunCrash(py, "tasks_asyncio.py", {"abort"});
+  ASSERT_TRUE(crash.ok()) << crash.status();
+  std::optional<std::string> expected = ReadFile(crash->dir->path() + "/ps.txt");
+  ASSERT_TRUE(expected.has_value() && expected->find("group-child") != std::string::npos)
+      << "the target's python -m asyncio ps wrote no table: " << expected.value_or("");
+  std::vector<std::string> argv = CoreCommand(tool, crash->core, py);
+  argv.push_back("--tasks");
+  absl::StatusOr<RunResult> r = RunProgram(argv, kToolTimeout, ToolEnv(py));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code(), 0) << r->Describe();
+  EXPECT_EQ(r->err, "") << Printable(r->err);
+  EXPECT_TRUE(r->out == *expected) << DescribeMismatch(*expected, r->out);
+}
+
+std::vector<Interpreter> WithAsyncioTools() {
+  std::vector<Interpreter> found;
+  for (const Interpreter& py : Interpreters().in_scope) {
+    if (py.major == 3 && py.minor >= 14) found.push_back(py);
+  }
+  return found;
+}
+
+INSTANTIATE_TEST_SUITE_P(Interpreters, CrashTasks, ::testing::ValuesIn(WithAsyncioTools()),
+                         [](const ::testing::TestParamInfo<Interpreter>& info) {
+                           return info.param.name;
+                         });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CrashTasks);
+
 // ---------------------------------------------------------------------------------------------
 // gcore of a live process
 

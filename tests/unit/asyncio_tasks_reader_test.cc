@@ -511,8 +511,9 @@ TEST(AsyncioTaskReader, ReadsEveryListOfTheIntactProcess) {
   EXPECT_EQ(Describe(tasks), Describe(Expected(*s)));
   EXPECT_FALSE(tasks.walk_error);
   EXPECT_FALSE(tasks.unavailable);
-  // T1's chain three times (itself, as T2's and T4's awaiter), T3's twice, and C4, C6, C7.
-  EXPECT_EQ(stats.frame_reads, 3u * 3 + 2 + 3);
+  // Each task's chain once (an awaiter's stack is the one read for the task itself): T1's three
+  // frames, T3's, and C4, C6, C7.
+  EXPECT_EQ(stats.frame_reads, 3u + 1 + 3);
 }
 
 TEST(AsyncioTaskReader, EmptyListsAndThreadWithoutNativeId) {
@@ -716,7 +717,6 @@ TEST(AsyncioTaskReader, CoroutineChainLongerThanTheBound) {
 // followed.
 TEST(AsyncioTaskReader, GarbageFrameStates) {
   const Layout& l = L314();
-  // -128 is left out: see DISABLED_FrameStateMinus128IsNoAwait.
   for (int8_t state : {int8_t{85}, int8_t{127}, int8_t{-4}, int8_t{-127}, int8_t{3}}) {
     std::unique_ptr<Scene> s = BuildScene();
     s->memory.put<int8_t>(s->c1 + l.gen.frame_state, state);
@@ -761,7 +761,7 @@ TEST(AsyncioTaskReader, GarbageFrameStates) {
 // suspended_yield_from_locked at its "none" value, -128, which is also a gi_frame_state an int8
 // can hold; a coroutine whose (corrupt) state byte is 0x80 is taken as suspended in `await`,
 // and the chain is followed through the value on its stack.
-TEST(AsyncioTaskReader, DISABLED_FrameStateMinus128IsNoAwait) {
+TEST(AsyncioTaskReader, FrameStateMinus128IsNoAwait) {
   std::unique_ptr<Scene> s = BuildScene();
   s->memory.put<int8_t>(s->c1 + L314().gen.frame_state, int8_t{-128});
   const AsyncioTasks tasks = Read(*s);
@@ -774,10 +774,13 @@ TEST(AsyncioTaskReader, AwaiterSetsOfImpossibleSize) {
   const Layout& l = L314();
   struct Case {
     int64_t mask, used;
+    bool rejected;  // else: a mask the reader accepts, over a table of one mapped page
   };
-  for (const Case c : {Case{(int64_t{1} << 40) - 1, 2}, Case{7, int64_t{1} << 40}, Case{-1, 2},
-                       Case{6, 2}, Case{7, -5}, Case{(int64_t{1} << 24) - 1, 2},
-                       Case{(int64_t{1} << 23) - 1, 2}, Case{(int64_t{1} << 23) - 1, 1 << 23}}) {
+  for (const Case c : {Case{(int64_t{1} << 40) - 1, 2, true}, Case{7, int64_t{1} << 40, true},
+                       Case{-1, 2, true}, Case{6, 2, true}, Case{7, -5, true}, Case{7, 9, true},
+                       Case{int64_t{1} << 24, 2, true}, Case{(int64_t{1} << 24) - 1, 2, false},
+                       Case{(int64_t{1} << 23) - 1, 2, false},
+                       Case{(int64_t{1} << 23) - 1, int64_t{1} << 23, false}}) {
     std::unique_ptr<Scene> s = BuildScene();
     s->memory.put<int64_t>(s->awaiters_set + l.set.mask, c.mask);
     s->memory.put<int64_t>(s->awaiters_set + l.set.used, c.used);
@@ -788,13 +791,20 @@ TEST(AsyncioTaskReader, AwaiterSetsOfImpossibleSize) {
     ExpectWithinBounds(tasks, 3);
     EXPECT_EQ(tasks.lists.size(), 3u);
     EXPECT_FALSE(tasks.walk_error);
-    // The table holds 8 entries (in one mapped page): a larger mask reads past it and fails.
-    EXPECT_TRUE(FindTask(tasks, s->t4)->awaited_by.empty()) << c.mask << " " << c.used;
+    const std::vector<TaskAwaiter>& awaiters = FindTask(tasks, s->t4)->awaited_by;
+    if (c.rejected) {
+      EXPECT_TRUE(awaiters.empty()) << c.mask << " " << c.used;
+    } else {
+      // Either both elements, found before the reads ran past the page, or none: the reads
+      // that failed there leave the set unread.
+      EXPECT_TRUE(awaiters.empty() || awaiters.size() == 2) << c.mask << " " << c.used;
+    }
     EXPECT_LT(seconds, 5.0);
   }
 }
 
-// A mapped table of 2^17 entries, every one the same awaiter: kMaxAwaiters of them are kept.
+// A mapped table of 2^17 entries, every one the same awaiter: the set is read up to kMaxAwaiters
+// entries, and the awaiter shown once.
 TEST(AsyncioTaskReader, AwaiterSetLargerThanTheBound) {
   std::unique_ptr<Scene> s = BuildScene();
   const Layout& l = L314();
@@ -811,7 +821,7 @@ TEST(AsyncioTaskReader, AwaiterSetLargerThanTheBound) {
   ExpectWithinBounds(tasks, 3);
   EXPECT_FALSE(tasks.walk_error);
   const AsyncioTask* t4 = FindTask(tasks, s->t4);
-  ASSERT_EQ(t4->awaited_by.size(), kMaxAwaiters);
+  ASSERT_EQ(t4->awaited_by.size(), 1u);
   EXPECT_EQ(t4->awaited_by.back().task_id, s->t3);
   EXPECT_EQ(DescribeStack(t4->awaited_by.back().coroutine_stack), DescribeStack(Frames({5})));
 }
@@ -895,7 +905,7 @@ TEST(AsyncioTaskReader, LongAndLargeNames) {
 // BUG (src/cpython/int_value.cc, nonnegative_int_value): an int of three 30-bit digits whose top
 // digit has bits above bit 3 (2^64 and more) is accepted and wraps: 2^64 reads as 0, 2^64 + 5
 // as 5, where nullopt (no name) is documented for ints that do not fit in 64 bits.
-TEST(AsyncioTaskReader, DISABLED_IntNameOf2To64IsNoName) {
+TEST(AsyncioTaskReader, IntNameOf2To64IsNoName) {
   const Layout& l = L314();
   std::unique_ptr<Scene> s = BuildScene();
   const uint64_t big = s->builder->integer(5);  // then made 2^64 + 5: digits {5, 0, 16}
@@ -985,7 +995,7 @@ class Mutator {
 // the AsyncioDebug offsets, when they still parse), reads it, and requires only that the read
 // returns within the reader's bounds. Every seed starts from the intact image.
 TEST(AsyncioTaskReaderFuzz, CorruptedImagesStayBounded) {
-  constexpr uint32_t kSeeds = 4000;
+  constexpr uint32_t kSeeds = 20000;
   std::unique_ptr<Scene> s = BuildScene();
   ASSERT_EQ(Describe(Read(*s)), Describe(Expected(*s)));
   const Builder& b = *s->builder;

@@ -5,17 +5,24 @@ The main thread's loop runs: a TaskGroup with a named and an unnamed child, a ga
 coroutines, a chain of tasks each awaiting the next, a task with a name wider than the table's
 column and one longer than the 255 code points the tools read, a name not in ASCII (3.15+), a
 task awaiting a plain Future; a second thread runs a loop of its own with two tasks.
-With the argument "cycle", two more tasks await each other (pstree then prints the cycle).
+With the argument "cycle", two more tasks await each other (pstree then prints the cycle); with
+"abort", the process aborts once parked (see ABORT).
 Every task ends up waiting on an Event that is never set. Writes the "idle" marker when all
 are parked.
 """
 import asyncio
+import os
+import subprocess
 import sys
 import threading
 
 import pd_common as common
 
 CYCLE = "cycle" in common.ARGS
+# "abort": once all are parked, the running task has this interpreter's `python -m asyncio ps`
+# read the process into OUT_DIR/ps.txt, then aborts it (a crash core of that state; the task
+# runs the same function in both, and the table shows function names only).
+ABORT = "abort" in common.ARGS
 
 
 async def leaf(event):
@@ -77,8 +84,17 @@ async def main_loop(ready):
         pair["b"] = asyncio.create_task(await_other(pair, "a"), name="cycle-b")
     await ready.wait()
     await asyncio.sleep(0.3)  # every task has reached its await
+    if ABORT:
+        crash_after_ps()
     common.write_marker("idle\n")
     await asyncio.gather(*children)
+
+
+def crash_after_ps():
+    with open(os.path.join(common.OUT_DIR, "ps.txt"), "w") as out:
+        subprocess.run([sys.executable, "-m", "asyncio", "ps", str(os.getpid())], stdout=out,
+                       check=True)
+    os.abort()
 
 
 def second_loop(started):
