@@ -16,7 +16,7 @@ namespace pystack {
 namespace {
 
 constexpr int64_t kWeakrefObject = 16;  // PyWeakReference.wr_object, after the object header
-constexpr int kMaxGatherDepth = 64;
+constexpr size_t kMaxGatherings = 1024;  // gathers nested under one awaiting task
 constexpr size_t kMaxListItems = 1 << 16;
 
 }  // namespace
@@ -86,23 +86,23 @@ AsyncioTasks AsyncioTaskReader::read_registry(uint64_t interp, const std::vector
     for (uint64_t awaiter : awaited_by[task.id]) made.awaited_by.push_back({awaiter, stack_of(awaiter)});
     return made;
   };
-  absl::flat_hash_set<uint64_t> placed;
+  absl::flat_hash_map<uint64_t, std::vector<const RegisteredTask*>> by_thread;  // ident -> tasks
+  for (const RegisteredTask& task : tasks) by_thread[thread_of[task.loop]].push_back(&task);
   for (size_t i = 0; i < threads.size(); ++i) {
+    auto it = threads[i].thread_id != 0 ? by_thread.find(threads[i].thread_id) : by_thread.end();
+    if (it == by_thread.end()) continue;
     AsyncioTaskList list;
     list.thread_id = threads[i].native_thread_id.value_or(0);
     list.thread_ident = threads[i].thread_id;
     list.main_thread = i + 1 == threads.size();
-    for (const RegisteredTask& task : tasks) {
-      if (thread_of[task.loop] != 0 && thread_of[task.loop] == threads[i].thread_id) {
-        list.tasks.push_back(make_task(task));
-        placed.insert(task.id);
-      }
-    }
-    if (!list.tasks.empty()) out.lists.push_back(std::move(list));
+    for (const RegisteredTask* task : it->second) list.tasks.push_back(make_task(*task));
+    out.lists.push_back(std::move(list));
+    by_thread.erase(it);
   }
+  // Loops that run in no thread now, or in one this walk did not read.
   AsyncioTaskList unplaced;
   for (const RegisteredTask& task : tasks) {
-    if (!placed.contains(task.id)) unplaced.tasks.push_back(make_task(task));
+    if (by_thread.contains(thread_of[task.loop])) unplaced.tasks.push_back(make_task(task));
   }
   if (!unplaced.tasks.empty()) out.lists.push_back(std::move(unplaced));
   return out;
@@ -209,7 +209,8 @@ void AsyncioTaskReader::add_awaiters(const std::vector<RegisteredTask>& tasks,
     if (ids.contains(task.fut_waiter)) {
       add(task.fut_waiter, task.id);
     } else {
-      add_gather_children(task.fut_waiter, task.id, 0, awaited_by);
+      absl::flat_hash_set<uint64_t> gatherings;
+      add_gather_children(task.fut_waiter, task.id, gatherings, awaited_by);
     }
   }
   // A TaskGroup's child: its first done-callback is the group's bound _on_task_done.
@@ -229,9 +230,10 @@ void AsyncioTaskReader::add_awaiters(const std::vector<RegisteredTask>& tasks,
 
 // A _GatheringFuture's children (nested gathers followed): each is awaited by `awaiter`.
 void AsyncioTaskReader::add_gather_children(
-    uint64_t gathering, uint64_t awaiter, int depth,
+    uint64_t gathering, uint64_t awaiter, absl::flat_hash_set<uint64_t>& seen,
     absl::flat_hash_map<uint64_t, std::vector<uint64_t>>& awaited_by) {
-  if (depth > kMaxGatherDepth) return;
+  // Each gather once (memory may make one hold itself), and a bounded nesting.
+  if (seen.size() > kMaxGatherings || !seen.insert(gathering).second) return;
   absl::StatusOr<const TypeInfo*> type = types_.of(gathering);
   if (!type.ok() || (*type)->name != "_GatheringFuture") return;
   std::optional<uint64_t> children = attribute(gathering, "_children");
@@ -240,7 +242,7 @@ void AsyncioTaskReader::add_gather_children(
     absl::StatusOr<const TypeInfo*> child_type = types_.of(child);
     if (!child_type.ok()) continue;
     if ((*child_type)->name == "_GatheringFuture") {
-      add_gather_children(child, awaiter, depth + 1, awaited_by);
+      add_gather_children(child, awaiter, seen, awaited_by);
       continue;
     }
     std::vector<uint64_t>& list = awaited_by[child];

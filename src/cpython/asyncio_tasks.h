@@ -62,7 +62,8 @@ class AsyncioTaskReader {
   std::optional<uint64_t> attribute(uint64_t object, std::string_view name);
   void add_awaiters(const std::vector<RegisteredTask>& tasks,
                     absl::flat_hash_map<uint64_t, std::vector<uint64_t>>& awaited_by);
-  void add_gather_children(uint64_t gathering, uint64_t awaiter, int depth,
+  void add_gather_children(uint64_t gathering, uint64_t awaiter,
+                           absl::flat_hash_set<uint64_t>& seen,
                            absl::flat_hash_map<uint64_t, std::vector<uint64_t>>& awaited_by);
   uint64_t thread_of_loop(uint64_t loop);
   std::vector<uint64_t> list_items(uint64_t list);
