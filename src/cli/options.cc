@@ -117,11 +117,13 @@ absl::Status check_combination(const Options& options, bool have_pid, bool subpr
     return usage_error("--executable and --sysroot go with --core");
   }
   if (options.tasks && options.format == OutputFormat::kTraceback) {
-    return usage_error("--tasks prints a table or a tree of its own: use it alone or with --format=json");
+    return usage_error(
+        "--tasks prints a table or a tree of its own: use it alone or with --format=json");
   }
   if (options.tasks && options.format != OutputFormat::kJson &&
       (options.locals || options.native != NativeFrames::kNone)) {
-    return usage_error("--locals and --native show threads' stacks: with --tasks, only in --format=json");
+    return usage_error(
+        "--locals and --native show threads' stacks: with --tasks, only in --format=json");
   }
   if (subprocesses && !have_pid) return usage_error("--subprocesses needs a PID");
   if (!core && !timeout && !have_pid) return usage_error("no process id given");

@@ -34,14 +34,14 @@ absl::StatusOr<AsyncioDebugOffsets> parse_asyncio_debug_offsets(std::span<const 
             word_at(bytes, 4), word_at(bytes, 5), word_at(bytes, 6)};
   o.interpreter = {word_at(bytes, 7), word_at(bytes, 8)};
   o.thread_state = {word_at(bytes, 9), word_at(bytes, 10), word_at(bytes, 11), word_at(bytes, 12)};
-  const bool valid =
-      fits(o.task.size, o.task.name, 8) && fits(o.task.size, o.task.awaited_by, 8) &&
-      fits(o.task.size, o.task.is_task, 1) && fits(o.task.size, o.task.awaited_by_is_set, 1) &&
-      fits(o.task.size, o.task.coro, 8) && fits(o.task.size, o.task.node, 16) &&
-      fits(o.interpreter.size, o.interpreter.tasks_head, 16) &&
-      fits(o.thread_state.size, o.thread_state.running_loop, 8) &&
-      fits(o.thread_state.size, o.thread_state.running_task, 8) &&
-      fits(o.thread_state.size, o.thread_state.tasks_head, 16);
+  const bool valid = fits(o.task.size, o.task.name, 8) && fits(o.task.size, o.task.awaited_by, 8) &&
+                     fits(o.task.size, o.task.is_task, 1) &&
+                     fits(o.task.size, o.task.awaited_by_is_set, 1) &&
+                     fits(o.task.size, o.task.coro, 8) && fits(o.task.size, o.task.node, 16) &&
+                     fits(o.interpreter.size, o.interpreter.tasks_head, 16) &&
+                     fits(o.thread_state.size, o.thread_state.running_loop, 8) &&
+                     fits(o.thread_state.size, o.thread_state.running_task, 8) &&
+                     fits(o.thread_state.size, o.thread_state.tasks_head, 16);
   if (!valid) return absl::DataLossError("AsyncioDebug offsets out of their structs' bounds");
   return o;
 }

@@ -13,12 +13,12 @@ namespace pystack {
 struct AsyncioDebugOffsets {
   struct Task {  // TaskObj
     uint64_t size = 0;
-    uint64_t name = 0;             // task_name: a str, or an int (shown as "Task-N")
-    uint64_t awaited_by = 0;       // task_awaited_by: one awaiter, or a set of them
-    uint64_t is_task = 0;          // char: a Task, not a plain Future
+    uint64_t name = 0;               // task_name: a str, or an int (shown as "Task-N")
+    uint64_t awaited_by = 0;         // task_awaited_by: one awaiter, or a set of them
+    uint64_t is_task = 0;            // char: a Task, not a plain Future
     uint64_t awaited_by_is_set = 0;  // char
-    uint64_t coro = 0;             // task_coro
-    uint64_t node = 0;             // task_node: the struct llist_node linking the task
+    uint64_t coro = 0;               // task_coro
+    uint64_t node = 0;               // task_node: the struct llist_node linking the task
   } task;
   struct Interpreter {  // PyInterpreterState
     uint64_t size = 0;

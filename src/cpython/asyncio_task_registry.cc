@@ -6,6 +6,7 @@
 // too), and the parent task of its TaskGroup (its first done-callback is
 // TaskGroup._on_task_done, bound to the group).
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "cpython/asyncio_tasks.h"
@@ -15,11 +16,24 @@
 namespace pystack {
 namespace {
 
-constexpr int64_t kWeakrefObject = 16;  // PyWeakReference.wr_object, after the object header
+constexpr int64_t kWeakrefObject = 16;   // PyWeakReference.wr_object, after the object header
 constexpr size_t kMaxGatherings = 1024;  // gathers nested under one awaiting task
 constexpr size_t kMaxListItems = 1 << 16;
 
 }  // namespace
+
+// Who awaits each task, in the order found: each pair once, at most kMaxAwaiters per task.
+struct AsyncioTaskReader::AwaitedBy {
+  absl::flat_hash_map<uint64_t, std::vector<uint64_t>> awaiters;
+  absl::flat_hash_set<std::pair<uint64_t, uint64_t>> pairs;
+
+  void add(uint64_t awaited, uint64_t awaiter) {
+    std::vector<uint64_t>& list = awaiters[awaited];
+    if (list.size() < kMaxAwaiters && pairs.insert({awaited, awaiter}).second) {
+      list.push_back(awaiter);
+    }
+  }
+};
 
 // One pending task of the registry, the fields --tasks reads: of the C Task (_asyncio.Task and
 // its subclasses) at the release's offsets, of the pure-Python Task from its __dict__.
@@ -53,11 +67,17 @@ AsyncioTasks AsyncioTaskReader::read_registry(uint64_t interp, const std::vector
   absl::flat_hash_set<uint64_t> seen;
   for (uint64_t object : objects) {
     if (!seen.insert(object).second) continue;  // in both registries while it starts eagerly
-    if (std::optional<RegisteredTask> task = registered_task(object)) tasks.push_back(*task);
+    std::optional<RegisteredTask> task = registered_task(object);
+    if (!task) continue;
+    if (tasks.size() == kMaxTasksPerList) {  // two registries of the most each
+      out.walk_error = absl::StrCat("more than ", kMaxTasksPerList, " tasks: the rest left out");
+      break;
+    }
+    tasks.push_back(*task);
   }
   std::sort(tasks.begin(), tasks.end(),
             [](const RegisteredTask& a, const RegisteredTask& b) { return a.id < b.id; });
-  absl::flat_hash_map<uint64_t, std::vector<uint64_t>> awaited_by;
+  AwaitedBy awaited_by;
   add_awaiters(tasks, awaited_by);
 
   // One list per thread that runs a loop (threads newest first), then the tasks of loops that
@@ -83,7 +103,9 @@ AsyncioTasks AsyncioTaskReader::read_registry(uint64_t interp, const std::vector
     made.id = task.id;
     made.name = name_of(task.name);
     made.coroutine_stack = stack_of(task.id);
-    for (uint64_t awaiter : awaited_by[task.id]) made.awaited_by.push_back({awaiter, stack_of(awaiter)});
+    for (uint64_t awaiter : awaited_by.awaiters[task.id]) {
+      made.awaited_by.push_back({awaiter, stack_of(awaiter)});
+    }
     return made;
   };
   absl::flat_hash_map<uint64_t, std::vector<const RegisteredTask*>> by_thread;  // ident -> tasks
@@ -137,7 +159,10 @@ void AsyncioTaskReader::collect_registered(uint64_t registry, std::vector<uint64
     return;
   }
   std::optional<uint64_t> data = attribute(registry, "data");  // WeakSet.data: a set of weakrefs
-  if (!data || !dicts_.set_items(*data, kMaxTasksPerList, items, cut).ok()) return;
+  if (!data) return;
+  absl::StatusOr<const TypeInfo*> data_type = types_.of(*data);
+  if (!data_type.ok() || (*data_type)->kind != ReprKind::kSet) return;
+  if (!dicts_.set_items(*data, kMaxTasksPerList, items, cut).ok()) return;
   for (uint64_t reference : items) {
     absl::StatusOr<uint64_t> referent = objects_.read_pointer(reference + kWeakrefObject);
     if (referent.ok() && *referent != 0) out.push_back(*referent);
@@ -146,7 +171,8 @@ void AsyncioTaskReader::collect_registered(uint64_t registry, std::vector<uint64
 
 // The task at `object` if it is a pending Task (C, or pure Python): nullopt otherwise (a dead
 // weakref's None, a finished task, anything else).
-std::optional<AsyncioTaskReader::RegisteredTask> AsyncioTaskReader::registered_task(uint64_t object) {
+std::optional<AsyncioTaskReader::RegisteredTask> AsyncioTaskReader::registered_task(
+    uint64_t object) {
   const TaskObjectOffsets& c = objects_.release().asyncio.task;
   absl::StatusOr<const TypeInfo*> type = types_.of(object);
   if (!type.ok()) return std::nullopt;
@@ -197,20 +223,16 @@ std::optional<uint64_t> AsyncioTaskReader::attribute(uint64_t object, std::strin
 }
 
 void AsyncioTaskReader::add_awaiters(const std::vector<RegisteredTask>& tasks,
-                                     absl::flat_hash_map<uint64_t, std::vector<uint64_t>>& awaited_by) {
+                                     AwaitedBy& awaited_by) {
   absl::flat_hash_set<uint64_t> ids;
   for (const RegisteredTask& task : tasks) ids.insert(task.id);
-  auto add = [&](uint64_t awaited, uint64_t awaiter) {
-    std::vector<uint64_t>& list = awaited_by[awaited];
-    if (std::find(list.begin(), list.end(), awaiter) == list.end()) list.push_back(awaiter);
-  };
+  auto add = [&](uint64_t awaited, uint64_t awaiter) { awaited_by.add(awaited, awaiter); };
   for (const RegisteredTask& task : tasks) {
     if (task.fut_waiter == 0) continue;
     if (ids.contains(task.fut_waiter)) {
       add(task.fut_waiter, task.id);
     } else {
-      absl::flat_hash_set<uint64_t> gatherings;
-      add_gather_children(task.fut_waiter, task.id, gatherings, awaited_by);
+      for (uint64_t member : gather_members(task.fut_waiter)) add(member, task.id);
     }
   }
   // A TaskGroup's child: its first done-callback is the group's bound _on_task_done.
@@ -228,25 +250,38 @@ void AsyncioTaskReader::add_awaiters(const std::vector<RegisteredTask>& tasks,
   }
 }
 
-// A _GatheringFuture's children (nested gathers followed): each is awaited by `awaiter`.
-void AsyncioTaskReader::add_gather_children(
-    uint64_t gathering, uint64_t awaiter, absl::flat_hash_set<uint64_t>& seen,
-    absl::flat_hash_map<uint64_t, std::vector<uint64_t>>& awaited_by) {
-  // Each gather once (memory may make one hold itself), and a bounded nesting.
+const std::vector<uint64_t>& AsyncioTaskReader::gather_members(uint64_t gathering) {
+  auto [it, inserted] = gather_members_.try_emplace(gathering);
+  if (inserted) {
+    absl::flat_hash_set<uint64_t> seen;
+    std::vector<uint64_t> members;
+    collect_gather_members(gathering, seen, members);
+    gather_members_[gathering] = std::move(members);  // the map may have moved: look it up again
+    return gather_members_[gathering];
+  }
+  return it->second;
+}
+
+// A _GatheringFuture's children. Every gather and every children list is walked once (memory may
+// make a gather hold itself, or gathers share a list), each child read counts against the read's
+// budget, and the nesting is bounded.
+void AsyncioTaskReader::collect_gather_members(uint64_t gathering,
+                                               absl::flat_hash_set<uint64_t>& seen,
+                                               std::vector<uint64_t>& members) {
   if (seen.size() > kMaxGatherings || !seen.insert(gathering).second) return;
   absl::StatusOr<const TypeInfo*> type = types_.of(gathering);
   if (!type.ok() || (*type)->name != "_GatheringFuture") return;
   std::optional<uint64_t> children = attribute(gathering, "_children");
-  if (!children) return;
+  if (!children || !seen.insert(*children).second) return;
   for (uint64_t child : list_items(*children)) {
+    if (!charge_copy(1)) return;
     absl::StatusOr<const TypeInfo*> child_type = types_.of(child);
     if (!child_type.ok()) continue;
     if ((*child_type)->name == "_GatheringFuture") {
-      add_gather_children(child, awaiter, seen, awaited_by);
-      continue;
+      collect_gather_members(child, seen, members);
+    } else if (seen.insert(child).second) {
+      members.push_back(child);
     }
-    std::vector<uint64_t>& list = awaited_by[child];
-    if (std::find(list.begin(), list.end(), awaiter) == list.end()) list.push_back(awaiter);
   }
 }
 
@@ -255,7 +290,8 @@ std::vector<uint64_t> AsyncioTaskReader::list_items(uint64_t list) {
   const Layout& layout = objects_.layout();
   absl::StatusOr<const TypeInfo*> type = types_.of(list);
   if (!type.ok() || (*type)->kind != ReprKind::kList) return {};
-  absl::StatusOr<int64_t> size = read_value<int64_t>(objects_.memory(), list + layout.object.var_size);
+  absl::StatusOr<int64_t> size =
+      read_value<int64_t>(objects_.memory(), list + layout.object.var_size);
   absl::StatusOr<uint64_t> items = objects_.read_pointer(list + layout.list.items);
   if (!size.ok() || !items.ok() || *size <= 0) return {};
   std::vector<uint64_t> out(std::min<size_t>(static_cast<size_t>(*size), kMaxListItems));

@@ -28,6 +28,7 @@ AsyncioTasks AsyncioTaskReader::read(uint64_t interp, const std::vector<Thread>&
   frames_read_ = 0;
   spent_.reset();
   task_stacks_.clear();
+  gather_members_.clear();
   AsyncioTasks tasks;
   switch (objects_.release().asyncio.registry) {
     case TaskRegistry::kAsyncioDebug:
@@ -42,6 +43,7 @@ AsyncioTasks AsyncioTaskReader::read(uint64_t interp, const std::vector<Thread>&
   }
   if (spent_ && !tasks.walk_error) tasks.walk_error = *spent_;
   task_stacks_.clear();
+  gather_members_.clear();
   return tasks;
 }
 
@@ -51,7 +53,7 @@ bool AsyncioTaskReader::charge_copy(size_t frames) {
   if (spent_) return false;
   frames_read_ += frames;
   if (frames_read_ > kMaxTaskFrames) {
-    spent_ = absl::StrFormat("over the budget of %d coroutine frames", kMaxTaskFrames);
+    spent_ = absl::StrFormat("over the budget of %d coroutine frames and futures", kMaxTaskFrames);
   }
   return !spent_;
 }
@@ -59,7 +61,7 @@ bool AsyncioTaskReader::charge_copy(size_t frames) {
 bool AsyncioTaskReader::spend_frame() {
   if (spent_) return false;
   if (++frames_read_ > kMaxTaskFrames) {
-    spent_ = absl::StrFormat("over the budget of %d coroutine frames", kMaxTaskFrames);
+    spent_ = absl::StrFormat("over the budget of %d coroutine frames and futures", kMaxTaskFrames);
   } else if (over_budget_) {
     spent_ = over_budget_();
   }
@@ -189,11 +191,15 @@ uint64_t AsyncioTaskReader::awaited_object(uint64_t coro) {
   const Layout& layout = objects_.layout();
   const AsyncioModel& model = objects_.release().asyncio;
   switch (model.awaited) {
-    case AwaitedObject::kYieldFromOpcode: return awaited_after_yield_from(coro);
-    case AwaitedObject::kResumeOparg: return awaited_after_resume(coro);
-    case AwaitedObject::kFrameState: break;
+    case AwaitedObject::kYieldFromOpcode:
+      return awaited_after_yield_from(coro);
+    case AwaitedObject::kResumeOparg:
+      return awaited_after_resume(coro);
+    case AwaitedObject::kFrameState:
+      break;
   }
-  absl::StatusOr<int8_t> state = read_value<int8_t>(objects_.memory(), coro + layout.gen.frame_state);
+  absl::StatusOr<int8_t> state =
+      read_value<int8_t>(objects_.memory(), coro + layout.gen.frame_state);
   if (!state.ok() ||
       (*state != model.suspended_yield_from && *state != model.suspended_yield_from_locked)) {
     return 0;
@@ -212,10 +218,11 @@ uint64_t AsyncioTaskReader::awaited_object(uint64_t coro) {
 // 3.11-3.13: localsplus[stacktop - 1].
 uint64_t AsyncioTaskReader::top_of_interpreter_frame(uint64_t frame) {
   const Layout& layout = objects_.layout();
-  absl::StatusOr<int32_t> stacktop = read_value<int32_t>(objects_.memory(), frame + layout.iframe.stacktop);
+  absl::StatusOr<int32_t> stacktop =
+      read_value<int32_t>(objects_.memory(), frame + layout.iframe.stacktop);
   if (!stacktop.ok() || *stacktop <= 0 || *stacktop > (1 << 20)) return 0;
-  absl::StatusOr<uint64_t> top = objects_.read_pointer(
-      frame + layout.iframe.localsplus + 8 * static_cast<uint64_t>(*stacktop - 1));
+  absl::StatusOr<uint64_t> top = objects_.read_pointer(frame + layout.iframe.localsplus +
+                                                       8 * static_cast<uint64_t>(*stacktop - 1));
   return top.ok() ? *top : 0;
 }
 
@@ -223,7 +230,8 @@ uint64_t AsyncioTaskReader::top_of_interpreter_frame(uint64_t frame) {
 uint64_t AsyncioTaskReader::awaited_after_resume(uint64_t coro) {
   const Layout& layout = objects_.layout();
   const AsyncioModel& model = objects_.release().asyncio;
-  absl::StatusOr<int8_t> state = read_value<int8_t>(objects_.memory(), coro + layout.gen.frame_state);
+  absl::StatusOr<int8_t> state =
+      read_value<int8_t>(objects_.memory(), coro + layout.gen.frame_state);
   if (!state.ok() || *state != model.suspended_yield_from) return 0;
   const uint64_t frame = coro + layout.gen.iframe;
   absl::StatusOr<uint64_t> previous = objects_.read_pointer(frame + layout.iframe.instr);
@@ -242,22 +250,28 @@ uint64_t AsyncioTaskReader::awaited_after_yield_from(uint64_t coro) {
   const AsyncioModel& model = objects_.release().asyncio;
   absl::StatusOr<uint64_t> frame = objects_.read_pointer(coro + layout.gen.frame);
   if (!frame.ok() || *frame == 0) return 0;
-  absl::StatusOr<int32_t> lasti = read_value<int32_t>(objects_.memory(), *frame + layout.frame.lasti);
+  absl::StatusOr<int32_t> lasti =
+      read_value<int32_t>(objects_.memory(), *frame + layout.frame.lasti);
   absl::StatusOr<uint64_t> code = objects_.read_pointer(*frame + layout.frame.code);
   if (!lasti.ok() || !code.ok() || *lasti < 0 || *lasti > (1 << 28)) return 0;
   absl::StatusOr<uint64_t> bytecode = objects_.read_pointer(*code + layout.code.code);
   if (!bytecode.ok()) return 0;
   const bool units = layout.frame.stackdepth >= 0;  // 3.10: f_lasti counts code units
-  const uint64_t next = units ? (static_cast<uint64_t>(*lasti) + 1) * 2 : static_cast<uint64_t>(*lasti) + 2;
-  absl::StatusOr<int64_t> length = read_value<int64_t>(objects_.memory(), *bytecode + layout.object.var_size);
+  const uint64_t next =
+      units ? (static_cast<uint64_t>(*lasti) + 1) * 2 : static_cast<uint64_t>(*lasti) + 2;
+  absl::StatusOr<int64_t> length =
+      read_value<int64_t>(objects_.memory(), *bytecode + layout.object.var_size);
   if (!length.ok() || *length < 0 || next >= static_cast<uint64_t>(*length)) return 0;
-  absl::StatusOr<uint8_t> opcode = read_value<uint8_t>(objects_.memory(), *bytecode + layout.bytes.sval + next);
+  absl::StatusOr<uint8_t> opcode =
+      read_value<uint8_t>(objects_.memory(), *bytecode + layout.bytes.sval + next);
   if (!opcode.ok() || *opcode != model.yield_from_opcode) return 0;
   if (units) {
     absl::StatusOr<uint64_t> values = objects_.read_pointer(*frame + layout.frame.valuestack);
-    absl::StatusOr<int32_t> depth = read_value<int32_t>(objects_.memory(), *frame + layout.frame.stackdepth);
+    absl::StatusOr<int32_t> depth =
+        read_value<int32_t>(objects_.memory(), *frame + layout.frame.stackdepth);
     if (!values.ok() || !depth.ok() || *depth <= 0 || *depth > (1 << 20)) return 0;
-    absl::StatusOr<uint64_t> top = objects_.read_pointer(*values + 8 * static_cast<uint64_t>(*depth - 1));
+    absl::StatusOr<uint64_t> top =
+        objects_.read_pointer(*values + 8 * static_cast<uint64_t>(*depth - 1));
     return top.ok() ? *top : 0;
   }
   absl::StatusOr<uint64_t> stacktop = objects_.read_pointer(*frame + layout.frame.stacktop);

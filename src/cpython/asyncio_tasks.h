@@ -26,7 +26,9 @@ namespace pystack {
 inline constexpr size_t kMaxTasksPerList = 1 << 16;  // CPython's tool stops at 2 << 15 too
 inline constexpr size_t kMaxCoroutineChain = 1024;
 inline constexpr size_t kMaxAwaiters = 1 << 16;
-inline constexpr size_t kMaxTaskFrames = 1 << 20;  // coroutine frames of one read, in all
+// What one read may visit in all: coroutine frames read or shown again, gathered futures'
+// children.
+inline constexpr size_t kMaxTaskFrames = 1 << 20;
 
 class AsyncioTaskReader {
  public:
@@ -60,11 +62,13 @@ class AsyncioTaskReader {
   void collect_registered(uint64_t registry, std::vector<uint64_t>& out);
   std::optional<RegisteredTask> registered_task(uint64_t object);
   std::optional<uint64_t> attribute(uint64_t object, std::string_view name);
-  void add_awaiters(const std::vector<RegisteredTask>& tasks,
-                    absl::flat_hash_map<uint64_t, std::vector<uint64_t>>& awaited_by);
-  void add_gather_children(uint64_t gathering, uint64_t awaiter,
-                           absl::flat_hash_set<uint64_t>& seen,
-                           absl::flat_hash_map<uint64_t, std::vector<uint64_t>>& awaited_by);
+  struct AwaitedBy;
+  void add_awaiters(const std::vector<RegisteredTask>& tasks, AwaitedBy& awaited_by);
+  // The futures a gather holds, nested gathers followed (each distinct, in order); computed
+  // once per gather and read.
+  const std::vector<uint64_t>& gather_members(uint64_t gathering);
+  void collect_gather_members(uint64_t gathering, absl::flat_hash_set<uint64_t>& seen,
+                              std::vector<uint64_t>& members);
   uint64_t thread_of_loop(uint64_t loop);
   std::vector<uint64_t> list_items(uint64_t list);
   // The object a coroutine awaits, by the release's model (AwaitedObject).
@@ -99,6 +103,7 @@ class AsyncioTaskReader {
   size_t frames_read_ = 0;
   std::optional<std::string> spent_;
   absl::flat_hash_map<uint64_t, std::vector<Frame>> task_stacks_;
+  absl::flat_hash_map<uint64_t, std::vector<uint64_t>> gather_members_;
 };
 
 }  // namespace pystack

@@ -218,12 +218,16 @@ void write_tasks(JsonWriter& json, const AsyncioTasks& tasks, const SourceLines&
       }
       json.key("coroutine_stack");  // most recent call first
       json.begin_array();
-      for (const Frame& frame : task.coroutine_stack) write_frame(json, frame, sources, false, false);
+      for (const Frame& frame : task.coroutine_stack) {
+        write_frame(json, frame, sources, /*python2=*/false, /*with_locals=*/false);
+      }
       json.end_array();
       json.key("awaited_by");  // null: the release does not tell
       if (task.awaited_by_known) {
         json.begin_array();
-        for (const TaskAwaiter& awaiter : task.awaited_by) json.number(static_cast<int64_t>(awaiter.task_id));
+        for (const TaskAwaiter& awaiter : task.awaited_by) {
+          json.number(static_cast<int64_t>(awaiter.task_id));
+        }
         json.end_array();
       } else {
         json.null();

@@ -11,6 +11,7 @@
 #include "cpython/runtime.h"
 #include "cpython/snapshot_reader.h"
 #include "fake_memory.h"
+#include "format/asyncio_tasks_text.h"
 #include "format/faulthandler.h"
 #include "format/json.h"
 #include "cpython/stack_sampler.h"
@@ -82,8 +83,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   SnapshotBudget budget;
   budget.max_frames = 1 << 12;
   budget.max_bytes_read = 16 << 20;
-  absl::StatusOr<Snapshot> snapshot = reader.read({.locals = true, .thread_names = true}, budget);
+  absl::StatusOr<Snapshot> snapshot =
+      reader.read({.locals = true, .thread_names = true, .tasks = true}, budget);
   if (!snapshot.ok()) return 0;
+  (void)format_task_table(*snapshot, false);
+  (void)format_task_tree(*snapshot, false);
   (void)format_faulthandler(*snapshot);
   (void)format_traceback(*snapshot, {}, /*with_locals=*/true);
   (void)format_json(*snapshot, {}, /*with_locals=*/true);

@@ -50,11 +50,12 @@ std::vector<Interpreter> WithoutAsyncioTools() {
 }
 
 // `python -m asyncio VIEW PID` of the target's own interpreter, run where the target runs.
-absl::StatusOr<RunResult> RunAsyncioTool(const Interpreter& py, pid_t pid, const std::string& view) {
+absl::StatusOr<RunResult> RunAsyncioTool(const Interpreter& py, pid_t pid,
+                                         const std::string& view) {
   std::vector<std::string> argv = {py.path, "-m", "asyncio", view, std::to_string(pid)};
   if (py.InRoot()) {
-    argv = {"nsenter", "-t", std::to_string(pid), "-m", "-r", py.inner_path,
-            "-m",      "asyncio", view, std::to_string(pid)};
+    argv = {"nsenter",     "-t", std::to_string(pid), "-m", "-r",
+            py.inner_path, "-m", "asyncio",           view, std::to_string(pid)};
   }
   return RunProgram(argv, kToolLimit);
 }
@@ -184,8 +185,8 @@ TEST_P(Tasks, TimeoutShowsTasksOfHungJob) {
   const Interpreter& py = GetParam();
   ASSERT_TOOL(tool);
   TempDir dir;
-  std::vector<std::string> argv = {tool, "--timeout", "3", "--tasks", "--output",
-                                   dir.path() + "/dumps.txt", "--"};
+  std::vector<std::string> argv = {
+      tool, "--timeout", "3", "--tasks", "--output", dir.path() + "/dumps.txt", "--"};
   for (const std::string& word : PythonScript(py, "tasks_asyncio.py")) argv.push_back(word);
   argv.push_back(dir.path());
   absl::StatusOr<RunResult> r = RunProgram(argv, std::chrono::seconds(60));
@@ -231,9 +232,9 @@ TEST_P(TasksLegacy, ShowsTheTasksTheProcessRecorded) {
   WriteFile(files.path() + "/ours.json", json->out);
   WriteFile(files.path() + "/table.txt", table->out);
   std::vector<std::string> check = PythonScript(py, "tasks_legacy_check.py");
-  check.insert(check.end(), {files.path() + "/ours.json",
-                             (*target)->dir.path() + "/expected_tasks.json",
-                             files.path() + "/table.txt"});
+  check.insert(check.end(),
+               {files.path() + "/ours.json", (*target)->dir.path() + "/expected_tasks.json",
+                files.path() + "/table.txt"});
   absl::StatusOr<RunResult> checked = RunProgram(check, kToolLimit);
   ASSERT_TRUE(checked.ok()) << checked.status();
   EXPECT_EQ(checked->exit_code(), 0) << checked->Describe() << "\n" << table->out;
