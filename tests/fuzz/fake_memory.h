@@ -12,17 +12,18 @@
 
 namespace pystack::fuzz {
 
-class FakeMemory final : public RemoteMemory {
+class FakeMemory : public RemoteMemory {
  public:
   void map(uint64_t address, std::string bytes) { regions_[address] = std::move(bytes); }
-  // Writes into a mapped region (ignored where nothing is mapped).
-  void poke(uint64_t address, const void* data, size_t size) {
+  // Writes into a mapped region; false, writing nothing, where it is not all mapped.
+  bool poke(uint64_t address, const void* data, size_t size) {
     auto it = regions_.upper_bound(address);
-    if (it == regions_.begin()) return;
+    if (it == regions_.begin()) return false;
     --it;
     const uint64_t offset = address - it->first;
-    if (offset > it->second.size() || size > it->second.size() - offset) return;
+    if (offset > it->second.size() || size > it->second.size() - offset) return false;
     std::memcpy(it->second.data() + offset, data, size);
+    return true;
   }
   absl::Status read(uint64_t address, void* out, size_t size) const override {
     auto it = regions_.upper_bound(address);

@@ -24,18 +24,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <iostream>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -46,72 +41,13 @@
 #include "cpython/objects.h"
 #include "cpython/py_types.h"
 #include "cpython/releases.h"
-#include "memory/remote_memory.h"
+#include "fake_python_memory.h"
 
 namespace pystack {
 namespace {
 
-constexpr uint64_t kPage = 4096;
+using namespace pystack::testing;  // the fakes and helpers the --tasks tests share
 
-// Page-aligned blocks of whole pages with a hole after each; everything else is unreadable.
-class FakeMemory final : public RemoteMemory {
- public:
-  absl::Status read(uint64_t address, void* out, size_t size) const override {
-    auto it = blocks_.upper_bound(address);
-    if (it == blocks_.begin()) return absl::DataLossError("unmapped");
-    --it;
-    const uint64_t offset = address - it->first;
-    if (offset > it->second.size() || size > it->second.size() - offset) {
-      return absl::DataLossError("unmapped");
-    }
-    if (size > 0) std::memcpy(out, it->second.data() + offset, size);
-    return absl::OkStatus();
-  }
-  uint64_t allocate(size_t size) {
-    const uint64_t address = next_;
-    const size_t pages = std::max<size_t>((size + kPage - 1) / kPage, 1);
-    next_ += (pages + 1) * kPage;
-    blocks_[address] = std::vector<uint8_t>(pages * kPage, 0);
-    return address;
-  }
-  bool write(uint64_t address, const void* data, size_t size) {
-    auto it = blocks_.upper_bound(address);
-    if (it == blocks_.begin()) return false;
-    --it;
-    const uint64_t offset = address - it->first;
-    if (offset > it->second.size() || size > it->second.size() - offset) return false;
-    std::memcpy(it->second.data() + offset, data, size);
-    return true;
-  }
-  template <typename T>
-  void put(uint64_t address, T value) {
-    ASSERT_TRUE(write(address, &value, sizeof value)) << std::hex << address;
-  }
-  template <typename T>
-  T get(uint64_t address) const {
-    T value{};
-    EXPECT_TRUE(read(address, &value, sizeof value).ok()) << std::hex << address;
-    return value;
-  }
-  bool mapped(uint64_t address) const {
-    uint8_t byte;
-    return read(address, &byte, 1).ok();
-  }
-
- private:
-  std::map<uint64_t, std::vector<uint8_t>> blocks_;
-  uint64_t next_ = 0x7f1000000000;
-};
-
-constexpr uint64_t kUnmapped = 0x5ead0000;  // below every block
-constexpr uint64_t kTpFlagsLong = 1ULL << 24;
-constexpr uint64_t kTpFlagsList = 1ULL << 25;
-constexpr uint64_t kTpFlagsBytes = 1ULL << 27;
-constexpr uint64_t kTpFlagsUnicode = 1ULL << 28;
-constexpr uint64_t kTpFlagsDict = 1ULL << 29;
-constexpr uint64_t kTpFlagsType = 1ULL << 31;
-constexpr uint64_t kNativeIdA = 1001, kNativeIdB = 1002;
-constexpr uint64_t kIdentA = 0x7f3a2b1ff6c0, kIdentB = 0x7f3a2c8e1740;  // pthread_t values
 constexpr int32_t kPending = 0, kFinished = 2;                          // fut_state
 constexpr uint8_t kResume = 151;
 
@@ -121,12 +57,22 @@ const Layout& LayoutOf(int minor) {
   return *layout;
 }
 
+// How these images were first laid out (see ImageStyle): objects packed in chunks, each with
+// 32 bytes before it for the managed dict word; types with a tp_basicsize; neither a type's
+// flags nor a str's length among the words the fuzz corrupts.
+constexpr ImageStyle kStyle{.packed = true,
+                            .type_name_at = 1600,
+                            .type_basicsize = 48,
+                            .fuzz_type_flags = false,
+                            .fuzz_str_length = false};
+
 // Writes objects of a 3.7-3.13 process and records the words and bytes a fuzz may corrupt.
-// Objects are bump-allocated in chunks (each with 32 bytes before it: the managed dict word).
-class Builder {
+class Builder : public ObjectWriter {
  public:
-  Builder(FakeMemory& memory, const Layout& layout)
-      : m_(memory), l_(layout), model_(release_of(layout).asyncio), minor_(layout.minor) {
+  Builder(FakeProcessMemory& memory, const Layout& layout)
+      : ObjectWriter(memory, layout, kStyle),
+        model_(release_of(layout).asyncio),
+        minor_(layout.minor) {
     managed_ = minor_ >= 11;
     type_type_ = type("type", kTpFlagsType, 0);
     m_.put<uint64_t>(type_type_ + l_.object.type, type_type_);
@@ -172,91 +118,11 @@ class Builder {
     }
   }
 
-  uint64_t type(const std::string& name, uint64_t flags, uint64_t base = ~uint64_t{0}) {
-    const uint64_t t = m_.allocate(2048);
-    const uint64_t text = t + 1600;
-    m_.write(text, name.c_str(), name.size() + 1);
-    m_.put<uint64_t>(t, 1);
-    word(t + l_.object.type, type_type_);
-    word(t + l_.type.name, text);
-    m_.put<uint64_t>(t + l_.type.flags, flags);
-    word(t + l_.type.base, base == ~uint64_t{0} ? object_type_ : base);
-    m_.put<int64_t>(t + l_.type.basicsize, 48);
-    return t;
-  }
   // A Python class: its instances' __dict__ at tp_dictoffset 16 (up to 3.10), or managed.
   uint64_t heap_type(const std::string& name, uint64_t base = ~uint64_t{0}) {
     const uint64_t t = type(name, kTpFlagsHeapType | (managed_ ? kTpFlagsManagedDict : 0), base);
     m_.put<int64_t>(t + l_.type.dictoffset, managed_ ? -1 : 16);
     return t;
-  }
-
-  uint64_t str(const std::string& text) {
-    const uint64_t o = object(str_type_, std::max<size_t>(128, l_.unicode.compact_size + text.size() + 1));
-    m_.put<int64_t>(o + l_.unicode.length, static_cast<int64_t>(text.size()));
-    const uint32_t state = (1u << l_.unicode.kind_shift) | (1u << l_.unicode.compact_bit) |
-                           (1u << l_.unicode.ascii_bit);
-    m_.put<uint32_t>(o + l_.unicode.state, state);
-    bytes_.push_back(o + l_.unicode.state);
-    m_.write(o + l_.unicode.ascii_size, text.c_str(), text.size() + 1);
-    return o;
-  }
-  // A non-negative int below 2^90 (up to three 30-bit digits), or negative with `negative`.
-  uint64_t integer(uint64_t value, bool negative = false) {
-    const uint64_t o = object(int_type_, 64);
-    const int shift = static_cast<int>(l_.long_object.shift);
-    const uint32_t mask = (1u << shift) - 1;
-    const uint32_t digits[3] = {static_cast<uint32_t>(value & mask),
-                                static_cast<uint32_t>((value >> shift) & mask),
-                                static_cast<uint32_t>(value >> (2 * shift))};
-    const int64_t ndigits = digits[2] ? 3 : digits[1] ? 2 : digits[0] ? 1 : 0;
-    set_int_size(o, ndigits, negative);
-    for (int i = 0; i < 3; ++i) m_.put<uint32_t>(o + l_.long_object.digits + 4 * i, digits[i]);
-    return o;
-  }
-  void set_int_size(uint64_t o, int64_t ndigits, bool negative) {
-    if (l_.long_object.tag >= 0) {
-      word(o + l_.long_object.tag, (static_cast<uint64_t>(ndigits) << 3) | (negative ? 2 : 0));
-    } else {
-      word(o + l_.object.var_size, static_cast<uint64_t>(negative ? -ndigits : ndigits));
-    }
-  }
-
-  // A combined dict with general (hash, key, value) entries, keys str.
-  uint64_t dict(const std::vector<std::pair<std::string, uint64_t>>& items) {
-    std::vector<std::pair<uint64_t, uint64_t>> pairs;
-    for (const auto& [key, value] : items) pairs.push_back({str(key), value});
-    return dict_of(pairs);
-  }
-  uint64_t dict_of(const std::vector<std::pair<uint64_t, uint64_t>>& items) {
-    uint64_t size = 8;
-    while (size * 2 < items.size() * 3 + 2) size *= 2;
-    const uint64_t width = size <= 0xff ? 1 : size <= 0xffff ? 2 : 4;
-    const uint64_t d = object(dict_type_, 128);
-    word(d + l_.dict.used, items.size());
-    const uint64_t keys =
-        m_.allocate(l_.dictkeys.indices + size * width + size * l_.dict_entry.size);
-    if (l_.dictkeys.log2_size >= 0) {
-      int log2 = 0;
-      while ((uint64_t{1} << log2) < size) ++log2;
-      int log2_width = width == 1 ? 0 : width == 2 ? 1 : 2;
-      m_.put<uint8_t>(keys + l_.dictkeys.log2_size, static_cast<uint8_t>(log2));
-      m_.put<uint8_t>(keys + l_.dictkeys.log2_index_bytes, static_cast<uint8_t>(log2 + log2_width));
-      m_.put<uint8_t>(keys + l_.dictkeys.kind, 0);  // DICT_KEYS_GENERAL
-      bytes_.push_back(keys + l_.dictkeys.log2_size);
-    } else {
-      word(keys + l_.dictkeys.size, size);
-    }
-    word(keys + l_.dictkeys.nentries, items.size());
-    word(d + l_.dict.keys, keys);
-    word(d + l_.dict.values, 0);
-    const uint64_t entries = keys + l_.dictkeys.indices + size * width;
-    for (size_t i = 0; i < items.size(); ++i) {
-      const uint64_t entry = entries + i * l_.dict_entry.size;
-      word(entry + l_.dict_entry.key, items[i].first);
-      word(entry + l_.dict_entry.value, items[i].second);
-    }
-    return d;
   }
 
   // A set of `keys` in a table of mask + 1 entries {key, hash}, a deleted entry at slot 0.
@@ -277,14 +143,6 @@ class Builder {
       m_.put<uint64_t>(entry + hash, 0x1234 + i);
     }
     return s;
-  }
-  uint64_t list(const std::vector<uint64_t>& items) {
-    const uint64_t o = object(list_type_, 64);
-    const uint64_t array = items.size() > 64 ? m_.allocate(8 * items.size()) : raw(8 * 64);
-    word(o + l_.object.var_size, items.size());
-    word(o + l_.list.items, array);
-    for (size_t i = 0; i < items.size(); ++i) word(array + 8 * i, items[i]);
-    return o;
   }
 
   // An instance of a Python class with `items` in its __dict__.
@@ -321,7 +179,7 @@ class Builder {
     word(t + c.loop, loop);
     word(t + c.callback0, callback0);
     m_.put<int32_t>(t + c.state, state);
-    bytes_.push_back(t + c.state);
+    field_byte(t + c.state);
     word(t + c.fut_waiter, fut_waiter);
     word(t + c.coro, coro);
     if (c.name >= 0) word(t + c.name, name);
@@ -366,13 +224,13 @@ class Builder {
       // f_lasti: the instruction before YIELD_FROM (at byte 8), or before a LOAD_CONST.
       const int32_t lasti_bytes = awaited != 0 ? 6 : 0;
       m_.put<int32_t>(frame + l_.frame.lasti, minor_ == 10 ? lasti_bytes / 2 : lasti_bytes);
-      bytes_.push_back(frame + l_.frame.lasti);
+      field_byte(frame + l_.frame.lasti);
       const uint64_t values = frame + 768;
       word(values, awaited != 0 ? awaited : none_);
       if (minor_ == 10) {
         word(frame + l_.frame.valuestack, values);
         m_.put<int32_t>(frame + l_.frame.stackdepth, 1);
-        bytes_.push_back(frame + l_.frame.stackdepth);
+        field_byte(frame + l_.frame.stackdepth);
       } else {
         word(frame + l_.frame.stacktop, values + 8);
       }
@@ -386,9 +244,9 @@ class Builder {
       m_.put<int8_t>(c + l_.gen.frame_state, -1);  // FRAME_SUSPENDED
       word(iframe + l_.iframe.instr, awaited != 0 ? code_units_ : code_units_ + 2);
     }
-    bytes_.push_back(c + l_.gen.frame_state);
+    field_byte(c + l_.gen.frame_state);
     m_.put<int32_t>(iframe + l_.iframe.stacktop, 1);
-    bytes_.push_back(iframe + l_.iframe.stacktop);
+    field_byte(iframe + l_.iframe.stacktop);
     word(iframe + l_.iframe.localsplus, awaited != 0 ? awaited : none_);
   }
 
@@ -406,53 +264,16 @@ class Builder {
   uint64_t coro_type() const { return coro_type_; }
   uint64_t gathering_type() const { return gathering_type_; }
   uint64_t code_units() const { return code_units_; }
-  const std::vector<uint64_t>& words() const { return words_; }
-  const std::vector<uint64_t>& bytes() const { return bytes_; }
-  const std::vector<uint64_t>& objects() const { return objects_; }
-  const Layout& layout() const { return l_; }
-
-  // Space for an object: 16-aligned, with 32 free bytes before it.
-  uint64_t raw(size_t size) {
-    size = (size + 15) & ~size_t{15};
-    constexpr size_t kChunk = 1 << 20;
-    if (size + 32 > kChunk / 8) return m_.allocate(size + 32) + 32;
-    if (left_ < size + 32) {
-      chunk_ = m_.allocate(kChunk);
-      left_ = kChunk;
-    }
-    const uint64_t o = chunk_ + 32;
-    chunk_ += size + 32;
-    left_ -= size + 32;
-    return o;
-  }
-  uint64_t object(uint64_t type, size_t size) {
-    const uint64_t o = raw(std::max<size_t>(size, 32));
-    m_.put<uint64_t>(o, 1);  // ob_refcnt
-    word(o + l_.object.type, type);
-    objects_.push_back(o);
-    return o;
-  }
-  void word(uint64_t address, uint64_t value) {
-    m_.put<uint64_t>(address, value);
-    words_.push_back(address);
-  }
 
  private:
-  FakeMemory& m_;
-  const Layout& l_;
   const AsyncioModel& model_;
   int64_t minor_;
   bool managed_ = false;
-  uint64_t chunk_ = 0;
-  size_t left_ = 0;
-  uint64_t type_type_ = 0, object_type_ = 0, str_type_ = 0, int_type_ = 0, bytes_type_ = 0,
-           dict_type_ = 0, list_type_ = 0, set_type_ = 0, none_type_ = 0, module_type_ = 0,
-           method_type_ = 0, coro_type_ = 0, frame_type_ = 0, code_type_ = 0,
-           weakref_type_ = 0, future_type_ = 0, task_type_ = 0, gathering_type_ = 0,
-           task_group_type_ = 0, loop_type_ = 0, weakset_type_ = 0, py_future_type_ = 0,
-           py_task_type_ = 0;
+  uint64_t bytes_type_ = 0, set_type_ = 0, none_type_ = 0, module_type_ = 0, method_type_ = 0,
+           coro_type_ = 0, frame_type_ = 0, code_type_ = 0, weakref_type_ = 0, future_type_ = 0,
+           task_type_ = 0, gathering_type_ = 0, task_group_type_ = 0, loop_type_ = 0,
+           weakset_type_ = 0, py_future_type_ = 0, py_task_type_ = 0;
   uint64_t none_ = 0, code_units_ = 0, bytecode_ = 0, code_ = 0;
-  std::vector<uint64_t> words_, bytes_, objects_;
 };
 
 // The process every test starts from (one release):
@@ -470,7 +291,7 @@ class Builder {
 //   _scheduled_tasks = WeakSet{all but T7 and P1, a dead weakref}, _eager_tasks = {T7, P1, T1}.
 struct Scene {
   explicit Scene(int minor) : layout(LayoutOf(minor)) {}
-  FakeMemory memory;
+  FakeProcessMemory memory;
   const Layout& layout;
   std::unique_ptr<Builder> builder;
   uint64_t interp = 0, loop1 = 0, loop2 = 0;
@@ -533,89 +354,32 @@ std::unique_ptr<Scene> BuildScene(int minor) {
   return s;
 }
 
-struct ReadStats {
-  size_t frame_reads = 0;
-};
-
-AsyncioTasks Read(const FakeMemory& memory, const Layout& layout, uint64_t interp,
+AsyncioTasks Read(const FakeProcessMemory& memory, const Layout& layout, uint64_t interp,
                   const std::vector<Thread>& threads, ReadStats* stats = nullptr) {
-  ObjectReader objects(memory, layout);
-  TypeCache types(objects);
-  DictReader dicts(objects);
-  size_t frame_reads = 0;
-  AsyncioTaskReader reader(objects, types, dicts, [&](uint64_t coroutine) -> std::optional<Frame> {
-    ++frame_reads;
-    if (!memory.mapped(coroutine)) return std::nullopt;
-    Frame out;
-    out.code_address = coroutine;
-    return out;
-  });
-  AsyncioTasks tasks = reader.read(interp, threads);
-  if (stats != nullptr) stats->frame_reads = frame_reads;
-  return tasks;
+  // The stand-in frame reader: a coroutine's frame at the coroutine's own address.
+  return ReadTasks(
+      memory, layout, interp, threads, std::nullopt,
+      [&](uint64_t coroutine) -> std::optional<Frame> {
+        if (!memory.mapped(coroutine)) return std::nullopt;
+        Frame out;
+        out.code_address = coroutine;
+        return out;
+      },
+      stats);
 }
 
 AsyncioTasks Read(const Scene& s, ReadStats* stats = nullptr) {
   return Read(s.memory, s.layout, s.interp, s.threads, stats);
 }
 
-std::vector<Frame> Frames(std::initializer_list<uint64_t> coroutines) {
-  std::vector<Frame> frames;
-  for (uint64_t c : coroutines) {
-    Frame f;
-    f.code_address = c;
-    frames.push_back(f);
-  }
-  return frames;
-}
+// The frames of these coroutines, as the stand-in frame reader shows them.
+std::vector<Frame> Frames(std::initializer_list<uint64_t> coroutines) { return FramesAt(coroutines); }
 
-std::string DescribeStack(const std::vector<Frame>& frames) {
-  std::string out = "[";
-  for (size_t i = 0; i < frames.size(); ++i) {
-    absl::StrAppendFormat(&out, "%s0x%x", i ? " " : "", frames[i].code_address);
-  }
-  return out + "]";
-}
-
-std::string Describe(const AsyncioTasks& tasks) {
-  std::string out;
-  if (tasks.unavailable) absl::StrAppendFormat(&out, "unavailable: %s\n", *tasks.unavailable);
-  if (tasks.walk_error) absl::StrAppendFormat(&out, "walk_error: %s\n", *tasks.walk_error);
-  for (const AsyncioTaskList& list : tasks.lists) {
-    absl::StrAppendFormat(&out, "list thread=%d ident=0x%x main=%d\n", list.thread_id,
-                          list.thread_ident, list.main_thread);
-    for (const AsyncioTask& t : list.tasks) {
-      absl::StrAppendFormat(&out, "  task 0x%x name='%s' known=%d stack=%s\n", t.id, t.name,
-                            t.awaited_by_known, DescribeStack(t.coroutine_stack));
-      for (const TaskAwaiter& a : t.awaited_by) {
-        absl::StrAppendFormat(&out, "    awaited_by 0x%x stack=%s\n", a.task_id,
-                              DescribeStack(a.coroutine_stack));
-      }
-    }
-  }
-  return out;
-}
-
-AsyncioTask Task(uint64_t id, std::string name, std::vector<Frame> stack,
-                 std::vector<TaskAwaiter> awaited_by = {}) {
-  AsyncioTask t;
-  t.id = id;
-  t.name = std::move(name);
-  t.coroutine_stack = std::move(stack);
-  t.awaited_by = std::move(awaited_by);
-  return t;
-}
-
-AsyncioTaskList List(uint64_t thread_id, uint64_t ident, bool main,
-                     std::vector<AsyncioTask> tasks) {
-  AsyncioTaskList list;
-  list.thread_id = thread_id;
-  list.thread_ident = ident;
-  list.main_thread = main;
+// A loop's tasks as the reader lists them: by address.
+std::vector<AsyncioTask> ById(std::vector<AsyncioTask> tasks) {
   std::sort(tasks.begin(), tasks.end(),
             [](const AsyncioTask& a, const AsyncioTask& b) { return a.id < b.id; });
-  list.tasks = std::move(tasks);
-  return list;
+  return tasks;
 }
 
 // What the intact scene must read as.
@@ -625,46 +389,23 @@ AsyncioTasks Expected(const Scene& s) {
   const std::vector<Frame> t1_stack = Frames({s.c3, s.c2, s.c1});  // most recent call first
   AsyncioTasks e;
   e.lists.push_back(List(kNativeIdB, kIdentB, true,
-                         {Task(s.t1, name("main"), t1_stack),
+                         ById({Task(s.t1, name("main"), t1_stack),
                           Task(s.t2, name("Task-2"), Frames({s.c4}), {{s.t1, t1_stack}}),
                           Task(s.t3, name("Task-3"), Frames({s.c5}), {{s.t1, t1_stack}}),
                           Task(s.t4, name("worker"), Frames({s.c6}), {{s.t1, t1_stack}}),
                           Task(s.t5, name("leaf"), Frames({s.c7}), {{s.t2, Frames({s.c4})}}),
                           Task(s.t6, name("tg-parent"), Frames({s.c8})),
-                          Task(s.t7, name("tg-child"), Frames({s.c11}), {{s.t6, Frames({s.c8})}})}));
+                          Task(s.t7, name("tg-child"), Frames({s.c11}), {{s.t6, Frames({s.c8})}})})));
   // The pure-Python task's name is its __dict__['_name'] in every release.
   e.lists.push_back(List(0, 0, false,
-                         {Task(s.p1, "py-task", Frames({s.c9}), {{s.t9, Frames({s.c10})}}),
-                          Task(s.t9, name("Task-9"), Frames({s.c10}))}));
+                         ById({Task(s.p1, "py-task", Frames({s.c9}), {{s.t9, Frames({s.c10})}}),
+                               Task(s.t9, name("Task-9"), Frames({s.c10}))})));
   return e;
 }
 
 // The reader's own bounds hold everywhere in `tasks`.
 void ExpectWithinBounds(const AsyncioTasks& tasks, size_t max_lists) {
-  EXPECT_LE(tasks.lists.size(), max_lists);
-  size_t frames = 0;
-  for (const AsyncioTaskList& list : tasks.lists) {
-    ASSERT_LE(list.tasks.size(), 2 * kMaxTasksPerList);
-    for (const AsyncioTask& t : list.tasks) {
-      ASSERT_LE(t.coroutine_stack.size(), kMaxCoroutineChain);
-      ASSERT_LE(t.awaited_by.size(), kMaxAwaiters);
-      frames += t.coroutine_stack.size();
-      for (const TaskAwaiter& a : t.awaited_by) {
-        ASSERT_LE(a.coroutine_stack.size(), kMaxCoroutineChain);
-        frames += a.coroutine_stack.size();
-      }
-    }
-  }
-  ASSERT_LE(frames, kMaxTaskFrames + kMaxCoroutineChain);
-}
-
-const AsyncioTask* FindTask(const AsyncioTasks& tasks, uint64_t id) {
-  for (const AsyncioTaskList& list : tasks.lists) {
-    for (const AsyncioTask& t : list.tasks) {
-      if (t.id == id) return &t;
-    }
-  }
-  return nullptr;
+  ExpectBounded(tasks, max_lists, 2 * kMaxTasksPerList, kMaxTaskFrames + kMaxCoroutineChain);
 }
 
 std::vector<uint64_t> Awaiters(const AsyncioTasks& tasks, uint64_t id) {
@@ -673,10 +414,6 @@ std::vector<uint64_t> Awaiters(const AsyncioTasks& tasks, uint64_t id) {
     for (const TaskAwaiter& a : t->awaited_by) out.push_back(a.task_id);
   }
   return out;
-}
-
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
 class AsyncioTaskRegistry : public ::testing::TestWithParam<int> {};
@@ -1248,139 +985,48 @@ TEST(AsyncioTaskRegistryBounds, TwoFullRegistriesAreCutToTheBounds) {
 
 // --- Fuzz -----------------------------------------------------------------------------------
 
-// Turns a read that never returns into an abort naming it.
-class Watchdog {
- public:
-  static constexpr auto kHangTime = std::chrono::seconds(60);  // generous: valgrind
-  Watchdog() : thread_([this] { run(); }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
-  void arm(std::string what) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    what_ = std::move(what);
-    armed_at_ = std::chrono::steady_clock::now();
-    armed_ = true;
-  }
-  void disarm() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    armed_ = false;
-  }
-
- private:
-  void run() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (!stop_) {
-      if (armed_ && std::chrono::steady_clock::now() - armed_at_ > kHangTime) {
-        std::cerr << "AsyncioTaskRegistry fuzz: " << what_ << " never returned\n";
-        std::abort();
-      }
-      wake_.wait_for(lock, std::chrono::milliseconds(200));
-    }
-  }
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stop_ = false, armed_ = false;
-  std::string what_;
-  std::chrono::steady_clock::time_point armed_at_;
-  std::thread thread_;
-};
-
-// Writes to the image that can be undone.
-class Mutator {
- public:
-  explicit Mutator(FakeMemory& memory) : memory_(memory) {}
-  ~Mutator() { undo(); }
-  void write(uint64_t address, const void* data, size_t size) {
-    std::vector<uint8_t> old(size);
-    if (!memory_.read(address, old.data(), size).ok()) return;
-    log_.push_back({address, std::move(old)});
-    memory_.write(address, data, size);
-  }
-  template <typename T>
-  void put(uint64_t address, T value) {
-    write(address, &value, sizeof value);
-  }
-  void undo() {
-    for (auto it = log_.rbegin(); it != log_.rend(); ++it) {
-      memory_.write(it->first, it->second.data(), it->second.size());
-    }
-    log_.clear();
-  }
-
- private:
-  FakeMemory& memory_;
-  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> log_;
-};
-
 // Corrupts the intact scene a few times per seed (flipped bits; pointers replaced by random
 // values, by pointers into other objects, self-pointers, NULL; sizes made huge; states, opcodes
 // and flags changed; random bytes of objects; the threads' idents), reads it, and requires only
 // that the read returns within the reader's bounds. Every seed starts from the intact image.
 TEST_P(AsyncioTaskRegistry, FuzzedImagesStayBounded) {
-  constexpr uint32_t kSeeds = 10000;
   std::unique_ptr<Scene> s = BuildScene(GetParam());
   ASSERT_EQ(Describe(Read(*s)), Describe(Expected(*s)));
   const Builder& b = *s->builder;
-  const std::vector<uint64_t>& words = b.words();
-  const std::vector<uint64_t>& bytes = b.bytes();
-  const std::vector<uint64_t>& objects = b.objects();
   const std::vector<uint64_t> tasks_of_scene{s->t1, s->t2, s->t3, s->t4, s->t5, s->t6,
                                              s->t7, s->t9, s->tf, s->p1, s->pf};
-  Watchdog watchdog;
-  size_t walk_errors = 0, tasks_read = 0;
+  FuzzPlan plan;
+  plan.name = "AsyncioTaskRegistry fuzz";
+  plan.seeds = 10000;
+  plan.seed_scale = 7919;
+  plan.seed_offset = GetParam();
+  plan.fields = &b;
+  plan.pointer_words = 24;
+  plan.object_bytes = 256;
+  std::vector<Thread> threads;
   const auto start = std::chrono::steady_clock::now();
-  for (uint32_t seed = 1; seed <= kSeeds; ++seed) {
-    std::mt19937_64 rng(seed * 7919 + GetParam());
-    auto pick = [&](const std::vector<uint64_t>& from) { return from[rng() % from.size()]; };
-    Mutator mutator(s->memory);
-    std::vector<Thread> threads = s->threads;
-    const int mutations = 1 + static_cast<int>(rng() % 6);
-    for (int i = 0; i < mutations; ++i) {
-      const uint64_t field = pick(words);
-      switch (rng() % 12) {
-        case 0: {
-          const uint64_t at = field + rng() % 8;
-          uint8_t byte = s->memory.get<uint8_t>(at) ^ static_cast<uint8_t>(1 + rng() % 255);
-          mutator.put(at, byte);
-          break;
+  const FuzzCounts counts = FuzzImage(
+      s->memory, plan, [&] { threads = s->threads; },
+      [&](int kind, uint64_t field, std::mt19937_64& rng, Mutator& mutator) {
+        auto pick = [&](const std::vector<uint64_t>& from) { return from[rng() % from.size()]; };
+        switch (kind) {
+          case 3: mutator.put<uint64_t>(field, pick(tasks_of_scene)); break;
+          case 4: mutator.put<uint64_t>(field, pick(b.objects())); break;
+          case 10: threads[rng() % threads.size()].thread_id = rng() % 2 ? rng() : kIdentB; break;
+          case 11:
+            mutator.put<uint8_t>(b.code_units() + rng() % 8, static_cast<uint8_t>(rng()));
+            break;
         }
-        case 1: mutator.put<uint64_t>(field, rng()); break;
-        case 2: mutator.put<uint64_t>(field, pick(objects) + 8 * (rng() % 24)); break;
-        case 3: mutator.put<uint64_t>(field, pick(tasks_of_scene)); break;
-        case 4: mutator.put<uint64_t>(field, pick(objects)); break;
-        case 5: mutator.put<uint64_t>(field, field); break;
-        case 6: mutator.put<uint64_t>(field, 0); break;
-        case 7: {
-          const uint64_t sizes[] = {uint64_t{1} << 40, ~uint64_t{0}, uint64_t{1} << 63,
-                                    (uint64_t{1} << (rng() % 25)) - 1, rng() % 300};
-          mutator.put<uint64_t>(field, sizes[rng() % 5]);
-          break;
-        }
-        case 8: mutator.put<uint8_t>(pick(bytes), static_cast<uint8_t>(rng())); break;
-        case 9: mutator.put<uint8_t>(pick(objects) + rng() % 256, static_cast<uint8_t>(rng())); break;
-        case 10: threads[rng() % threads.size()].thread_id = rng() % 2 ? rng() : kIdentB; break;
-        case 11: mutator.put<uint8_t>(b.code_units() + rng() % 8, static_cast<uint8_t>(rng())); break;
-      }
-    }
-    watchdog.arm("seed " + std::to_string(seed));
-    const AsyncioTasks tasks = Read(s->memory, s->layout, s->interp, threads);
-    watchdog.disarm();
-    ExpectWithinBounds(tasks, threads.size() + 1);
-    if (::testing::Test::HasFailure()) {
-      ADD_FAILURE() << "seed " << seed;
-      return;
-    }
-    if (tasks.walk_error) ++walk_errors;
-    for (const AsyncioTaskList& list : tasks.lists) tasks_read += list.tasks.size();
-  }
-  std::cout << "[ fuzzed   ] 3." << GetParam() << ": " << kSeeds << " seeds in " << Seconds(start)
-            << " s: " << walk_errors << " with a walk error, " << tasks_read << " tasks read\n";
+      },
+      [&] {
+        const AsyncioTasks tasks = Read(s->memory, s->layout, s->interp, threads);
+        ExpectWithinBounds(tasks, threads.size() + 1);
+        return tasks;
+      });
+  if (::testing::Test::HasFailure()) return;  // FuzzImage named the seed
+  std::cout << "[ fuzzed   ] 3." << GetParam() << ": " << plan.seeds << " seeds in "
+            << Seconds(start) << " s: " << counts.walk_errors << " with a walk error, "
+            << counts.tasks_read << " tasks read\n";
   EXPECT_EQ(Describe(Read(*s)), Describe(Expected(*s)));
 }
 

@@ -15,100 +15,32 @@
 // within the reader's bounds.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "absl/strings/str_format.h"
-#include "common/utf8.h"
 #include "cpython/asyncio_debug_offsets.h"
 #include "cpython/asyncio_tasks.h"
-#include "cpython/dict.h"
 #include "cpython/layout.h"
-#include "cpython/objects.h"
-#include "cpython/py_types.h"
-#include "memory/remote_memory.h"
+#include "fake_python_memory.h"
 
 namespace pystack {
 namespace {
 
-constexpr uint64_t kPage = 4096;
+using namespace pystack::testing;  // the fakes and helpers the --tasks tests share
 
-// Page-aligned blocks of whole pages with a hole after each; everything else is unreadable.
-class FakeMemory final : public RemoteMemory {
- public:
-  absl::Status read(uint64_t address, void* out, size_t size) const override {
-    auto it = blocks_.upper_bound(address);
-    if (it == blocks_.begin()) return absl::DataLossError("unmapped");
-    --it;
-    const uint64_t offset = address - it->first;
-    if (offset > it->second.size() || size > it->second.size() - offset) {
-      return absl::DataLossError("unmapped");
-    }
-    if (size > 0) std::memcpy(out, it->second.data() + offset, size);
-    return absl::OkStatus();
-  }
-
-  uint64_t allocate(size_t size) {
-    const uint64_t address = next_;
-    const size_t pages = std::max<size_t>((size + kPage - 1) / kPage, 1);
-    next_ += (pages + 1) * kPage;
-    blocks_[address] = std::vector<uint8_t>(pages * kPage, 0);
-    return address;
-  }
-  // Writes where memory is mapped; returns false (writing nothing) elsewhere.
-  bool write(uint64_t address, const void* data, size_t size) {
-    auto it = blocks_.upper_bound(address);
-    if (it == blocks_.begin()) return false;
-    --it;
-    const uint64_t offset = address - it->first;
-    if (offset > it->second.size() || size > it->second.size() - offset) return false;
-    std::memcpy(it->second.data() + offset, data, size);
-    return true;
-  }
-  template <typename T>
-  void put(uint64_t address, T value) {
-    ASSERT_TRUE(write(address, &value, sizeof value)) << std::hex << address;
-  }
-  template <typename T>
-  T get(uint64_t address) const {
-    T value{};
-    EXPECT_TRUE(read(address, &value, sizeof value).ok()) << std::hex << address;
-    return value;
-  }
-  bool mapped(uint64_t address) const {
-    uint8_t byte;
-    return read(address, &byte, 1).ok();
-  }
-
- private:
-  std::map<uint64_t, std::vector<uint8_t>> blocks_;
-  uint64_t next_ = 0x7f1000000000;
-};
-
-constexpr uint64_t kUnmapped = 0x5ead0000;  // below every block
-constexpr uint64_t kTpFlagsLong = 1ULL << 24;
-constexpr uint64_t kTpFlagsUnicode = 1ULL << 28;
-constexpr uint64_t kTpFlagsType = 1ULL << 31;
 // gi_frame_state of 3.14 (Include/internal/pycore_frame.h).
 constexpr int8_t kFrameCreated = -3, kFrameSuspended = -2, kFrameSuspendedYieldFrom = -1,
                  kFrameExecuting = 0, kFrameCleared = 4;
-constexpr uint64_t kNativeIdA = 1001, kNativeIdB = 1002;
-constexpr uint64_t kIdentA = 0x7f3a2b1ff6c0, kIdentB = 0x7f3a2c8e1740;  // pthread_t values
 
 const Layout& L314() {
   const Layout* layout = find_layout(3, 14);
@@ -133,11 +65,12 @@ AsyncioDebugOffsets Offsets314() {
 // Made-up code addresses: what the stand-in frame reader reports for each coroutine.
 constexpr uint64_t Code(int i) { return 0x5c0de000 + 0x100 * static_cast<uint64_t>(i); }
 
-// Writes objects of a 3.14 process and records the words and bytes a fuzz may corrupt.
-class Builder {
+// Writes objects of a 3.14 process and records the words and bytes a fuzz may corrupt: each
+// object on pages of its own, so that a read past one fails.
+class Builder : public ObjectWriter {
  public:
-  Builder(FakeMemory& memory, const AsyncioDebugOffsets& offsets)
-      : m_(memory), l_(L314()), o_(offsets) {
+  Builder(FakeProcessMemory& memory, const AsyncioDebugOffsets& offsets)
+      : ObjectWriter(memory, L314(), ImageStyle{}), o_(offsets) {
     type_type_ = type("type", kTpFlagsType);
     m_.put<uint64_t>(type_type_ + l_.object.type, type_type_);
     object_type_ = type("object", 0);
@@ -149,53 +82,12 @@ class Builder {
     future_type_ = type("_asyncio.Future", 0);
   }
 
-  uint64_t type(const std::string& name, uint64_t flags) {
-    const uint64_t t = m_.allocate(1024);
-    const uint64_t text = t + 800;
-    m_.write(text, name.c_str(), name.size() + 1);
-    m_.put<uint64_t>(t, 1);
-    word(t + l_.object.type, type_type_);
-    word(t + l_.type.name, text);
-    word(t + l_.type.flags, flags);
-    word(t + l_.type.base, t == object_type_ || object_type_ == 0 ? 0 : object_type_);
-    return t;
-  }
-
-  // A compact str: ASCII data after PyASCIIObject, Latin-1 after PyCompactUnicodeObject.
-  uint64_t str(const std::u32string& text) {
-    const bool ascii = std::all_of(text.begin(), text.end(), [](char32_t c) { return c < 128; });
-    for (char32_t c : text) EXPECT_LT(c, 256u) << "Latin-1 only";
-    const uint64_t o = object(str_type_, l_.unicode.compact_size + text.size() + 1);
-    word(o + l_.unicode.length, text.size());
-    const uint32_t state = (1u << l_.unicode.kind_shift) | (1u << l_.unicode.compact_bit) |
-                           (ascii ? 1u << l_.unicode.ascii_bit : 0);
-    m_.put<uint32_t>(o + l_.unicode.state, state);
-    bytes_.push_back(o + l_.unicode.state);
-    uint64_t data = o + (ascii ? l_.unicode.ascii_size : l_.unicode.compact_size);
-    for (char32_t c : text) m_.put<uint8_t>(data++, static_cast<uint8_t>(c));
-    return o;
-  }
-
-  // A 3.12+ int (lv_tag = ndigits << 3, 30-bit digits).
-  uint64_t integer(uint64_t value) {
-    const uint64_t o = object(int_type_, 64);
-    std::vector<uint32_t> digits;
-    for (uint64_t v = value; v != 0; v >>= l_.long_object.shift) {
-      digits.push_back(static_cast<uint32_t>(v & ((1u << l_.long_object.shift) - 1)));
-    }
-    word(o + l_.long_object.tag, digits.size() << 3);
-    for (size_t i = 0; i < digits.size(); ++i) {
-      m_.put<uint32_t>(o + l_.long_object.digits + 4 * i, digits[i]);
-    }
-    return o;
-  }
-
   // A coroutine whose embedded frame runs Code(code) in `state`, with one value on its stack
   // (`top`, tagged with `tag`), the awaited object when the state is "suspended in await".
   uint64_t coroutine(int code, int8_t state, uint64_t top, uint64_t tag = 0) {
     const uint64_t c = object(coro_type_, 512);
     m_.put<int8_t>(c + l_.gen.frame_state, state);
-    bytes_.push_back(c + l_.gen.frame_state);
+    field_byte(c + l_.gen.frame_state);
     const uint64_t frame = c + l_.gen.iframe;
     word(frame + l_.iframe.code, Code(code));
     word(frame + l_.iframe.stackpointer, frame + l_.iframe.localsplus + 8);
@@ -213,14 +105,14 @@ class Builder {
     word(t + o_.task.name, name);
     word(t + o_.task.coro, coro);
     m_.put<uint8_t>(t + o_.task.is_task, is_task ? 1 : 0);
-    bytes_.push_back(t + o_.task.is_task);
+    field_byte(t + o_.task.is_task);
     set_awaited_by(t, 0, false);
     return t;
   }
   void set_awaited_by(uint64_t task, uint64_t awaiter, bool is_set) {
     word(task + o_.task.awaited_by, awaiter);
     m_.put<uint8_t>(task + o_.task.awaited_by_is_set, is_set ? 1 : 0);
-    bytes_.push_back(task + o_.task.awaited_by_is_set);
+    field_byte(task + o_.task.awaited_by_is_set);
   }
 
   // A set of `keys` in a table of mask + 1 entries {key, hash}: key i at slot 3 * i + 2, and a
@@ -272,33 +164,15 @@ class Builder {
   uint64_t node(uint64_t task) const { return task + o_.task.node; }
   uint64_t future_object() { return object(future_type_, o_.task.size); }
   uint64_t coro_type() const { return coro_type_; }
-
-  const std::vector<uint64_t>& words() const { return words_; }
-  const std::vector<uint64_t>& bytes() const { return bytes_; }
-  const std::vector<uint64_t>& objects() const { return objects_; }
   const std::vector<uint64_t>& heads() const { return heads_; }
 
  private:
-  uint64_t object(uint64_t type, size_t size) {
-    const uint64_t o = m_.allocate(size);
-    m_.put<uint64_t>(o, 1);  // ob_refcnt
-    word(o + l_.object.type, type);
-    objects_.push_back(o);
-    return o;
-  }
-  void word(uint64_t address, uint64_t value) {
-    m_.put<uint64_t>(address, value);
-    words_.push_back(address);
-  }
   uint64_t load(uint64_t address) const { return m_.get<uint64_t>(address); }
 
-  FakeMemory& m_;
-  const Layout& l_;
   const AsyncioDebugOffsets& o_;
-  uint64_t type_type_ = 0, object_type_ = 0, str_type_ = 0, int_type_ = 0, set_type_ = 0;
-  uint64_t coro_type_ = 0, task_type_ = 0, future_type_ = 0;
+  uint64_t set_type_ = 0, coro_type_ = 0, task_type_ = 0, future_type_ = 0;
   uint64_t dummy_ = 0x7e57d0000;  // the set's dummy key: any address
-  std::vector<uint64_t> words_, bytes_, objects_, heads_;
+  std::vector<uint64_t> heads_;
 };
 
 // The process every test starts from.
@@ -309,7 +183,7 @@ class Builder {
 //                                      T4 "tâche-ü"   C6 -> F1, awaited by the set {T1, T3}
 //   interpreter:                       T5 Task-42     no coroutine, awaited by FUT (no Task)
 struct Scene {
-  FakeMemory memory;
+  FakeProcessMemory memory;
   AsyncioDebugOffsets offsets;
   uint64_t tstate_a = 0, tstate_b = 0, interp = 0;
   uint64_t t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, fut = 0, f1 = 0;
@@ -365,95 +239,35 @@ std::unique_ptr<Scene> BuildScene() {
   return s;
 }
 
-struct ReadStats {
-  size_t frame_reads = 0;
-};
-
-AsyncioTasks Read(const FakeMemory& memory, uint64_t interp, const std::vector<Thread>& threads,
-                  std::optional<AsyncioDebugOffsets> offsets, ReadStats* stats = nullptr,
-                  const Layout& layout = L314()) {
-  ObjectReader objects(memory, layout);
-  TypeCache types(objects);
-  DictReader dicts(objects);
-  size_t frame_reads = 0;
+AsyncioTasks Read(const FakeProcessMemory& memory, uint64_t interp,
+                  const std::vector<Thread>& threads, std::optional<AsyncioDebugOffsets> offsets,
+                  ReadStats* stats = nullptr, const Layout& layout = L314()) {
   // The stand-in for SnapshotReader::read_coroutine_frame: the coroutine's gi_iframe as its
   // f_executable names it; nullopt when unreadable or NULL.
-  AsyncioTaskReader reader(objects, types, dicts,
-                           [&](uint64_t coroutine) -> std::optional<Frame> {
-                             ++frame_reads;
-                             absl::StatusOr<uint64_t> code = read_value<uint64_t>(
-                                 memory, coroutine + layout.gen.iframe + layout.iframe.code);
-                             if (!code.ok() || *code == 0) return std::nullopt;
-                             Frame out;
-                             out.code_address = *code & ~uint64_t{3};
-                             return out;
-                           });
-  reader.set_debug_offsets(offsets);
-  AsyncioTasks tasks = reader.read(interp, threads);
-  if (stats != nullptr) stats->frame_reads = frame_reads;
-  return tasks;
+  return ReadTasks(
+      memory, layout, interp, threads, offsets,
+      [&](uint64_t coroutine) -> std::optional<Frame> {
+        absl::StatusOr<uint64_t> code = read_value<uint64_t>(
+            memory, coroutine + layout.gen.iframe + layout.iframe.code);
+        if (!code.ok() || *code == 0) return std::nullopt;
+        Frame out;
+        out.code_address = *code & ~uint64_t{3};
+        return out;
+      },
+      stats);
 }
 
 AsyncioTasks Read(const Scene& s, ReadStats* stats = nullptr) {
   return Read(s.memory, s.interp, s.threads, s.offsets, stats);
 }
 
+// The frames of the made-up code addresses Code(i).
 std::vector<Frame> Frames(std::initializer_list<int> codes) {
-  std::vector<Frame> frames;
-  for (int c : codes) {
-    Frame f;
-    f.code_address = Code(c);
-    frames.push_back(f);
-  }
-  return frames;
+  std::vector<uint64_t> addresses;
+  for (int c : codes) addresses.push_back(Code(c));
+  return FramesAt(addresses);
 }
 
-std::string DescribeStack(const std::vector<Frame>& frames) {
-  std::string out = "[";
-  for (size_t i = 0; i < frames.size(); ++i) {
-    absl::StrAppendFormat(&out, "%s0x%x", i ? " " : "", frames[i].code_address);
-  }
-  return out + "]";
-}
-
-std::string Describe(const AsyncioTasks& tasks) {
-  std::string out;
-  if (tasks.unavailable) absl::StrAppendFormat(&out, "unavailable: %s\n", *tasks.unavailable);
-  if (tasks.walk_error) absl::StrAppendFormat(&out, "walk_error: %s\n", *tasks.walk_error);
-  for (const AsyncioTaskList& list : tasks.lists) {
-    absl::StrAppendFormat(&out, "list thread=%d ident=0x%x main=%d\n", list.thread_id,
-                          list.thread_ident, list.main_thread);
-    for (const AsyncioTask& t : list.tasks) {
-      absl::StrAppendFormat(&out, "  task 0x%x name='%s' known=%d stack=%s\n", t.id, t.name,
-                            t.awaited_by_known, DescribeStack(t.coroutine_stack));
-      for (const TaskAwaiter& a : t.awaited_by) {
-        absl::StrAppendFormat(&out, "    awaited_by 0x%x stack=%s\n", a.task_id,
-                              DescribeStack(a.coroutine_stack));
-      }
-    }
-  }
-  return out;
-}
-
-AsyncioTask Task(uint64_t id, std::string name, std::vector<Frame> stack,
-                 std::vector<TaskAwaiter> awaited_by = {}) {
-  AsyncioTask t;
-  t.id = id;
-  t.name = std::move(name);
-  t.coroutine_stack = std::move(stack);
-  t.awaited_by = std::move(awaited_by);
-  return t;
-}
-
-AsyncioTaskList List(uint64_t thread_id, uint64_t ident, bool main,
-                     std::vector<AsyncioTask> tasks) {
-  AsyncioTaskList list;
-  list.thread_id = thread_id;
-  list.thread_ident = ident;
-  list.main_thread = main;
-  list.tasks = std::move(tasks);
-  return list;
-}
 
 // What the intact scene must read as.
 AsyncioTasks Expected(const Scene& s) {
@@ -473,26 +287,7 @@ AsyncioTasks Expected(const Scene& s) {
 
 // The reader's own bounds hold everywhere in `tasks`.
 void ExpectWithinBounds(const AsyncioTasks& tasks, size_t max_lists) {
-  EXPECT_LE(tasks.lists.size(), max_lists);
-  for (const AsyncioTaskList& list : tasks.lists) {
-    ASSERT_LE(list.tasks.size(), kMaxTasksPerList);
-    for (const AsyncioTask& t : list.tasks) {
-      ASSERT_LE(t.coroutine_stack.size(), kMaxCoroutineChain);
-      ASSERT_LE(t.awaited_by.size(), kMaxAwaiters);
-      for (const TaskAwaiter& a : t.awaited_by) {
-        ASSERT_LE(a.coroutine_stack.size(), kMaxCoroutineChain);
-      }
-    }
-  }
-}
-
-const AsyncioTask* FindTask(const AsyncioTasks& tasks, uint64_t id) {
-  for (const AsyncioTaskList& list : tasks.lists) {
-    for (const AsyncioTask& t : list.tasks) {
-      if (t.id == id) return &t;
-    }
-  }
-  return nullptr;
+  ExpectBounded(tasks, max_lists, kMaxTasksPerList, std::nullopt);
 }
 
 std::vector<uint64_t> TaskIds(const AsyncioTaskList& list) {
@@ -786,8 +581,7 @@ TEST(AsyncioTaskReader, AwaiterSetsOfImpossibleSize) {
     s->memory.put<int64_t>(s->awaiters_set + l.set.used, c.used);
     const auto start = std::chrono::steady_clock::now();
     const AsyncioTasks tasks = Read(*s);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds = Seconds(start);
     ExpectWithinBounds(tasks, 3);
     EXPECT_EQ(tasks.lists.size(), 3u);
     EXPECT_FALSE(tasks.walk_error);
@@ -919,158 +713,65 @@ TEST(AsyncioTaskReader, IntNameOf2To64IsNoName) {
 
 // --- Fuzz -----------------------------------------------------------------------------------
 
-// Turns a read that never returns into an abort naming it.
-class Watchdog {
- public:
-  static constexpr auto kHangTime = std::chrono::seconds(60);  // generous: valgrind
-  Watchdog() : thread_([this] { run(); }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
-  void arm(std::string what) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    what_ = std::move(what);
-    armed_at_ = std::chrono::steady_clock::now();
-    armed_ = true;
-  }
-  void disarm() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    armed_ = false;
-  }
-
- private:
-  void run() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (!stop_) {
-      if (armed_ && std::chrono::steady_clock::now() - armed_at_ > kHangTime) {
-        std::cerr << "AsyncioTaskReader fuzz: " << what_ << " never returned\n";
-        std::abort();
-      }
-      wake_.wait_for(lock, std::chrono::milliseconds(200));
-    }
-  }
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stop_ = false, armed_ = false;
-  std::string what_;
-  std::chrono::steady_clock::time_point armed_at_;
-  std::thread thread_;
-};
-
-// Writes to the image that can be undone.
-class Mutator {
- public:
-  explicit Mutator(FakeMemory& memory) : memory_(memory) {}
-  ~Mutator() { undo(); }
-  void write(uint64_t address, const void* data, size_t size) {
-    std::vector<uint8_t> old(size);
-    if (!memory_.read(address, old.data(), size).ok()) return;
-    log_.push_back({address, std::move(old)});
-    memory_.write(address, data, size);
-  }
-  template <typename T>
-  void put(uint64_t address, T value) {
-    write(address, &value, sizeof value);
-  }
-  void undo() {
-    for (auto it = log_.rbegin(); it != log_.rend(); ++it) {
-      memory_.write(it->first, it->second.data(), it->second.size());
-    }
-    log_.clear();
-  }
-
- private:
-  FakeMemory& memory_;
-  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> log_;
-};
-
 // Corrupts the intact scene a few times per seed (flipped bits; pointers replaced by random
 // values, by pointers into other objects, list nodes and heads, self-pointers, NULL; sizes made
 // huge; frame states and flags changed; random bytes of objects; the threads' tstate addresses;
 // the AsyncioDebug offsets, when they still parse), reads it, and requires only that the read
 // returns within the reader's bounds. Every seed starts from the intact image.
 TEST(AsyncioTaskReaderFuzz, CorruptedImagesStayBounded) {
-  constexpr uint32_t kSeeds = 20000;
   std::unique_ptr<Scene> s = BuildScene();
   ASSERT_EQ(Describe(Read(*s)), Describe(Expected(*s)));
   const Builder& b = *s->builder;
-  const std::vector<uint64_t>& words = b.words();
-  const std::vector<uint64_t>& bytes = b.bytes();
-  const std::vector<uint64_t>& objects = b.objects();
   std::vector<uint64_t> nodes = b.heads();
   for (uint64_t t : {s->t1, s->t2, s->t3, s->t4, s->t5, s->t6, s->fut}) nodes.push_back(b.node(t));
   const std::vector<uint8_t> offset_bytes = OffsetBytes();
   ASSERT_EQ(offset_bytes.size(), kAsyncioDebugOffsetsSize);
 
-  Watchdog watchdog;
-  size_t walk_errors = 0, offsets_changed = 0, tasks_read = 0;
+  FuzzPlan plan;
+  plan.name = "AsyncioTaskReader fuzz";
+  plan.seeds = 20000;
+  plan.fields = &b;
+  std::vector<Thread> threads;
+  AsyncioDebugOffsets offsets;
+  size_t offsets_changed = 0;
   const auto start = std::chrono::steady_clock::now();
-  for (uint32_t seed = 1; seed <= kSeeds; ++seed) {
-    std::mt19937_64 rng(seed);
-    auto pick = [&](const std::vector<uint64_t>& from) { return from[rng() % from.size()]; };
-    Mutator mutator(s->memory);
-    std::vector<Thread> threads = s->threads;
-    AsyncioDebugOffsets offsets = s->offsets;
-    const int mutations = 1 + static_cast<int>(rng() % 6);
-    for (int i = 0; i < mutations; ++i) {
-      const uint64_t field = pick(words);
-      switch (rng() % 12) {
-        case 0: {  // flip bits of one byte of a field
-          const uint64_t at = field + rng() % 8;
-          uint8_t byte = s->memory.get<uint8_t>(at) ^ static_cast<uint8_t>(1 + rng() % 255);
-          mutator.put(at, byte);
-          break;
-        }
-        case 1: mutator.put<uint64_t>(field, rng()); break;
-        case 2: mutator.put<uint64_t>(field, pick(objects) + 8 * (rng() % 32)); break;
-        case 3: mutator.put<uint64_t>(field, pick(nodes) + (rng() % 4 == 0 ? 8 : 0)); break;
-        case 4: mutator.put<uint64_t>(field, field & ~(kPage - 1)); break;  // its own object
-        case 5: mutator.put<uint64_t>(field, field); break;
-        case 6: mutator.put<uint64_t>(field, 0); break;
-        case 7: {
-          const uint64_t sizes[] = {uint64_t{1} << 40, ~uint64_t{0}, uint64_t{1} << 63,
-                                    (uint64_t{1} << (rng() % 25)) - 1, rng() % 300};
-          mutator.put<uint64_t>(field, sizes[rng() % 5]);
-          break;
-        }
-        case 8: mutator.put<uint8_t>(pick(bytes), static_cast<uint8_t>(rng())); break;
-        case 9: mutator.put<uint8_t>(pick(objects) + rng() % 1024, static_cast<uint8_t>(rng())); break;
-        case 10: threads[rng() % threads.size()].tstate_address = pick(objects) + 8 * (rng() % 64); break;
-        case 11: {  // one word of the AsyncioDebug section
-          std::vector<uint8_t> section = offset_bytes;
-          const size_t word = rng() % (kAsyncioDebugOffsetsSize / 8);
-          const uint64_t value = rng() % 4 == 0 ? rng() : rng() % 512;
-          std::memcpy(section.data() + 8 * word, &value, 8);
-          absl::StatusOr<AsyncioDebugOffsets> parsed = parse_asyncio_debug_offsets(section);
-          if (parsed.ok()) {
-            offsets = *parsed;
-            ++offsets_changed;
+  const FuzzCounts counts = FuzzImage(
+      s->memory, plan,
+      [&] {
+        threads = s->threads;
+        offsets = s->offsets;
+      },
+      [&](int kind, uint64_t field, std::mt19937_64& rng, Mutator& mutator) {
+        auto pick = [&](const std::vector<uint64_t>& from) { return from[rng() % from.size()]; };
+        switch (kind) {
+          case 3: mutator.put<uint64_t>(field, pick(nodes) + (rng() % 4 == 0 ? 8 : 0)); break;
+          case 4: mutator.put<uint64_t>(field, field & ~(kPage - 1)); break;  // its own object
+          case 10:
+            threads[rng() % threads.size()].tstate_address = pick(b.objects()) + 8 * (rng() % 64);
+            break;
+          case 11: {  // one word of the AsyncioDebug section
+            std::vector<uint8_t> section = offset_bytes;
+            const size_t word = rng() % (kAsyncioDebugOffsetsSize / 8);
+            const uint64_t value = rng() % 4 == 0 ? rng() : rng() % 512;
+            std::memcpy(section.data() + 8 * word, &value, 8);
+            absl::StatusOr<AsyncioDebugOffsets> parsed = parse_asyncio_debug_offsets(section);
+            if (parsed.ok()) {
+              offsets = *parsed;
+              ++offsets_changed;
+            }
+            break;
           }
-          break;
         }
-      }
-    }
-    watchdog.arm("seed " + std::to_string(seed));
-    const AsyncioTasks tasks = Read(s->memory, s->interp, threads, offsets);
-    watchdog.disarm();
-    ExpectWithinBounds(tasks, threads.size() + 1);
-    if (::testing::Test::HasFailure()) {
-      ADD_FAILURE() << "seed " << seed;
-      return;
-    }
-    if (tasks.walk_error) ++walk_errors;
-    for (const AsyncioTaskList& list : tasks.lists) tasks_read += list.tasks.size();
-  }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::cout << "[ fuzzed   ] " << kSeeds << " seeds in " << seconds << " s: " << walk_errors
-            << " with a walk error, " << offsets_changed << " with other offsets, " << tasks_read
-            << " tasks read\n";
+      },
+      [&] {
+        const AsyncioTasks tasks = Read(s->memory, s->interp, threads, offsets);
+        ExpectWithinBounds(tasks, threads.size() + 1);
+        return tasks;
+      });
+  if (::testing::Test::HasFailure()) return;  // FuzzImage named the seed
+  std::cout << "[ fuzzed   ] " << plan.seeds << " seeds in " << Seconds(start) << " s: "
+            << counts.walk_errors << " with a walk error, " << offsets_changed
+            << " with other offsets, " << counts.tasks_read << " tasks read\n";
   // The image is intact again.
   EXPECT_EQ(Describe(Read(*s)), Describe(Expected(*s)));
 }
