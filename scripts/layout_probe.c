@@ -386,8 +386,17 @@ int main(void) {
 #endif
 #if PY_VERSION_HEX < 0x030B0000
     OUT("code.code", offsetof(PyCodeObject, co_code));
+    NONE("code.exceptiontable");
 #else
     NONE("code.code");
+    OUT("code.exceptiontable", offsetof(PyCodeObject, co_exceptiontable));
+#endif
+    /* The blocks a frame is in (--locks: `with` blocks), up to 3.10 */
+#if PY_MAJOR_VERSION >= 3 && PY_VERSION_HEX < 0x030B0000
+    OUT("frame.iblock", offsetof(PyFrameObject, f_iblock));
+    OUT("frame.blockstack", offsetof(PyFrameObject, f_blockstack));
+#else
+    NONE("frame.iblock"); NONE("frame.blockstack");
 #endif
 #if PY_VERSION_HEX >= 0x030B0000
     NONE("gen.frame");

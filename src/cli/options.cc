@@ -116,6 +116,9 @@ absl::Status check_combination(const Options& options, bool have_pid, bool subpr
   if (!core && (!options.executable.empty() || !options.sysroot.empty())) {
     return usage_error("--executable and --sysroot go with --core");
   }
+  if (options.tasks && options.locks) {
+    return usage_error("--tasks and --locks are two reports: ask for one at a time");
+  }
   if (options.tasks && options.format == OutputFormat::kTraceback) {
     return usage_error(
         "--tasks prints a table or a tree of its own: use it alone or with --format=json");
@@ -162,6 +165,10 @@ absl::StatusOr<Options> parse_options(const std::vector<std::string>& args) {
       continue;
     }
     if (take_native_flag(arg, options.native)) continue;
+    if (arg == "--locks") {
+      options.locks = true;
+      continue;
+    }
     if (arg == "--tasks" || arg == "--tasks=table") {
       options.tasks = TaskView::kTable;
       continue;
@@ -373,6 +380,9 @@ Options:
                           frames where the interpreter loop that runs them stands; the
                           interpreter's own C frames are left out (see README)
   --native-all            as --native, with the interpreter's own C frames
+  --locks                 after the dump, for each thread blocked on a lock, the object
+                          it waits for and its holder (recorded by CPython or inferred
+                          from a with block), then every deadlock (see README)
   --tasks[=table|tree]    every asyncio task instead of the threads' stacks: the table
                           `python -m asyncio ps PID` prints (the default), or the tree of
                           `python -m asyncio pstree PID` (exit 12 when the await graph has

@@ -52,6 +52,8 @@ struct Options {
   NativeFrames native = NativeFrames::kNone;
   // --tasks: asyncio's tasks instead of the threads' stacks (with --format=json: beside them).
   std::optional<TaskView> tasks;
+  // --locks: after the dump, what each blocked thread waits for, its holder, the deadlocks.
+  bool locks = false;
   double attach_timeout_seconds = 2.0;
   // --core
   std::string core_path;

@@ -3,6 +3,7 @@
 #include "cpython/releases.h"
 #include "format/asyncio_tasks_text.h"
 #include "format/faulthandler.h"
+#include "format/locks_text.h"
 #include "format/json.h"
 #include "format/traceback.h"
 #include "sources/source_reader.h"
@@ -44,6 +45,8 @@ SnapshotNeeds needs_of(const Options& options) {
   }
   SnapshotNeeds needs = format_needs(options);
   needs.tasks = options.tasks.has_value();
+  needs.locks = options.locks;
+  if (options.locks) needs.thread_names = true;  // the report names the threads
   needs.native = options.native != NativeFrames::kNone;
   // The faulthandler format shows no file or line of a C frame: symbol tables are enough.
   needs.native_source_info = options.format != OutputFormat::kFaulthandler;
@@ -60,14 +63,15 @@ std::string render(const Snapshot& snapshot, const Options& options, const Targe
   switch (options.format) {
     case OutputFormat::kTraceback:
       return format_traceback(snapshot, read_source_lines(snapshot, sources), options.locals,
-                              all_native);
+                              all_native) +
+             format_locks(snapshot);
     case OutputFormat::kJson:
       return format_json(snapshot, read_source_lines(snapshot, sources), options.locals,
                          all_native);
     case OutputFormat::kFaulthandler:
       break;
   }
-  return format_faulthandler(snapshot, all_native);
+  return format_faulthandler(snapshot, all_native) + format_locks(snapshot);
 }
 
 }  // namespace pystack

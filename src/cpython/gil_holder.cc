@@ -38,7 +38,7 @@ GilState read_gil_holder(const RemoteMemory& memory, const PythonRuntime& runtim
   absl::StatusOr<int32_t> locked = read_value<int32_t>(memory, gil + locked_offset);
   absl::StatusOr<uint64_t> holder = read_value<uint64_t>(memory, gil + holder_offset);
   if (!locked.ok() || !holder.ok()) return {};
-  return {*locked == 1, *holder};
+  return {*locked == 1, *holder, gil + static_cast<uint64_t>(locked_offset)};
 }
 
 }  // namespace pystack

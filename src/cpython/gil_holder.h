@@ -13,6 +13,9 @@ namespace pystack {
 struct GilState {
   bool locked = false;
   uint64_t holder = 0;  // the thread state that holds it (or last held it, when not locked)
+  // The address of the GIL's `locked` field (0: unknown); its condition variables and mutexes
+  // follow it, and the threads that wait for the GIL sleep on them (--locks).
+  uint64_t locked_address = 0;
 };
 
 // The GIL of the interpreter at `interp` of `runtime` (whose release is `release`), read through

@@ -82,6 +82,8 @@ struct FrameObjectOffsets {
   int64_t valuestack = -1;  // f_valuestack (3.x up to 3.10)
   int64_t stacktop = -1;    // f_stacktop, a pointer (up to 3.9)
   int64_t stackdepth = -1;  // f_stackdepth, an int (3.10)
+  int64_t iblock = -1;      // f_iblock: blocks in use (3.x up to 3.10)
+  int64_t blockstack = -1;  // f_blockstack: PyTryBlock {int b_type, b_handler, b_level}[]
 };
 
 // PyCodeObject
@@ -101,6 +103,7 @@ struct CodeOffsets {
   int64_t cellvars = -1;  // up to 3.10
   int64_t freevars = -1;  // up to 3.10
   int64_t code = -1;  // co_code, a bytes object (up to 3.10)
+  int64_t exceptiontable = -1;  // co_exceptiontable, a bytes object (3.11+)
 };
 
 // PyObject, PyVarObject

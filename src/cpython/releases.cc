@@ -228,6 +228,7 @@ constexpr Release kPython314{.major = 3, .minor = 14, .layout = &kLayout_3_14,
                              .unoptimized_fast_locals = UnoptimizedFastLocals::kHiddenOnly,
                              .names_os_threads = true,
                              .asyncio = kAsyncio314,
+                             .rlock_recursive_mutex = true,
                              .repr = kRepr312, .faulthandler = kFaulthandler314, .traceback = kTraceback313};
 
 constexpr Release with_asyncio(Release row, AsyncioModel asyncio) {

@@ -179,6 +179,9 @@ struct Release {
   // threading names the OS thread after the Python thread (_thread.set_name, 3.14+).
   bool names_os_threads = false;
   AsyncioModel asyncio;
+  // --locks: _thread.RLock keeps a _PyRecursiveMutex (3.14+: held when its flag byte's bit 0 is
+  // set, the count one more than its level) rather than rlock_owner and rlock_count.
+  bool rlock_recursive_mutex = false;
 
   ReprDialect repr;
   FaulthandlerDialect faulthandler;

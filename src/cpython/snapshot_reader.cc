@@ -50,8 +50,16 @@ SnapshotReader::SnapshotReader(const RemoteMemory& memory, PythonRuntime runtime
       locals_(objects_, types_, dicts_, reprs_),
       thread_names_(objects_, types_, dicts_),
       tasks_(objects_, types_, dicts_,
-             [this](uint64_t coroutine) { return read_coroutine_frame(coroutine); }) {
+             [this](uint64_t coroutine) { return read_coroutine_frame(coroutine); }),
+      locks_(objects_, types_, dicts_, codes_) {
   tasks_.set_budget_check([this] { return over_budget(); });
+}
+
+void SnapshotReader::add_locks(Snapshot& snapshot, const LockWaitReader::SyscallOf& syscall_of) {
+  for (Interpreter& interpreter : snapshot.interpreters) {
+    const GilState gil = read_gil_holder(pages_, runtime_, release_, interpreter.address);
+    interpreter.locks = locks_.read(interpreter, gil, syscall_of);
+  }
 }
 
 void SnapshotReader::set_asyncio_debug_offsets(std::optional<AsyncioDebugOffsets> offsets) {
@@ -303,6 +311,7 @@ void SnapshotReader::read_frames(uint64_t frame, Thread& thread) {
       }
     } else {
       thread.frames.push_back(read_frame(frame, decode_stack_ref(release_, *code).object));
+      thread.frames.back().frame_address = frame;
       thread.frames.back().entry = is_entry(frame);
       thread.frames.back().skipped_above = skipped;
       thread.frames.back().fails_safety_check = fails_safety_check(frame, *code);
@@ -346,6 +355,7 @@ void SnapshotReader::read_frame_objects(uint64_t frame, Thread& thread) {
     if (frame_type == 0) frame_type = *type;
     if (*type != frame_type) return;
     Frame out = read_frame_object(*code, *lasti);
+    out.frame_address = frame;
     out.entry = true;  // each frame has its own PyEval_EvalFrameEx / _PyEval_EvalFrameDefault
     thread.frames.push_back(std::move(out));
     if (options_.locals) add_locals(frame, thread.frames.back());

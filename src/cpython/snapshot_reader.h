@@ -17,6 +17,7 @@
 #include "cpython/dict.h"
 #include "cpython/gil_holder.h"
 #include "cpython/locals.h"
+#include "cpython/lock_waits.h"
 #include "cpython/object_repr.h"
 #include "cpython/objects.h"
 #include "cpython/py_types.h"
@@ -52,6 +53,10 @@ class SnapshotReader {
   // --tasks of 3.14+: the target's AsyncioDebug offsets (found afresh for each snapshot: the
   // _asyncio module may be loaded at any time).
   void set_asyncio_debug_offsets(std::optional<AsyncioDebugOffsets> offsets);
+
+  // --locks, after read() and while the target is still stopped: each interpreter's report,
+  // with the system call each thread is in.
+  void add_locks(Snapshot& snapshot, const LockWaitReader::SyscallOf& syscall_of);
 
  private:
   absl::StatusOr<Interpreter> read_interpreter(uint64_t address);
@@ -92,6 +97,7 @@ class SnapshotReader {
   LocalsReader locals_;
   ThreadNameReader thread_names_;
   AsyncioTaskReader tasks_;
+  LockWaitReader locks_;
 };
 
 }  // namespace pystack

@@ -267,6 +267,12 @@ absl::StatusOr<Snapshot> take_snapshot(Target& target, SnapshotReader& reader,
   if (absl::Status stopped = target.stop(stop_timeout); !stopped.ok()) return stopped;
   absl::StatusOr<Snapshot> snapshot = reader.read(read, budget, stop_start);
   if (snapshot.ok()) add_native_ids_from_fs_base(target, *snapshot);
+  if (snapshot.ok() && needs.locks) {
+    reader.add_locks(*snapshot, [&target](const Thread& thread) -> std::optional<BlockedSyscall> {
+      if (!thread.native_thread_id) return std::nullopt;
+      return target.blocked_syscall(static_cast<pid_t>(*thread.native_thread_id));
+    });
+  }
   UnwoundStacks unwound;
   if (snapshot.ok() && needs.native) {
     unwound = unwind_native_pcs(target, unwinder.ok() ? unwinder->get() : nullptr, *snapshot);

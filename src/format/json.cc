@@ -242,6 +242,65 @@ void write_tasks(JsonWriter& json, const AsyncioTasks& tasks, const SourceLines&
   write_optional_utf8(json, tasks.walk_error);
 }
 
+const char* holder_word(LockHolder holder) {
+  switch (holder) {
+    case LockHolder::kRecorded: return "recorded";
+    case LockHolder::kInferred: return "inferred";
+    case LockHolder::kNone: return "none";
+    case LockHolder::kUnknown: break;
+  }
+  return "unknown";
+}
+
+// --locks: {"waits": [...], "deadlocks": [[thread_id, ...], ...], "error": null}
+void write_locks(JsonWriter& json, const LockReport& locks) {
+  json.key("locks");
+  json.begin_object();
+  json.key("waits");
+  json.begin_array();
+  for (const LockWait& wait : locks.waits) {
+    json.begin_object();
+    json.key("thread_id");
+    json.number(static_cast<int64_t>(wait.thread_id));
+    json.key("object");
+    json.begin_object();
+    json.key("address");
+    if (wait.object.address != 0) {
+      json.number(static_cast<int64_t>(wait.object.address));
+    } else {
+      json.null();
+    }
+    json.key("type");
+    json.string_utf8(wait.object.type);
+    json.key("name");
+    write_optional_utf8(json, wait.object.name);
+    json.end_object();
+    json.key("holder_thread_id");
+    if (wait.holder_thread_id) {
+      json.number(static_cast<int64_t>(*wait.holder_thread_id));
+    } else {
+      json.null();
+    }
+    json.key("holder");
+    json.string_utf8(holder_word(wait.holder));
+    json.key("how");
+    json.string_utf8(wait.how);
+    json.end_object();
+  }
+  json.end_array();
+  json.key("deadlocks");
+  json.begin_array();
+  for (const std::vector<uint64_t>& cycle : locks.deadlocks) {
+    json.begin_array();
+    for (uint64_t thread : cycle) json.number(static_cast<int64_t>(thread));
+    json.end_array();
+  }
+  json.end_array();
+  json.key("error");
+  write_optional_utf8(json, locks.walk_error);
+  json.end_object();
+}
+
 }  // namespace
 
 SnapshotNeeds json_needs(bool with_locals) {
@@ -276,6 +335,7 @@ std::string format_json(const Snapshot& snapshot, const SourceLines& sources, bo
     }
     json.end_array();
     if (interp.tasks) write_tasks(json, *interp.tasks, sources);
+    if (interp.locks) write_locks(json, *interp.locks);
     json.end_object();
   }
   json.end_array();

@@ -13,6 +13,7 @@
 #include "cpython/releases.h"
 #include "format/crash_c_stack.h"
 #include "format/python_text.h"
+#include "format/quoted_name.h"
 
 #include "format/native_text.h"
 #include "snapshot/merged_stack.h"
@@ -44,25 +45,6 @@ void append_py_text(std::string& out, const std::optional<PyText>& text, const D
 }
 
 // ---- the thread header (ours) ----
-
-// A UTF-8 name in double quotes on one line: \, " and control characters escaped, bytes that
-// are not UTF-8 as \xNN.
-void append_quoted_name(std::string& out, const std::string& name) {
-  out += '"';
-  for (unsigned char c : name) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      char hex[5];
-      std::snprintf(hex, sizeof hex, "\\x%02x", c);
-      out += hex;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '"';
-}
 
 void append_header(std::string& out, const Thread& thread) {
   char id[40];

@@ -244,6 +244,7 @@ void CoreFile::parse_prstatus(const uint8_t* desc, size_t size) {
   std::memcpy(&regs, &status.pr_reg, sizeof regs);
   thread.fs_base = regs.fs_base;
   thread.registers = dwarf_registers(regs);
+  thread.syscall = blocked_syscall(regs);
   threads_.push_back(thread);
 }
 

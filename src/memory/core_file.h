@@ -23,6 +23,7 @@ struct CoreThread {
   int signal = 0;        // pr_cursig: the signal being delivered when the core was made
   uint64_t fs_base = 0;  // x86-64 glibc: the thread's TCB address, which is its pthread_t
   DwarfRegisters registers{};
+  BlockedSyscall syscall;
 };
 
 // One PT_LOAD: `memory_size` bytes at `address`, of which the first `file_size` are in the core

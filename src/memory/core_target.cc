@@ -186,6 +186,13 @@ std::vector<pid_t> CoreTarget::threads() const {
   return tids;
 }
 
+std::optional<BlockedSyscall> CoreTarget::blocked_syscall(pid_t tid) const {
+  for (const CoreThread& thread : core_->threads()) {
+    if (thread.tid == tid) return thread.syscall;
+  }
+  return std::nullopt;
+}
+
 std::optional<DwarfRegisters> CoreTarget::registers(pid_t tid) const {
   for (const CoreThread& thread : core_->threads()) {
     if (thread.tid == tid) return thread.registers;

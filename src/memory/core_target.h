@@ -46,6 +46,7 @@ class CoreTarget final : public Target {
   std::vector<pid_t> threads() const override;
   std::optional<uint64_t> fs_base(pid_t tid) const override;
   std::optional<DwarfRegisters> registers(pid_t tid) const override;
+  std::optional<BlockedSyscall> blocked_syscall(pid_t tid) const override;
   std::string root_directory() const override { return locations_.sysroot; }
   std::optional<std::string> os_thread_name(pid_t) const override { return std::nullopt; }
   bool knows_os_thread_names() const override { return false; }

@@ -142,6 +142,18 @@ std::optional<DwarfRegisters> LiveProcess::registers(pid_t tid) const {
 #endif
 }
 
+std::optional<BlockedSyscall> LiveProcess::blocked_syscall(pid_t tid) const {
+#if defined(__x86_64__)
+  if (stopped_ == nullptr) return std::nullopt;
+  user_regs_struct regs{};
+  if (::ptrace(PTRACE_GETREGS, tid, nullptr, &regs) != 0) return std::nullopt;
+  return pystack::blocked_syscall(regs);
+#else
+  (void)tid;
+  return std::nullopt;
+#endif
+}
+
 std::optional<uint64_t> LiveProcess::fs_base(pid_t tid) const {
 #if defined(__x86_64__)
   errno = 0;

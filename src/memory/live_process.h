@@ -40,6 +40,7 @@ class LiveProcess final : public Target {
   std::vector<pid_t> threads() const override;
   std::optional<uint64_t> fs_base(pid_t tid) const override;
   std::optional<DwarfRegisters> registers(pid_t tid) const override;
+  std::optional<BlockedSyscall> blocked_syscall(pid_t tid) const override;
   std::string root_directory() const override;
   std::optional<std::string> os_thread_name(pid_t tid) const override;
   bool knows_os_thread_names() const override { return true; }

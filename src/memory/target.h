@@ -59,6 +59,9 @@ class Target {
   virtual std::optional<uint64_t> fs_base(pid_t tid) const = 0;
   // A thread's registers, while stopped (a core: as it recorded them); nullopt when unknown.
   virtual std::optional<DwarfRegisters> registers(pid_t tid) const = 0;
+  // The system call the thread is in, while stopped (a core: when it was made); nullopt when
+  // unknown.
+  virtual std::optional<BlockedSyscall> blocked_syscall(pid_t tid) const = 0;
   // The OS's name for a thread (/proc/PID/task/TID/comm), when the target can tell it.
   virtual std::optional<std::string> os_thread_name(pid_t tid) const = 0;
   virtual bool knows_os_thread_names() const = 0;

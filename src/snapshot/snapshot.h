@@ -42,6 +42,9 @@ struct Frame {
   std::optional<PyText> qualname;  // co_qualname (3.11+)
   int lineno = -1;                 // < 0: unknown (faulthandler prints ???)
   uint64_t code_address = 0;       // the code object's address, for caches and JSON
+  // The frame's own address (_PyInterpreterFrame, or PyFrameObject up to 3.10): --locks reads
+  // its locals and value stack.
+  uint64_t frame_address = 0;
   std::vector<Local> locals;       // read only when asked for (--locals)
   // Frames of the interpreter's own (3.12+ shims, 3.14+ entry frames) the walk left out right
   // above this one: faulthandler 3.14.1+ counts them toward its 100-frame limit.
@@ -149,12 +152,42 @@ struct AsyncioTasks {
   std::optional<std::string> walk_error;
 };
 
+// --locks: what a blocked thread waits for, and who holds it.
+enum class LockHolder {
+  kRecorded,  // CPython keeps the owner (an RLock's owner, an import lock's owner, the GIL's holder)
+  kInferred,  // a frame of the holder is inside a `with` block on the object
+  kNone,      // nobody holds it to release it: a Condition nobody notifies, an empty Queue
+  kUnknown,   // a plain Lock taken with acquire(): it records no owner
+};
+
+struct LockObject {
+  uint64_t address = 0;
+  std::string type;                 // type(obj).__name__: "RLock", "lock", "Condition", ...
+  std::optional<std::string> name;  // where Python refers to it: "module.attr", "Class.attr"
+};
+
+struct LockWait {
+  uint64_t thread_id = 0;  // the waiting thread's Thread::thread_id
+  LockObject object;       // what it waits for
+  LockHolder holder = LockHolder::kUnknown;
+  std::optional<uint64_t> holder_thread_id;  // kRecorded, kInferred: the holding thread
+  std::string how;  // how the holder was found, or why there is none ("RLock owner", ...)
+};
+
+struct LockReport {
+  std::vector<LockWait> waits;  // in the order of the interpreter's threads
+  // Every cycle of the wait-for graph, each once, from its smallest thread id.
+  std::vector<std::vector<uint64_t>> deadlocks;
+  std::optional<std::string> walk_error;
+};
+
 struct Interpreter {
   int64_t id = 0;
   uint64_t address = 0;
   std::vector<Thread> threads;  // CPython's own order: newest first
   std::optional<std::string> walk_error;
   std::optional<AsyncioTasks> tasks;  // --tasks
+  std::optional<LockReport> locks;    // --locks
 };
 
 struct Snapshot {

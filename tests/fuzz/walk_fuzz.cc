@@ -13,6 +13,7 @@
 #include "fake_memory.h"
 #include "format/asyncio_tasks_text.h"
 #include "format/faulthandler.h"
+#include "format/locks_text.h"
 #include "format/json.h"
 #include "cpython/stack_sampler.h"
 #include "format/profile_folded.h"
@@ -86,6 +87,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::StatusOr<Snapshot> snapshot =
       reader.read({.locals = true, .thread_names = true, .tasks = true}, budget);
   if (!snapshot.ok()) return 0;
+  // Every thread "in a futex" on an address the input picks (in the fuzzed image, or not).
+  const uint64_t futex = kBase + in.take<uint16_t>() * uint64_t{8};
+  reader.add_locks(*snapshot, [futex](const Thread&) {
+    return std::optional<BlockedSyscall>(BlockedSyscall{kSyscallFutex, futex});
+  });
+  (void)format_locks(*snapshot);
   (void)format_task_table(*snapshot, false);
   (void)format_task_tree(*snapshot, false);
   (void)format_faulthandler(*snapshot);

@@ -258,6 +258,12 @@ absl::StatusOr<RunResult> RunProgram(const std::vector<std::string>& argv, Clock
 
 // ---------------------------------------------------------------------------------------------
 
+bool WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << data;
+  return static_cast<bool>(out);
+}
+
 std::optional<std::string> ReadFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return std::nullopt;
@@ -512,6 +518,11 @@ Discovery Discover() {
 }
 
 }  // namespace
+
+std::vector<std::string> TargetScriptCommand(const Interpreter& python, const std::string& script) {
+  absl::StatusOr<std::string> targets = TargetsDir();
+  return {python.path, "-B", (targets.ok() ? *targets : std::string("targets")) + "/" + script};
+}
 
 const Interpreter* AnyPython() {
   const auto& in_scope = Interpreters().in_scope;

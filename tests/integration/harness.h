@@ -126,6 +126,8 @@ absl::StatusOr<RunResult> RunProgram(const std::vector<std::string>& argv, Clock
 // Files and directories
 
 std::optional<std::string> ReadFile(const std::string& path);
+// Writes `data` to `path` (replacing it); false when it could not.
+bool WriteFile(const std::string& path, const std::string& data);
 
 // A fresh directory under /tmp, removed with its contents on destruction (kept when the
 // environment has PYSTACK_IT_KEEP=1, for looking at a failure).
@@ -227,6 +229,10 @@ absl::StatusOr<std::unique_ptr<Target>> StartTarget(const Interpreter& python,
                                                     const std::vector<std::string>& args,
                                                     bool pipes = false,
                                                     const std::vector<std::string>& env = {});
+
+// `python -B TARGETS/script` for `python` (in its Debian root, when it has one): the command of a
+// checker or of a target run by something else (--timeout).
+std::vector<std::string> TargetScriptCommand(const Interpreter& python, const std::string& script);
 
 // The newest interpreter in scope, for tests that need any Python process; nullptr when none.
 const Interpreter* AnyPython();

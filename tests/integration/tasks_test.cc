@@ -15,7 +15,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <ostream>
 #include <string>
@@ -60,16 +59,6 @@ absl::StatusOr<RunResult> RunAsyncioTool(const Interpreter& py, pid_t pid,
   return RunProgram(argv, kToolLimit);
 }
 
-// This interpreter running a script of targets/ (in its root, when it has one).
-std::vector<std::string> PythonScript(const Interpreter& py, const std::string& script) {
-  absl::StatusOr<std::string> targets = TargetsDir();
-  return {py.path, "-B", (targets.ok() ? *targets : std::string("targets")) + "/" + script};
-}
-
-void WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream(path, std::ios::binary) << data;
-}
-
 InterpreterCoverage* const kTasksCoverage =
     AddInterpreterCoverage("--tasks against python -m asyncio ps/pstree");
 
@@ -108,7 +97,7 @@ TEST_P(Tasks, TableAndTreeMatchAsyncioTools) {
   TempDir files;  // under /tmp, which the root's interpreter sees at the same path
   WriteFile(files.path() + "/ours.json", json->out);
   WriteFile(files.path() + "/ps.txt", table->out);
-  std::vector<std::string> check = PythonScript(py, "tasks_json_check.py");
+  std::vector<std::string> check = TargetScriptCommand(py, "tasks_json_check.py");
   check.insert(check.end(), {files.path() + "/ours.json", files.path() + "/ps.txt"});
   if (py.minor == 14) check.push_back("main-thread-only");
   absl::StatusOr<RunResult> checked = RunProgram(check, kToolLimit);
@@ -187,7 +176,7 @@ TEST_P(Tasks, TimeoutShowsTasksOfHungJob) {
   TempDir dir;
   std::vector<std::string> argv = {
       tool, "--timeout", "3", "--tasks", "--output", dir.path() + "/dumps.txt", "--"};
-  for (const std::string& word : PythonScript(py, "tasks_asyncio.py")) argv.push_back(word);
+  for (const std::string& word : TargetScriptCommand(py, "tasks_asyncio.py")) argv.push_back(word);
   argv.push_back(dir.path());
   absl::StatusOr<RunResult> r = RunProgram(argv, std::chrono::seconds(60));
   ASSERT_TRUE(r.ok()) << r.status();
@@ -231,7 +220,7 @@ TEST_P(TasksLegacy, ShowsTheTasksTheProcessRecorded) {
   TempDir files;
   WriteFile(files.path() + "/ours.json", json->out);
   WriteFile(files.path() + "/table.txt", table->out);
-  std::vector<std::string> check = PythonScript(py, "tasks_legacy_check.py");
+  std::vector<std::string> check = TargetScriptCommand(py, "tasks_legacy_check.py");
   check.insert(check.end(),
                {files.path() + "/ours.json", (*target)->dir.path() + "/expected_tasks.json",
                 files.path() + "/table.txt"});

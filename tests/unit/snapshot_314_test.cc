@@ -512,6 +512,7 @@ class FakeTarget final : public Target {
     return stopped_ || fatal != 0 ? std::vector<pid_t>{4242, 4243} : std::vector<pid_t>{};
   }
   std::optional<DwarfRegisters> registers(pid_t) const override { return std::nullopt; }
+  std::optional<BlockedSyscall> blocked_syscall(pid_t) const override { return std::nullopt; }
   std::optional<uint64_t> fs_base(pid_t tid) const override {
     if (tid == 4242) return kThreadIdB;
     if (tid == 4243) return kThreadIdA;
