@@ -22,7 +22,7 @@ INTEG_OBJS:= $(INTEG_SRCS:%.cc=$(BUILD)/obj/%.o)
 BENCH_OBJS:= $(BENCH_SRCS:%.cc=$(BUILD)/obj/%.o)
 
 .PHONY: all deps test unit-test integration-test demo bench layouts check-layouts clean \
-        check-sanitizers fuzz
+        check-sanitizers fuzz install uninstall static deb
 all: $(BUILD)/pystack-dump
 
 # Installs missing Debian packages once (scripts/install-deps), before anything compiles.
@@ -34,7 +34,7 @@ deps: $(DEPS_OK)
 # Abseil is linked statically: loading thirty shared libraries would cost the tool more start-up
 # time than a whole dump takes.
 ABSL_LIBS = $(patsubst -labsl_%,-l:libabsl_%.a,$(shell pkg-config --libs $(ABSL) 2>/dev/null))
-LIBS = -Wl,--as-needed -ldw -lelf -lz $(ABSL_LIBS) -pthread -static-libstdc++ -static-libgcc
+LIBS = -Wl,-z,relro,-z,now -Wl,--as-needed -ldw -lelf -lz $(ABSL_LIBS) -pthread -static-libstdc++ -static-libgcc
 
 $(BUILD)/obj/%.o: %.cc | $(DEPS_OK)
 	@mkdir -p $(@D)
@@ -75,7 +75,7 @@ TEST_BINARIES := $(BUILD)/pystack-dump $(BUILD)/unit-tests $(BUILD)/system-tests
                  $(BUILD)/integration-tests
 # `make test PYTHON="/path/to/python ..."` tests those interpreters too.
 test: $(DEPS_OK)
-	@$(MAKE) --no-print-directory -j$$(nproc) $(TEST_BINARIES)
+	@$(MAKE) --no-print-directory -j$$(nproc) $(TEST_BINARIES) $(BUILD)/pystack-dump-static deb
 	scripts/run-tests $(BUILD) $(foreach p,$(PYTHON),--python $(p))
 
 demo: $(DEPS_OK)
@@ -135,6 +135,56 @@ layouts:
 check-layouts:
 	scripts/gen-layouts --check third_party/cpython
 	scripts/gen-unicode-printable --check
+
+# --- install (make install PREFIX=/usr/local DESTDIR=): the binary, the man page, completions ---
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
+ZSH_COMPLETION_DIR  ?= $(PREFIX)/share/zsh/site-functions
+INSTALLED_FILES = $(DESTDIR)$(BINDIR)/pystack-dump $(DESTDIR)$(MANDIR)/man1/pystack-dump.1 \
+                  $(DESTDIR)$(BASH_COMPLETION_DIR)/pystack-dump $(DESTDIR)$(ZSH_COMPLETION_DIR)/_pystack-dump
+
+install: $(BUILD)/pystack-dump doc/pystack-dump.1 completion/pystack-dump.bash completion/_pystack-dump
+	install -D -m 0755 $(BUILD)/pystack-dump "$(DESTDIR)$(BINDIR)/pystack-dump"
+	install -D -m 0644 doc/pystack-dump.1 "$(DESTDIR)$(MANDIR)/man1/pystack-dump.1"
+	install -D -m 0644 completion/pystack-dump.bash "$(DESTDIR)$(BASH_COMPLETION_DIR)/pystack-dump"
+	install -D -m 0644 completion/_pystack-dump "$(DESTDIR)$(ZSH_COMPLETION_DIR)/_pystack-dump"
+
+# Removes the four files only: the directories may hold other programs' files.
+uninstall:
+	rm -f $(foreach f,$(INSTALLED_FILES),"$(f)")
+# --- end install ---
+
+# --- static (make static: build/pystack-dump-static, no shared library at all) ---
+# The objects of $(BUILD)/pystack-dump, linked again with -static: glibc, libdw, libelf and the
+# compression libraries libdw reads ELF sections with (pkg-config --static: zlib, libbz2,
+# liblzma), all from Debian's .a files. It runs where there is no loader and no library (a
+# busybox container) or another glibc. Without the DWARF of -g (--strip-debug): 6 MB, not 48.
+#
+# libdw 0.188 dlopen()s libdebuginfod.so.1 whenever --native finds no local debug file for a
+# library, DEBUGINFOD_URLS or not; that brings ~30 libraries and their libc.so.6 into the
+# process, and where that libc is another glibc than the static one (Debian unstable's root)
+# the tool dies of SIGSEGV. Debuginfod is never asked anyway: here libdw's dlopen (no other
+# object calls it) is one that finds nothing (src/static/no_dlopen.cc).
+STATIC_LIBS = $(shell pkg-config --static --libs libdw 2>/dev/null) $(ABSL_LIBS) -pthread
+static: $(BUILD)/pystack-dump-static
+$(BUILD)/pystack-dump-static: $(CLI_OBJS) $(BUILD)/libpystack.a $(BUILD)/obj/src/static/no_dlopen.o
+	$(CXX) $(CXXFLAGS) -static -Wl,--strip-debug -Wl,--wrap=dlopen -o $@ $^ $(STATIC_LIBS)
+# --- end static ---
+
+# --- deb (make deb: build/pystack-dump_VERSION_amd64.deb) ---
+# The Debian package of $(BUILD)/pystack-dump, its man page and completions, built by dpkg's own
+# tools (scripts/make-deb, packaging/debian/). VERSION is kToolVersion, read from the source.
+DEB_VERSION := $(shell sed -n 's/.*char kToolVersion\[\] = "\(.*\)";/\1/p' src/cli/options.h)
+DEB := $(BUILD)/pystack-dump_$(DEB_VERSION)_amd64.deb
+deb: $(DEB)
+$(DEB): $(BUILD)/pystack-dump scripts/make-deb Makefile src/cli/options.h \
+        $(wildcard packaging/debian/* doc/pystack-dump.1 completion/*) | $(DEPS_OK)
+	@scripts/make-deb $(BUILD) >/dev/null
+	@echo "deb: $@"
+# --- end deb ---
 
 clean:
 	rm -rf $(BUILD)

@@ -8,6 +8,7 @@ namespace pystack {
 int run_process_dump(const Options& options);  // PID
 int run_core_dump(const Options& options);     // --core CORE
 int run_tree_dump(const Options& options);     // --subprocesses PID
+int run_all_dump(const Options& options);      // --all
 int run_with_timeout(const Options& options);  // --timeout SECS -- COMMAND
 int run_record(const Options& options);        // record
 int run_top(const Options& options);           // top

@@ -29,6 +29,9 @@ int run(const std::vector<std::string>& args) {
     case Options::Action::kDumpTree:
       install_detach_on_signal();
       return run_tree_dump(*options);
+    case Options::Action::kDumpAll:
+      install_detach_on_signal();
+      return run_all_dump(*options);
     case Options::Action::kDumpProcess:
       break;
   }

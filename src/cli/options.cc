@@ -101,11 +101,18 @@ absl::StatusOr<OutputFormat> parse_format(const std::string& text) {
 }
 
 // Checks that the options given fit together once all are read.
-absl::Status check_combination(const Options& options, bool have_pid, bool subprocesses) {
+absl::Status check_combination(const Options& options, bool have_pid, bool subprocesses,
+                               bool all) {
   const bool core = !options.core_path.empty();
   const bool timeout = options.timeout_seconds > 0;
-  if (core + timeout + have_pid > 1) {
-    return usage_error("give one of: a PID, --core CORE, or --timeout SECS -- COMMAND");
+  if (core + timeout + have_pid + all > 1) {
+    return usage_error("give one of: a PID, --all, --core CORE, or --timeout SECS -- COMMAND");
+  }
+  if (all && subprocesses) {
+    return usage_error("--all dumps every Python process already: leave out --subprocesses");
+  }
+  if (all && options.tasks && options.format != OutputFormat::kJson) {
+    return usage_error("--all with --tasks: only with --format=json");
   }
   if (timeout && options.command.empty()) {
     return usage_error("--timeout needs a command: --timeout SECS -- COMMAND [ARGS...]");
@@ -129,7 +136,7 @@ absl::Status check_combination(const Options& options, bool have_pid, bool subpr
         "--locals and --native show threads' stacks: with --tasks, only in --format=json");
   }
   if (subprocesses && !have_pid) return usage_error("--subprocesses needs a PID");
-  if (!core && !timeout && !have_pid) return usage_error("no process id given");
+  if (!core && !timeout && !have_pid && !all) return usage_error("no process id given");
   return absl::OkStatus();
 }
 
@@ -145,6 +152,7 @@ absl::StatusOr<Options> parse_options(const std::vector<std::string>& args) {
   Options options;
   bool have_pid = false;
   bool subprocesses = false;
+  bool all = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "-h" || arg == "--help") {
@@ -183,6 +191,10 @@ absl::StatusOr<Options> parse_options(const std::vector<std::string>& args) {
     }
     if (arg == "--subprocesses") {
       subprocesses = true;
+      continue;
+    }
+    if (arg == "--all") {
+      all = true;
       continue;
     }
     // Options with a value.
@@ -226,7 +238,8 @@ absl::StatusOr<Options> parse_options(const std::vector<std::string>& args) {
     options.pid = *pid;
     have_pid = true;
   }
-  if (absl::Status status = check_combination(options, have_pid, subprocesses); !status.ok()) {
+  if (absl::Status status = check_combination(options, have_pid, subprocesses, all);
+      !status.ok()) {
     return status;
   }
   if (!options.core_path.empty()) {
@@ -235,6 +248,8 @@ absl::StatusOr<Options> parse_options(const std::vector<std::string>& args) {
     options.action = Options::Action::kRunWithTimeout;
   } else if (subprocesses) {
     options.action = Options::Action::kDumpTree;
+  } else if (all) {
+    options.action = Options::Action::kDumpAll;
   } else {
     options.action = Options::Action::kDumpProcess;
   }
@@ -360,6 +375,7 @@ std::string usage_text() {
   return absl::StrFormat(
       R"(Usage: pystack-dump [OPTIONS] PID
        pystack-dump --subprocesses [OPTIONS] PID
+       pystack-dump --all [OPTIONS]
        pystack-dump --core CORE [--executable PATH] [--sysroot DIR] [OPTIONS]
        pystack-dump --timeout SECS [OPTIONS] -- COMMAND [ARGS...]
        pystack-dump record [RECORD OPTIONS] (PID | -- COMMAND [ARGS...])
@@ -391,6 +407,11 @@ Options:
   --attach-timeout=SECS   give up if the threads do not all stop within SECS (default 2)
   --subprocesses          dump PID and all its descendants, each under a line
                           "=== pid PID (parent PPID): COMMAND LINE ===" (see README)
+  --all                   every Python process of the host (of the PID namespace
+                          pystack-dump runs in), one section each as with --subprocesses,
+                          each process stopped only for its own dump; with --format=json,
+                          one JSON document per line (JSON Lines) with "host", "pid" and
+                          "command_line" first (see README)
   --core=CORE             read the core file CORE instead of a live process: prints the
                           report faulthandler would have printed when the process crashed
                           ("Fatal Python error: ...", the crashed thread as current)
@@ -420,8 +441,9 @@ Record options (top takes the same, but --output and --format):
   --idle                  keep threads the kernel has asleep (a sleep, a lock, a socket)
   --gil                   keep only the thread that holds the GIL
   --blocking              stop the Python threads for each sample: exact stacks, slower for
-                          the target; by default memory is read while it runs and a stack
-                          the target changed during the read is dropped and counted (torn)
+                          the target; by default (--nonblocking) memory is read while it
+                          runs and a stack the target changed during the read is dropped and
+                          counted (torn)
   --no-lines              one frame per function, its lines merged
   --native, --native-all  the C frames too (as for a dump); implies --blocking
   --subprocesses          sample the descendants of the process too, each under its own root
@@ -446,7 +468,7 @@ Exit codes:
       pystack-dump for longer than --attach-timeout
   6   not a Python process (no CPython runtime found), or one that runs no Python code now
       (starting up or shut down)
-  7   unsupported Python version
+  7   unsupported Python version, or a free-threaded build of 3.14+
   8   the process exited during the dump, or before (a zombie not reaped yet)
   9   the dump was printed but is incomplete (unreadable or corrupt memory, or a walk over
       its budget of frames, bytes read or time stopped; marked in it)

@@ -39,6 +39,7 @@ struct Options {
   enum class Action {
     kDumpProcess,     // pystack-dump PID
     kDumpTree,        // pystack-dump --subprocesses PID
+    kDumpAll,         // pystack-dump --all: every Python process of the host
     kDumpCore,        // pystack-dump --core CORE
     kRunWithTimeout,  // pystack-dump --timeout SECS -- COMMAND...
     kRecord,          // pystack-dump record [OPTIONS] (PID | -- COMMAND...)

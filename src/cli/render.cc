@@ -74,4 +74,10 @@ std::string render(const Snapshot& snapshot, const Options& options, const Targe
   return format_faulthandler(snapshot, all_native) + format_locks(snapshot);
 }
 
+std::string render_json_line(const Snapshot& snapshot, const Options& options,
+                             const Target& target, const ProcessLabel& label) {
+  return format_json_line(snapshot, read_source_lines(snapshot, target_source_resolver(target)),
+                          options.locals, options.native == NativeFrames::kAll, label);
+}
+
 }  // namespace pystack

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli/options.h"
+#include "format/json.h"
 #include "memory/target.h"
 #include "snapshot/request.h"
 #include "snapshot/snapshot.h"
@@ -17,6 +18,10 @@ namespace pystack {
 // pstree's message for stderr and the text is empty; without it the message is the text.
 std::string render(const Snapshot& snapshot, const Options& options, const Target& target,
                    std::string* cycle_error = nullptr);
+
+// --all --format=json: the JSON document on one line, labelled with host, pid and command line.
+std::string render_json_line(const Snapshot& snapshot, const Options& options,
+                             const Target& target, const ProcessLabel& label);
 
 // What the chosen format reads of a snapshot (each formatter declares it).
 SnapshotNeeds needs_of(const Options& options);

@@ -13,65 +13,70 @@
 namespace pystack {
 namespace {
 
-// What a section holds below its header, and how to count it.
-struct SectionBody {
-  std::string text;  // ends with a newline
-  enum class Kind { kPython, kIncomplete, kNotPython, kExited, kFailed } kind;
-};
+using Kind = ProcessSection::Kind;
 
-SectionBody not_dumped(SectionBody::Kind kind, std::string line) {
-  return {line + "\n", kind};
+ProcessSection not_dumped(Kind kind, std::string line, const ProcessLabel* json_line,
+                          ErrorKind error = ErrorKind::kInternal) {
+  if (json_line != nullptr) return {kind, format_json_line_error(*json_line, line), error};
+  return {kind, absl::StrCat("(", line, ")\n"), error};
 }
 
-SectionBody failure_body(const absl::Status& status) {
+ProcessSection failure_section(const absl::Status& status, const ProcessLabel* json_line) {
   const ErrorKind kind = error_kind(status);
   if (kind == ErrorKind::kNoPythonRuntime) {
-    return not_dumped(SectionBody::Kind::kNotPython, "(not a Python process)");
+    return not_dumped(Kind::kNotPython, "not a Python process", json_line);
   }
   if (kind == ErrorKind::kProcessExited || kind == ErrorKind::kNoSuchProcess) {
-    return not_dumped(SectionBody::Kind::kExited, "(exited before it could be dumped)");
+    return not_dumped(Kind::kExited, "exited before it could be dumped", json_line);
   }
-  std::string line = absl::StrCat("(no dump: ", status.message());
+  std::string line = absl::StrCat(json_line != nullptr ? "" : "no dump: ", status.message());
   const std::string hint = error_hint(status);
   if (!hint.empty()) absl::StrAppend(&line, " (hint: ", hint, ")");
-  return not_dumped(SectionBody::Kind::kFailed, line + ")");
+  return not_dumped(Kind::kFailed, line, json_line, kind);
 }
 
-SectionBody dump_body(const ProcessInfo& process, const Options& options) {
+}  // namespace
+
+ProcessSection dump_process_section(const ProcessInfo& process, const Options& options,
+                                    const ProcessLabel* json_line) {
   if (process.zombie()) {
-    return not_dumped(SectionBody::Kind::kExited, "(exited before it could be dumped)");
+    return not_dumped(Kind::kExited, "exited before it could be dumped", json_line);
   }
   absl::StatusOr<std::unique_ptr<LiveProcess>> target = LiveProcess::open(process.stat.pid);
-  if (!target.ok()) return failure_body(target.status());
+  if (!target.ok()) return failure_section(target.status(), json_line);
   absl::StatusOr<Snapshot> snapshot = take_snapshot(
       **target, needs_of(options), absl::Seconds(options.attach_timeout_seconds));
-  if (!snapshot.ok()) return failure_body(snapshot.status());
+  if (!snapshot.ok()) return failure_section(snapshot.status(), json_line);
   // As `pystack-dump PID` does (process_command.cc): source lines read through the process's
   // own root and working directory.
   warn_if_read_as_older(*snapshot);
-  SectionBody body{render(*snapshot, options, **target),
-                   SectionBody::Kind::kPython};
-  if (snapshot_is_partial(*snapshot)) body.kind = SectionBody::Kind::kIncomplete;
-  if (body.text.empty() || body.text.back() != '\n') body.text += '\n';
-  return body;
+  ProcessSection section{Kind::kPython, json_line != nullptr
+                                            ? render_json_line(*snapshot, options, **target,
+                                                               *json_line)
+                                            : render(*snapshot, options, **target)};
+  if (snapshot_is_partial(*snapshot)) section.kind = Kind::kIncomplete;
+  if (section.text.empty() || section.text.back() != '\n') section.text += '\n';
+  return section;
 }
 
-void count(SectionBody::Kind kind, TreeDumpCounts& counts) {
+namespace {
+
+void count(Kind kind, TreeDumpCounts& counts) {
   ++counts.processes;
   switch (kind) {
-    case SectionBody::Kind::kIncomplete:
+    case Kind::kIncomplete:
       ++counts.incomplete;
       [[fallthrough]];
-    case SectionBody::Kind::kPython:
+    case Kind::kPython:
       ++counts.python;
       break;
-    case SectionBody::Kind::kNotPython:
+    case Kind::kNotPython:
       ++counts.not_python;
       break;
-    case SectionBody::Kind::kExited:
+    case Kind::kExited:
       ++counts.exited;
       break;
-    case SectionBody::Kind::kFailed:
+    case Kind::kFailed:
       ++counts.failed;
       break;
   }
@@ -90,9 +95,9 @@ TreeDumpCounts write_tree_dump(std::FILE* out, const std::vector<ProcessStat>& t
   for (const ProcessStat& stat : tree) {
     // The command line is read now, not when the tree was listed: an exec since then shows.
     const ProcessInfo process = describe_process(stat);
-    SectionBody body = dump_body(process, options);
-    count(body.kind, counts);
-    if (!write_all(out, absl::StrCat(tree_section_header(process), body.text, "\n"))) {
+    ProcessSection section = dump_process_section(process, options);
+    count(section.kind, counts);
+    if (!write_all(out, absl::StrCat(tree_section_header(process), section.text, "\n"))) {
       if (!counts.write_failed) counts.write_errno = errno;
       counts.write_failed = true;
     }

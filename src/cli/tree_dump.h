@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "cli/options.h"
+#include "common/errors.h"
+#include "format/json.h"
 #include "memory/process_tree.h"
 
 namespace pystack {
@@ -26,6 +28,19 @@ struct TreeDumpCounts {
   bool write_failed = false;
   int write_errno = 0;  // why the first failed write failed
 };
+
+// What one process's section holds below its header, and how to count it.
+struct ProcessSection {
+  enum class Kind { kPython, kIncomplete, kNotPython, kExited, kFailed } kind;
+  std::string text;  // ends with a newline
+  ErrorKind error = ErrorKind::kInternal;  // kFailed: what failed
+};
+
+// Dumps `process` as `pystack-dump PID` would, in the chosen format; a process that could not be
+// dumped gets one line in parentheses saying why. With `json_line` (--all --format=json): the
+// document on one line with the process's label, or a line with the label and the error.
+ProcessSection dump_process_section(const ProcessInfo& process, const Options& options,
+                                    const ProcessLabel* json_line = nullptr);
 
 // The header line of a process's section, newline included.
 std::string tree_section_header(const ProcessInfo& process);

@@ -307,13 +307,27 @@ SnapshotNeeds json_needs(bool with_locals) {
   return {.locals = with_locals, .thread_names = true, .os_thread_names_since = PythonVersion{}};
 }
 
-std::string format_json(const Snapshot& snapshot, const SourceLines& sources, bool with_locals,
-                        bool all_native) {
-  const bool python2 = release_shown(snapshot).strings == StringModel::kPython2;
-  JsonWriter json;
-  json.begin_object();
+namespace {
+
+void write_process(JsonWriter& json, const ProcessLabel& label) {
+  json.key("host");
+  json.string_utf8(label.host);
   json.key("pid");
-  json.number(snapshot.pid);
+  json.number(label.pid);
+  json.key("command_line");
+  json.string_utf8(label.command_line);
+}
+
+void write_document(JsonWriter& json, const Snapshot& snapshot, const SourceLines& sources,
+                    bool with_locals, bool all_native, const ProcessLabel* label) {
+  const bool python2 = release_shown(snapshot).strings == StringModel::kPython2;
+  json.begin_object();
+  if (label != nullptr) {
+    write_process(json, *label);
+  } else {
+    json.key("pid");
+    json.number(snapshot.pid);
+  }
   json.key("python_version");
   json.string_utf8(version_string(snapshot.version));
   json.key("executable");
@@ -339,6 +353,31 @@ std::string format_json(const Snapshot& snapshot, const SourceLines& sources, bo
     json.end_object();
   }
   json.end_array();
+  json.end_object();
+}
+
+}  // namespace
+
+std::string format_json(const Snapshot& snapshot, const SourceLines& sources, bool with_locals,
+                        bool all_native) {
+  JsonWriter json;
+  write_document(json, snapshot, sources, with_locals, all_native, nullptr);
+  return json.finish();
+}
+
+std::string format_json_line(const Snapshot& snapshot, const SourceLines& sources,
+                             bool with_locals, bool all_native, const ProcessLabel& label) {
+  JsonWriter json(/*one_line=*/true);
+  write_document(json, snapshot, sources, with_locals, all_native, &label);
+  return json.finish();
+}
+
+std::string format_json_line_error(const ProcessLabel& label, const std::string& error) {
+  JsonWriter json(/*one_line=*/true);
+  json.begin_object();
+  write_process(json, label);
+  json.key("error");
+  json.string_utf8(error);
   json.end_object();
   return json.finish();
 }

@@ -33,6 +33,7 @@ void append_json_string(std::string& out, std::u32string_view text) {
 }
 
 void JsonWriter::newline_and_indent() {
+  if (one_line_) return;
   out_ += '\n';
   out_.append(2 * has_members_.size(), ' ');
 }
@@ -43,7 +44,7 @@ void JsonWriter::before_value() {
     return;
   }
   if (has_members_.empty()) return;  // the top-level value
-  if (has_members_.back()) out_ += ',';
+  if (has_members_.back()) out_ += one_line_ ? ", " : ",";
   has_members_.back() = true;
   newline_and_indent();
 }

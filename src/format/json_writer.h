@@ -1,4 +1,4 @@
-// A small writer of pretty-printed JSON (two-space indent), enough for format_json: objects,
+// A small writer of pretty-printed JSON (two-space indent) or of one line (JSON Lines), enough for format_json: objects,
 // arrays, strings, integers, booleans and null, with commas and indentation kept right.
 #pragma once
 
@@ -16,6 +16,9 @@ void append_json_string(std::string& out, std::u32string_view text);
 
 class JsonWriter {
  public:
+  // `one_line`: no newline or indent inside the document (JSON Lines), ", " and ": " between.
+  explicit JsonWriter(bool one_line = false) : one_line_(one_line) {}
+
   void begin_object();
   void end_object();
   void begin_array();
@@ -41,6 +44,7 @@ class JsonWriter {
   // One entry per open object/array: whether it has a member yet.
   std::vector<bool> has_members_;
   bool after_key_ = false;
+  bool one_line_ = false;
 };
 
 }  // namespace pystack

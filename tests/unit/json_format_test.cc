@@ -171,5 +171,43 @@ TEST(Json, EmptySnapshotAndErrors) {
 )");
 }
 
+// --all --format=json: JSON Lines. The line is the pretty document's content, with the label
+// first and no newline but the last; a failure is a line of its own.
+TEST(JsonLine, SameDocumentOnOneLineWithTheLabelFirst) {
+  const Snapshot s = small_snapshot({3, 12, 1});
+  const std::string pretty = format_json(s, {}, /*with_locals=*/true);
+  const std::string line =
+      format_json_line(s, {}, /*with_locals=*/true, /*all_native=*/false,
+                       {.host = "web1", .pid = 42, .command_line = "python3 \"a\".py"});
+  ASSERT_FALSE(line.empty());
+  EXPECT_EQ(line.find('\n'), line.size() - 1);
+  const std::string label =
+      "{\"host\": \"web1\", \"pid\": 42, \"command_line\": \"python3 \\\"a\\\".py\", ";
+  ASSERT_EQ(line.substr(0, label.size()), label);
+  // The rest is the pretty document with its pid and its layout taken out.
+  std::string flattened;
+  bool in_string = false;
+  for (size_t i = 0; i < pretty.size(); ++i) {
+    const char c = pretty[i];
+    if (c == '"' && (i == 0 || pretty[i - 1] != '\\')) in_string = !in_string;
+    if (!in_string && c == '\n') {
+      while (i + 1 < pretty.size() && pretty[i + 1] == ' ') ++i;
+      if (!flattened.empty() && flattened.back() == ',') flattened += ' ';
+      continue;
+    }
+    flattened += c;
+  }
+  const std::string pid_member = "\"pid\": 42, ";
+  ASSERT_EQ(flattened.substr(0, 1 + pid_member.size()), "{" + pid_member);
+  EXPECT_EQ(line.substr(label.size()), flattened.substr(1 + pid_member.size()) + "\n");
+}
+
+TEST(JsonLine, ErrorLine) {
+  EXPECT_EQ(format_json_line_error({.host = "h", .pid = 7, .command_line = "python3 -c \"\t\""},
+                                   "the process is traced by gdb (pid 9) (hint: detach it)"),
+            "{\"host\": \"h\", \"pid\": 7, \"command_line\": \"python3 -c \\\"\\t\\\"\", "
+            "\"error\": \"the process is traced by gdb (pid 9) (hint: detach it)\"}\n");
+}
+
 }  // namespace
 }  // namespace pystack
