@@ -2,7 +2,7 @@
 # they are loaded (a command's own completion after `--`), so sourcing this file alone works too.
 # Keep the option lists in step with usage_text() in src/cli/options.cc.
 
-_pystack_dump_dump_options='--format= --locals --native --native-all --locks --tasks --tasks=
+_pystack_dump_dump_options='--format= --locals --native --native-all --locks --exceptions --tasks --tasks=
   --attach-timeout= --subprocesses --all --core= --executable= --sysroot= --timeout=
   --kill-after= --output= -h --help -V --version'
 _pystack_dump_record_options='--rate= --duration= -o --output= --format= --idle --gil --blocking

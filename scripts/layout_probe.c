@@ -406,5 +406,75 @@ int main(void) {
     OUT("gen.frame", offsetof(PyGenObject, gi_frame));
     NONE("gen.iframe"); NONE("gen.frame_state");
 #endif
+    /* The exception a thread handles (--exceptions) */
+#if PY_VERSION_HEX >= 0x03070000
+    OUT("tstate.exc_info", offsetof(PyThreadState, exc_info));
+    NONE("tstate.exc_value");
+#else
+    NONE("tstate.exc_info");
+    OUT("tstate.exc_value", offsetof(PyThreadState, exc_value));
+#endif
+#if PY_VERSION_HEX >= 0x030B0000
+    OUT("frame.iframe", offsetof(PyFrameObject, f_frame));
+#else
+    NONE("frame.iframe");
+#endif
+#if PY_VERSION_HEX >= 0x030B0000
+    NONE("err_stackitem.exc_type");
+    OUT("err_stackitem.exc_value", offsetof(_PyErr_StackItem, exc_value));
+    OUT("err_stackitem.previous_item", offsetof(_PyErr_StackItem, previous_item));
+#elif PY_VERSION_HEX >= 0x03070000
+    OUT("err_stackitem.exc_type", offsetof(_PyErr_StackItem, exc_type));
+    OUT("err_stackitem.exc_value", offsetof(_PyErr_StackItem, exc_value));
+    OUT("err_stackitem.previous_item", offsetof(_PyErr_StackItem, previous_item));
+#else
+    NONE("err_stackitem.exc_type"); NONE("err_stackitem.exc_value");
+    NONE("err_stackitem.previous_item");
+#endif
+    OUT("base_exception.dict", offsetof(PyBaseExceptionObject, dict));
+    OUT("base_exception.args", offsetof(PyBaseExceptionObject, args));
+#if PY_MAJOR_VERSION >= 3
+    OUT("base_exception.traceback", offsetof(PyBaseExceptionObject, traceback));
+    OUT("base_exception.context", offsetof(PyBaseExceptionObject, context));
+    OUT("base_exception.cause", offsetof(PyBaseExceptionObject, cause));
+    OUT("base_exception.suppress_context", offsetof(PyBaseExceptionObject, suppress_context));
+#else
+    NONE("base_exception.traceback"); NONE("base_exception.context");
+    NONE("base_exception.cause"); NONE("base_exception.suppress_context");
+#endif
+    OUT("traceback.next", offsetof(PyTracebackObject, tb_next));
+    OUT("traceback.frame", offsetof(PyTracebackObject, tb_frame));
+    OUT("traceback.lasti", offsetof(PyTracebackObject, tb_lasti));
+    OUT("traceback.lineno", offsetof(PyTracebackObject, tb_lineno));
+    OUT("os_error.myerrno", offsetof(PyEnvironmentErrorObject, myerrno));
+    OUT("os_error.strerror", offsetof(PyEnvironmentErrorObject, strerror));
+    OUT("os_error.filename", offsetof(PyEnvironmentErrorObject, filename));
+#if PY_MAJOR_VERSION >= 3
+    OUT("os_error.filename2", offsetof(PyOSErrorObject, filename2));
+#else
+    NONE("os_error.filename2");
+#endif
+    OUT("syntax_error.msg", offsetof(PySyntaxErrorObject, msg));
+    OUT("syntax_error.filename", offsetof(PySyntaxErrorObject, filename));
+    OUT("syntax_error.lineno", offsetof(PySyntaxErrorObject, lineno));
+    OUT("syntax_error.offset", offsetof(PySyntaxErrorObject, offset));
+    OUT("syntax_error.text", offsetof(PySyntaxErrorObject, text));
+#if PY_VERSION_HEX >= 0x030A0000
+    OUT("syntax_error.end_lineno", offsetof(PySyntaxErrorObject, end_lineno));
+    OUT("syntax_error.end_offset", offsetof(PySyntaxErrorObject, end_offset));
+#else
+    NONE("syntax_error.end_lineno"); NONE("syntax_error.end_offset");
+#endif
+#if PY_VERSION_HEX >= 0x030B0000
+    OUT("exception_group.msg", offsetof(PyBaseExceptionGroupObject, msg));
+    OUT("exception_group.excs", offsetof(PyBaseExceptionGroupObject, excs));
+#else
+    NONE("exception_group.msg"); NONE("exception_group.excs");
+#endif
+#if PY_MAJOR_VERSION >= 3
+    OUT("import_error.msg", offsetof(PyImportErrorObject, msg));
+#else
+    NONE("import_error.msg");
+#endif
     return 0;
 }

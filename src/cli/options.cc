@@ -135,6 +135,13 @@ absl::Status check_combination(const Options& options, bool have_pid, bool subpr
     return usage_error(
         "--locals and --native show threads' stacks: with --tasks, only in --format=json");
   }
+  if (options.exceptions && options.format == OutputFormat::kFaulthandler) {
+    return usage_error(
+        "--exceptions prints traceback's text: add --format=traceback (or --format=json)");
+  }
+  if (options.exceptions && options.tasks) {
+    return usage_error("--tasks and --exceptions are two reports: ask for one at a time");
+  }
   if (subprocesses && !have_pid) return usage_error("--subprocesses needs a PID");
   if (!core && !timeout && !have_pid && !all) return usage_error("no process id given");
   return absl::OkStatus();
@@ -173,6 +180,10 @@ absl::StatusOr<Options> parse_options(const std::vector<std::string>& args) {
       continue;
     }
     if (take_native_flag(arg, options.native)) continue;
+    if (arg == "--exceptions") {
+      options.exceptions = true;
+      continue;
+    }
     if (arg == "--locks") {
       options.locks = true;
       continue;
@@ -399,6 +410,9 @@ Options:
   --locks                 after the dump, for each thread blocked on a lock, the object
                           it waits for and its holder (recorded by CPython or inferred
                           from a with block), then every deadlock (see README)
+  --exceptions            with --format=traceback or json: after each thread's stack,
+                          the exception it is handling, as traceback.format_exception
+                          prints it in the target's version (see README)
   --tasks[=table|tree]    every asyncio task instead of the threads' stacks: the table
                           `python -m asyncio ps PID` prints (the default), or the tree of
                           `python -m asyncio pstree PID` (exit 12 when the await graph has

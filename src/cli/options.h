@@ -55,6 +55,8 @@ struct Options {
   std::optional<TaskView> tasks;
   // --locks: after the dump, what each blocked thread waits for, its holder, the deadlocks.
   bool locks = false;
+  // --exceptions: after each thread's stack, the exception it handles, as format_exception.
+  bool exceptions = false;
   double attach_timeout_seconds = 2.0;
   // --core
   std::string core_path;

@@ -46,6 +46,7 @@ SnapshotNeeds needs_of(const Options& options) {
   SnapshotNeeds needs = format_needs(options);
   needs.tasks = options.tasks.has_value();
   needs.locks = options.locks;
+  needs.exceptions = options.exceptions;
   if (options.locks) needs.thread_names = true;  // the report names the threads
   needs.native = options.native != NativeFrames::kNone;
   // The faulthandler format shows no file or line of a C frame: symbol tables are enough.

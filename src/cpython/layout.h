@@ -49,6 +49,8 @@ struct ThreadStateOffsets {
   int64_t thread_id = -1;
   int64_t native_thread_id = -1;
   int64_t datastack_chunk = -1;  // _PyInterpreterFrame (3.11+)
+  int64_t exc_info = -1;   // _PyErr_StackItem *: the exception being handled (3.7+)
+  int64_t exc_value = -1;  // tstate->exc_value itself (2.7, 3.6)
 };
 
 // _PyCFrame (3.11/3.12)
@@ -84,6 +86,7 @@ struct FrameObjectOffsets {
   int64_t stackdepth = -1;  // f_stackdepth, an int (3.10)
   int64_t iblock = -1;      // f_iblock: blocks in use (3.x up to 3.10)
   int64_t blockstack = -1;  // f_blockstack: PyTryBlock {int b_type, b_handler, b_level}[]
+  int64_t iframe = -1;      // f_frame: its _PyInterpreterFrame (3.11+; a traceback's tb_frame)
 };
 
 // PyCodeObject
@@ -261,6 +264,59 @@ struct MethodOffsets {
   int64_t self = -1;  // _PyInterpreterFrame.f_globals, f_builtins (3.11+): what _PyFrame_SafeGetCode checks first.
 };
 
+// _PyErr_StackItem (3.7+): one level of the stack of exceptions being handled
+struct ErrStackItemOffsets {
+  int64_t exc_type = -1;  // 3.7-3.10
+  int64_t exc_value = -1;
+  int64_t previous_item = -1;
+};
+
+// PyBaseExceptionObject
+struct BaseExceptionOffsets {
+  int64_t dict = -1;
+  int64_t args = -1;
+  int64_t traceback = -1;  // 3.x
+  int64_t context = -1;    // 3.x
+  int64_t cause = -1;      // 3.x
+  int64_t suppress_context = -1;  // a char (3.x)
+};
+
+// PyTracebackObject
+struct TracebackOffsets {
+  int64_t next = -1;
+  int64_t frame = -1;
+  int64_t lasti = -1;   // an int: bytes (3.11+: code units * 2)
+  int64_t lineno = -1;  // an int (3.12+: -1 until asked)
+};
+
+// PyOSErrorObject
+struct OSErrorOffsets {
+  int64_t myerrno = -1;
+  int64_t strerror = -1;
+  int64_t filename = -1;
+  int64_t filename2 = -1;  // 3.4+
+};
+
+// PySyntaxErrorObject
+struct SyntaxErrorOffsets {
+  int64_t msg = -1;
+  int64_t filename = -1;
+  int64_t lineno = -1;
+  int64_t offset = -1;
+  int64_t text = -1;
+  int64_t end_lineno = -1;  // 3.10+
+  int64_t end_offset = -1;  // 3.10+
+};
+
+// PyBaseExceptionGroupObject (3.11+), PyImportErrorObject
+struct ExceptionGroupOffsets {
+  int64_t msg = -1;
+  int64_t excs = -1;  // a tuple
+};
+struct ImportErrorOffsets {
+  int64_t msg = -1;
+};
+
 struct Layout {
   int64_t major = -1;
   int64_t minor = -1;
@@ -297,6 +353,13 @@ struct Layout {
   SetEntryOffsets set_entry;
   GenOffsets gen;
   MethodOffsets method;
+  ErrStackItemOffsets err_stackitem;
+  BaseExceptionOffsets base_exception;
+  TracebackOffsets traceback;
+  OSErrorOffsets os_error;
+  SyntaxErrorOffsets syntax_error;
+  ExceptionGroupOffsets exception_group;
+  ImportErrorOffsets import_error;
 };
 
 // The generated table for major.minor, or nullptr when none was generated for it.

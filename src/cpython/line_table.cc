@@ -143,6 +143,69 @@ int line_from_location_table(std::string_view table, int first_line, int byte_of
   return range.line;
 }
 
+namespace {
+
+// One entry of the location table with its columns (Objects/locations.md; codeobject.c's
+// positionsiter_next): `line` moves by the entry's delta; the rest is the entry's own.
+SourcePosition read_position_entry(std::string_view table, size_t pos, int& line) {
+  ByteReader reader(table);
+  reader.skip(pos);
+  const uint8_t first = reader.read();
+  const int code = location_code(first);
+  SourcePosition p;
+  if (code == kLocationNone) return p;  // the line does not move either
+  line = add_wrapping(line, location_line_delta(table, pos, first));
+  p.line = line;
+  p.end_line = line;
+  if (code < kLocationOneLine0) {  // short form: the column's high bits are in the code
+    const uint8_t second = reader.read();
+    p.column = code * 8 + ((second >> 4) & 7);
+    p.end_column = p.column + (second & 15);
+  } else if (code <= kLocationOneLine2) {
+    p.column = reader.read();
+    p.end_column = reader.read();
+  } else if (code == kLocationLong) {
+    // Three varints after the line delta: end line delta, column + 1, end column + 1.
+    size_t at = pos + 1;
+    auto skip_varint = [&](size_t from) {
+      size_t i = from;
+      while (i < table.size() && (static_cast<uint8_t>(table[i]) & 64)) ++i;
+      return i + 1;
+    };
+    at = skip_varint(at);
+    p.end_line = add_wrapping(line, static_cast<int>(scan_varint(table, at)));
+    at = skip_varint(at);
+    p.column = static_cast<int>(scan_varint(table, at)) - 1;
+    at = skip_varint(at);
+    p.end_column = static_cast<int>(scan_varint(table, at)) - 1;
+  }  // kLocationNoColumns: a line only
+  return p;
+}
+
+}  // namespace
+
+SourcePosition position_from_location_table(std::string_view table, int first_line,
+                                            int byte_offset) {
+  if (byte_offset < 0) return {};
+  ByteReader reader(table);
+  int64_t end = 0;
+  int line = first_line;
+  while (!reader.at_end()) {
+    const size_t pos = reader.pos();
+    const uint8_t first = reader.peek();
+    const int64_t start = end;
+    end += ((first & 7) + 1) * kCodeUnitSize;
+    int entry_line = line;
+    const SourcePosition p = read_position_entry(table, pos, entry_line);
+    line = entry_line;
+    if (byte_offset >= start && byte_offset < end) return p;
+    do {
+      reader.read();
+    } while (!reader.at_end() && (reader.peek() & 128) == 0);
+  }
+  return {};
+}
+
 int line_from_line_table_310(std::string_view table, int first_line, int byte_offset) {
   if (byte_offset < 0) return first_line;
   ByteReader reader(table);

@@ -41,6 +41,13 @@ class ObjectRepr {
   std::string repr(uint64_t object);
   void clear() { type_names_.clear(); }
 
+  // __module__ and __qualname__ of a type as type_module()/type_qualname() give them.
+  struct TypeNames {
+    std::optional<std::string> module;  // nullopt: none (or not a str)
+    std::string qualname;
+  };
+  const TypeNames& type_names(const TypeInfo& type);
+
  private:
   // 2.7's repr rules (ReprDialect::python2) rather than 3.x's.
   bool python2_rules() const { return objects_.release().repr.python2; }
@@ -48,11 +55,6 @@ class ObjectRepr {
     std::string out;
     size_t objects = 0;
     std::vector<uint64_t> active;  // containers being printed: CPython's Py_ReprEnter list
-  };
-  // __module__ and __qualname__ of a type as type_module()/type_qualname() give them.
-  struct TypeNames {
-    std::optional<std::string> module;  // nullopt: none (or not a str)
-    std::string qualname;
   };
 
   bool exhausted(const State& state) const;
@@ -84,7 +86,6 @@ class ObjectRepr {
   void append_method(State& state, uint64_t object, const TypeInfo& type, int depth);
   void append_default(State& state, uint64_t object, const TypeInfo& type);
 
-  const TypeNames& type_names(const TypeInfo& type);
   // The text of a str (2.7: str or unicode) object as UTF-8, nullopt when not one.
   std::optional<std::string> text_of(uint64_t object, size_t max_code_points = 1024) const;
   bool is_none(uint64_t object);

@@ -51,7 +51,8 @@ SnapshotReader::SnapshotReader(const RemoteMemory& memory, PythonRuntime runtime
       thread_names_(objects_, types_, dicts_),
       tasks_(objects_, types_, dicts_,
              [this](uint64_t coroutine) { return read_coroutine_frame(coroutine); }),
-      locks_(objects_, types_, dicts_, codes_) {
+      locks_(objects_, types_, dicts_, codes_),
+      exceptions_(objects_, types_, dicts_, reprs_, codes_) {
   tasks_.set_budget_check([this] { return over_budget(); });
 }
 
@@ -231,6 +232,7 @@ Thread SnapshotReader::read_thread(uint64_t tstate, const GilState& gil, bool co
     return thread;
   }
   read_frames(*frame, thread);
+  if (options_.exceptions) thread.exception = exceptions_.read(tstate);
   return thread;
 }
 

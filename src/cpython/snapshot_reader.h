@@ -15,6 +15,7 @@
 #include "cpython/asyncio_tasks.h"
 #include "cpython/code_object.h"
 #include "cpython/dict.h"
+#include "cpython/exception_reader.h"
 #include "cpython/gil_holder.h"
 #include "cpython/locals.h"
 #include "cpython/lock_waits.h"
@@ -98,6 +99,7 @@ class SnapshotReader {
   ThreadNameReader thread_names_;
   AsyncioTaskReader tasks_;
   LockWaitReader locks_;
+  ExceptionReader exceptions_;
 };
 
 }  // namespace pystack

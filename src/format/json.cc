@@ -172,6 +172,106 @@ void write_frames(JsonWriter& json, const Thread& thread, const SourceLines& sou
   write_nonempty_utf8(json, thread.native->end_error);
 }
 
+// --exceptions: one exception with its chains and members, each value written once (met again:
+// {"id": N, "seen": true}), nesting bounded as traceback bounds it.
+constexpr int kMaxExceptionDepth = 64;
+
+void write_exception_value(JsonWriter& json, const HandledException& exception, int index,
+                           const SourceLines& sources, std::vector<bool>& written, int depth);
+
+void write_exception_ref(JsonWriter& json, const HandledException& exception, int index,
+                         const SourceLines& sources, std::vector<bool>& written, int depth) {
+  if (index < 0 || static_cast<size_t>(index) >= exception.values.size()) return json.null();
+  if (written[index] || depth >= kMaxExceptionDepth) {
+    json.begin_object();
+    json.key("id");
+    json.unsigned_number(exception.values[index].address);
+    json.key("seen");
+    json.boolean(true);
+    json.end_object();
+    return;
+  }
+  write_exception_value(json, exception, index, sources, written, depth);
+}
+
+void write_exception_value(JsonWriter& json, const HandledException& exception, int index,
+                           const SourceLines& sources, std::vector<bool>& written, int depth) {
+  written[index] = true;
+  const ExceptionValue& value = exception.values[index];
+  json.begin_object();
+  json.key("id");
+  json.unsigned_number(value.address);
+  json.key("module");
+  write_text(json, value.type_module, false);
+  json.key("type");  // __qualname__
+  write_text(json, value.type_qualname, false);
+  json.key("message");  // str(exc); null: not computable
+  write_text(json, value.str, false);
+  json.key("message_from_base_exception");  // the class's own __str__ (Python) was not run
+  json.boolean(value.str_overridden);
+  json.key("frames");  // __traceback__, oldest call first
+  json.begin_array();
+  for (const TracebackEntry& entry : value.traceback) {
+    json.begin_object();
+    json.key("filename");
+    write_text(json, entry.filename, false);
+    json.key("name");
+    write_text(json, entry.name, false);
+    json.key("line");
+    entry.lineno >= 0 ? json.number(entry.lineno) : json.null();
+    json.key("end_line");
+    entry.end_lineno >= 0 ? json.number(entry.end_lineno) : json.null();
+    json.key("column");
+    entry.colno >= 0 ? json.number(entry.colno) : json.null();
+    json.key("end_column");
+    entry.end_colno >= 0 ? json.number(entry.end_colno) : json.null();
+    json.key("source");
+    const std::u32string* line =
+        entry.filename && entry.lineno > 0 ? sources.line(entry.filename->code_points, entry.lineno)
+                                           : nullptr;
+    line ? json.string(*line) : json.null();
+    json.end_object();
+  }
+  json.end_array();
+  json.key("notes");
+  if (value.notes) {
+    json.begin_array();
+    for (const std::optional<PyText>& note : *value.notes) write_text(json, note, false);
+    json.end_array();
+  } else if (value.notes_repr) {
+    write_text(json, value.notes_repr, false);
+  } else {
+    json.null();
+  }
+  json.key("suppress_context");
+  json.boolean(value.suppress_context);
+  json.key("cause");
+  write_exception_ref(json, exception, value.cause, sources, written, depth + 1);
+  json.key("context");
+  write_exception_ref(json, exception, value.context, sources, written, depth + 1);
+  json.key("exceptions");  // an exception group's members; null: not a group
+  if (value.is_group) {
+    json.begin_array();
+    for (int member : value.members) {
+      write_exception_ref(json, exception, member, sources, written, depth + 1);
+    }
+    json.end_array();
+  } else {
+    json.null();
+  }
+  json.end_object();
+}
+
+void write_exception(JsonWriter& json, const HandledException& exception,
+                     const SourceLines& sources) {
+  json.key("exception");
+  if (exception.values.empty()) return json.null();
+  std::vector<bool> written(exception.values.size(), false);
+  write_exception_value(json, exception, 0, sources, written, 0);
+  json.key("exception_error");
+  write_optional_utf8(json, exception.walk_error);
+}
+
 void write_thread(JsonWriter& json, const Thread& thread, const SourceLines& sources,
                   bool python2, bool with_locals, bool all_native) {
   json.begin_object();
@@ -196,6 +296,7 @@ void write_thread(JsonWriter& json, const Thread& thread, const SourceLines& sou
   json.key("error");
   write_optional_utf8(json, thread.walk_error);
   write_frames(json, thread, sources, python2, with_locals, all_native);
+  if (thread.exception) write_exception(json, *thread.exception, sources);
   json.end_object();
 }
 

@@ -2,6 +2,16 @@
 
 namespace pystack {
 
+bool is_line_boundary(char32_t c) {
+  switch (c) {
+    case 0x0a: case 0x0b: case 0x0c: case 0x0d: case 0x1c: case 0x1d: case 0x1e:
+    case 0x85: case 0x2028: case 0x2029:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool is_python3_space(char32_t c) {
   switch (c) {
     case 0x09: case 0x0a: case 0x0b: case 0x0c: case 0x0d:

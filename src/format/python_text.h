@@ -19,6 +19,10 @@ namespace pystack {
 // separators \x1c..\x1f, and Unicode's White_Space; the same set for 3.6..3.13).
 bool is_python3_space(char32_t c);
 
+// Whether str.splitlines() ends a line at this code point (\n \r \v \f \x1c-\x1e \x85 U+2028
+// U+2029).
+bool is_line_boundary(char32_t c);
+
 // Python 2 str.isspace() of one byte (C locale isspace): space, \t, \n, \v, \f, \r.
 bool is_python2_space(char32_t c);
 

@@ -12,6 +12,7 @@
 
 #include "cpython/releases.h"
 #include "format/crash_c_stack.h"
+#include "format/exception_text.h"
 #include "format/python_text.h"
 #include "format/quoted_name.h"
 
@@ -73,16 +74,6 @@ void append_header(std::string& out, const Thread& thread) {
 }
 
 // ---- one frame: format_frame_summary / format_list ----
-
-bool is_line_boundary(char32_t c) {  // str.splitlines()
-  switch (c) {
-    case 0x0a: case 0x0b: case 0x0c: case 0x0d: case 0x1c: case 0x1d: case 0x1e:
-    case 0x85: case 0x2028: case 0x2029:
-      return true;
-    default:
-      return false;
-  }
-}
 
 bool is_all_space(std::u32string_view s, const Dialect& dialect) {
   return !s.empty() &&
@@ -202,8 +193,17 @@ void append_merged_stack(std::string& out, const Thread& thread, const SourceLin
   }
 }
 
+// --exceptions: what the thread is handling, as traceback.format_exception prints it.
+void append_handled_exception(std::string& out, const HandledException& exception,
+                              const SourceLines& sources, const PythonVersion& version) {
+  out += "Handling exception:\n";
+  out += format_exception_text(version, exception, sources);
+  if (exception.walk_error) out += "<pystack-dump: " + *exception.walk_error + ">\n";
+}
+
 void append_thread(std::string& out, const Thread& thread, const SourceLines& sources,
-                   const Dialect& dialect, bool with_locals, bool all_native) {
+                   const Dialect& dialect, bool with_locals, bool all_native,
+                   const PythonVersion& version) {
   append_header(out, thread);
   // The walk stops early at the old end of the stack: the marker stands for the frames before
   // the oldest one shown.
@@ -213,6 +213,7 @@ void append_thread(std::string& out, const Thread& thread, const SourceLines& so
   } else {
     append_stack(out, thread, sources, dialect, with_locals);
   }
+  if (thread.exception) append_handled_exception(out, *thread.exception, sources, version);
 }
 
 }  // namespace
@@ -231,7 +232,8 @@ std::string format_traceback(const Snapshot& snapshot, const SourceLines& source
     for (const Thread& thread : interp.threads) {
       if (!first) out += '\n';
       first = false;
-      append_thread(out, thread, sources, dialect, with_locals, all_native);
+      append_thread(out, thread, sources, dialect, with_locals, all_native,
+                    snapshot.read_as.value_or(snapshot.version));
     }
     if (interp.walk_error) {
       if (!first) out += '\n';

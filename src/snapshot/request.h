@@ -16,6 +16,7 @@ struct SnapshotNeeds {
   bool thread_names = false;  // Thread::name (threading.Thread.name)
   bool tasks = false;         // Interpreter::tasks: every asyncio task (--tasks)
   bool locks = false;         // Interpreter::locks: what blocked threads wait for (--locks)
+  bool exceptions = false;    // Thread::exception: the exception each thread handles (--exceptions)
   bool native = false;        // Thread::native: each thread's C stack (--native)
   bool native_source_info = true;  // with file, line and inlined calls (DWARF) for every frame
   // Thread::os_name, for targets of this release on (nullopt: never).

@@ -95,6 +95,69 @@ struct CrashCStack {
   bool truncated = false;  // the handler's 32-entry backtrace() would have ended here
 };
 
+// --exceptions: one entry of an exception's __traceback__ (tb_frame's code, tb_lineno, and from
+// 3.11 the position co_positions() gives for tb_lasti), as traceback's FrameSummary holds it.
+struct TracebackEntry {
+  std::optional<PyText> filename;  // co_filename (nullopt: not a str)
+  std::optional<PyText> name;      // co_name
+  int lineno = -1;                 // tb_lineno; < 0: None
+  // 3.11+: the instruction's end line and columns (UTF-8 byte offsets, as co_positions() gives
+  // them); < 0: None.
+  int end_lineno = -1;
+  int colno = -1;
+  int end_colno = -1;
+};
+
+// --exceptions: one exception object, with what traceback.TracebackException reads of it.
+struct ExceptionValue {
+  uint64_t address = 0;
+  std::optional<PyText> type_module;  // type(exc).__module__ (nullopt: not a str)
+  std::optional<PyText> type_qualname;  // type(exc).__qualname__
+  // str(exc), as CPython's own __str__ of the exception's class (or of the nearest built-in
+  // class above it) computes it; nullopt when it cannot be computed from outside (a value
+  // whose str() is not known), which traceback prints as "<exception str() failed>".
+  std::optional<PyText> str;
+  // The class (or one above it, below the built-in one) defines __str__ in Python: `str` is
+  // BaseException.__str__'s (or the built-in class's) instead, and the output says so.
+  bool str_overridden = false;
+  // 3.12+ traceback appends ". Did you mean: '...'?" to a NameError's, AttributeError's or
+  // ImportError's line when it finds a near name among the frame's, the object's or the module's
+  // names, which pystack-dump does not search: the output says it may be missing.
+  bool suggestion_not_computed = false;
+  std::vector<TracebackEntry> traceback;  // __traceback__, oldest call first (tb_next order)
+  // __notes__ (3.11+), when it is a list or tuple: str() of each note (nullopt: not computable
+  // from outside, printed as "<note str() failed>").
+  std::optional<std::vector<std::optional<PyText>>> notes;  // nullopt: no __notes__, or not a sequence
+  // __notes__ that is neither None nor a list/tuple: its repr (3.12+ print it alone).
+  std::optional<PyText> notes_repr;
+  // Chains, as indexes into HandledException::values (-1: None).
+  int cause = -1;
+  int context = -1;
+  bool suppress_context = false;
+  // BaseExceptionGroup (3.11+): its exceptions, as indexes into HandledException::values.
+  bool is_group = false;
+  std::vector<int> members;
+  // SyntaxError and its subclasses: the fields traceback's _format_syntax_error reads.
+  struct SyntaxErrorFields {
+    std::optional<PyText> msg;
+    std::optional<PyText> filename;
+    std::optional<int64_t> lineno;
+    std::optional<int64_t> offset;
+    std::optional<PyText> text;
+    std::optional<int64_t> end_lineno;  // 3.10+
+    std::optional<int64_t> end_offset;  // 3.10+
+  };
+  std::optional<SyntaxErrorFields> syntax_error;
+};
+
+// The exception a thread is handling (sys.exc_info()[1] in that thread): the value and every
+// exception its chains and groups reach, each once (cycles end where traceback ends them).
+struct HandledException {
+  std::vector<ExceptionValue> values;  // values[0] is the handled exception
+  // Set when the walk stopped early (unreadable memory, a bound): what was read is kept.
+  std::optional<std::string> walk_error;
+};
+
 struct Thread {
   uint64_t thread_id = 0;                  // tstate->thread_id, the pthread_t value
   std::optional<uint64_t> native_thread_id;  // the OS thread id, when known
@@ -111,6 +174,8 @@ struct Thread {
   // Set when the walk stopped early: unreadable memory, a cycle or the depth bound.
   std::optional<std::string> walk_error;
   std::optional<NativeStack> native;       // --native: the C stack
+  // --exceptions: the exception this thread is handling, if any.
+  std::optional<HandledException> exception;
 };
 
 // --tasks: one asyncio task (CPython 3.14+'s TaskInfo of _remote_debugging, or what older

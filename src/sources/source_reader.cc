@@ -1,5 +1,7 @@
 #include "sources/source_reader.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <iconv.h>
 #include <sys/stat.h>
@@ -127,11 +129,34 @@ void want_lines_of(const std::vector<Frame>& frames,
   }
 }
 
-// The threads' frames, and the coroutine frames of asyncio's tasks (--tasks).
+// --exceptions: the lines of each traceback entry, from its line to its end line (3.13+ show a
+// position over several lines; at most kMaxLinesPerEntry of them).
+constexpr int kMaxLinesPerEntry = 64;
+
+void want_lines_of(const HandledException& exception,
+                   std::map<std::u32string, std::set<int>>& wanted) {
+  for (const ExceptionValue& value : exception.values) {
+    for (const TracebackEntry& entry : value.traceback) {
+      if (!entry.filename || !entry.filename->complete() || entry.lineno < 1) continue;
+      if (linecache_skips(entry.filename->code_points)) continue;
+      std::set<int>& lines = wanted[entry.filename->code_points];
+      const int last = entry.end_lineno >= entry.lineno
+                           ? std::min(entry.end_lineno, entry.lineno + kMaxLinesPerEntry - 1)
+                           : entry.lineno;
+      for (int line = entry.lineno; line <= last; ++line) lines.insert(line);
+    }
+  }
+}
+
+// The threads' frames, the exceptions they handle (--exceptions), and the coroutine frames of
+// asyncio's tasks (--tasks).
 std::map<std::u32string, std::set<int>> wanted_lines(const Snapshot& snapshot) {
   std::map<std::u32string, std::set<int>> wanted;
   for (const Interpreter& interp : snapshot.interpreters) {
-    for (const Thread& thread : interp.threads) want_lines_of(thread.frames, wanted);
+    for (const Thread& thread : interp.threads) {
+      want_lines_of(thread.frames, wanted);
+      if (thread.exception) want_lines_of(*thread.exception, wanted);
+    }
     if (!interp.tasks) continue;
     for (const AsyncioTaskList& list : interp.tasks->lists) {
       for (const AsyncioTask& task : list.tasks) want_lines_of(task.coroutine_stack, wanted);

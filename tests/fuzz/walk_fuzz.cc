@@ -85,7 +85,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   budget.max_frames = 1 << 12;
   budget.max_bytes_read = 16 << 20;
   absl::StatusOr<Snapshot> snapshot =
-      reader.read({.locals = true, .thread_names = true, .tasks = true}, budget);
+      reader.read({.locals = true, .thread_names = true, .tasks = true, .exceptions = true},
+                  budget);
   if (!snapshot.ok()) return 0;
   // Every thread "in a futex" on an address the input picks (in the fuzzed image, or not).
   const uint64_t futex = kBase + in.take<uint16_t>() * uint64_t{8};

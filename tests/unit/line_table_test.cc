@@ -99,6 +99,66 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
+// ---- 3.11+ positions: co_positions() of each interpreter (scripts/gen-positions-fixtures) ----
+
+class RecordedPositions : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RecordedPositions, EveryInstructionMatchesCoPositions) {
+  const std::string version = GetParam();
+  const std::string path = "tests/unit/data/positions_" + version + ".txt";
+  std::ifstream in(path);
+  ASSERT_TRUE(in) << "missing fixture " << path << " (run from the repo root)";
+  std::string header;
+  std::getline(in, header);
+  ASSERT_NE(header.find("produced by Python " + version), std::string::npos) << header;
+  std::string table, name;
+  int first_line = 0;
+  size_t rows = 0, failures = 0;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words(line);
+    std::string kind;
+    words >> kind;
+    if (kind == "table") {
+      std::string hex;
+      words >> name >> first_line >> hex;
+      table = from_hex(hex);
+    } else if (kind == "at") {
+      int offset = 0;
+      SourcePosition want;
+      words >> offset >> want.line >> want.end_line >> want.column >> want.end_column;
+      ++rows;
+      const SourcePosition got = position_from_location_table(table, first_line, offset);
+      if ((got.line != want.line || got.end_line != want.end_line || got.column != want.column ||
+           got.end_column != want.end_column) &&
+          ++failures <= 20) {
+        ADD_FAILURE() << version << " " << name << " offset " << offset << ": got " << got.line
+                      << " " << got.end_line << " " << got.column << " " << got.end_column
+                      << ", CPython " << want.line << " " << want.end_line << " " << want.column
+                      << " " << want.end_column;
+      }
+    }
+  }
+  EXPECT_EQ(failures, 0u);
+  EXPECT_GE(rows, 200u) << "fixture too small: rerun scripts/gen-positions-fixtures";
+}
+
+INSTANTIATE_TEST_SUITE_P(Versions, RecordedPositions,
+                         ::testing::Values("3.11.7", "3.12.1", "3.13.0", "3.14.10", "3.15.2"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& c : name) c = c == '.' ? '_' : c;
+                           return name;
+                         });
+
+TEST(Positions, NegativeOffsetAndPastTheEndAreNone) {
+  const SourcePosition none;
+  const SourcePosition before = position_from_location_table("\x80\x00", 3, -2);
+  EXPECT_EQ(before.line, none.line);
+  const SourcePosition after = position_from_location_table("", 3, 0);
+  EXPECT_EQ(after.line, -1);
+  EXPECT_EQ(after.column, -1);
+}
+
 std::string bytes(std::initializer_list<int> values) {
   std::string out;
   for (int v : values) out.push_back(static_cast<char>(v));

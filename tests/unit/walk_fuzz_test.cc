@@ -740,7 +740,9 @@ void fuzz_one(const Layout& layout, const std::string& offsets, const std::strin
   }
 
   SnapshotReader reader(memory, *runtime);
-  for (const SnapshotNeeds options : {SnapshotNeeds{true, true}, SnapshotNeeds{false, false}}) {
+  for (const SnapshotNeeds options :
+       {SnapshotNeeds{.locals = true, .thread_names = true, .exceptions = true},
+        SnapshotNeeds{false, false}}) {
     watchdog.arm(name + " seed " + std::to_string(seed));
     const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<Snapshot> snapshot = reader.read(options);
