@@ -85,18 +85,10 @@ TEST_P(Exceptions, GcoreGivesTheSameText) {
   absl::StatusOr<std::unique_ptr<Target>> target = StartTarget(python, "exceptions_handled.py", {});
   ASSERT_TRUE(target.ok()) << target.status();
   const pid_t pid = (*target)->child.pid();
-  const std::string prefix = (*target)->dir.path() + "/gcore";
-  std::vector<std::string> gcore = {"gcore", "-o", prefix, std::to_string(pid)};
-  if (python.InRoot() && fs::exists(python.root + "/usr/bin/gcore")) {
-    absl::StatusOr<std::string> in_root = InRootScript();
-    ASSERT_TRUE(in_root.ok()) << in_root.status();
-    gcore = {*in_root, python.root, "/usr/bin/gcore", "-o", prefix, std::to_string(pid)};
-  }
-  absl::StatusOr<RunResult> made = RunProgram(gcore, std::chrono::seconds(120));
-  ASSERT_TRUE(made.ok()) << made.status();
-  ASSERT_EQ(made->exit_code(), 0) << made->Describe();
+  absl::StatusOr<std::string> core = GcoreOf(python, pid, (*target)->dir.path());
+  ASSERT_TRUE(core.ok()) << core.status();
   std::vector<std::string> argv = {tool, "--format=traceback", "--exceptions", "--core",
-                                   absl::StrCat(prefix, ".", pid)};
+                                   *core};
   if (python.InRoot()) argv.insert(argv.end(), {"--sysroot", python.root});
   absl::StatusOr<RunResult> r = RunProgram(argv, kToolLimit);
   ASSERT_TRUE(r.ok()) << r.status();

@@ -341,6 +341,20 @@ absl::StatusOr<std::string> InRootScript() {
   return fs::weakly_canonical(script).string();
 }
 
+absl::StatusOr<std::string> GcoreOf(const Interpreter& python, pid_t pid, const std::string& dir) {
+  const std::string prefix = dir + "/gcore";
+  std::vector<std::string> gcore = {"gcore", "-o", prefix, std::to_string(pid)};
+  if (python.InRoot() && fs::exists(python.root + "/usr/bin/gcore")) {
+    absl::StatusOr<std::string> in_root = InRootScript();
+    if (!in_root.ok()) return in_root.status();
+    gcore = {*in_root, python.root, "/usr/bin/gcore", "-o", prefix, std::to_string(pid)};
+  }
+  absl::StatusOr<RunResult> made = RunProgram(gcore, std::chrono::seconds(120));
+  if (!made.ok()) return made.status();
+  if (made->exit_code() != 0) return absl::InternalError("gcore failed: " + made->Describe());
+  return absl::StrCat(prefix, ".", pid);
+}
+
 std::string Interpreter::Version() const {
   return absl::StrCat(major, ".", minor, ".", micro, debug ? "d" : "");
 }

@@ -189,6 +189,11 @@ struct Discovery {
 // scripts/in-root (runs a program inside a Debian root), or why it cannot be found.
 absl::StatusOr<std::string> InRootScript();
 
+// A core of the running target `pid` of `python`, made by gdb's gcore (that of the interpreter's
+// Debian root when it has one, run inside it; else the host's) as DIR/gcore.PID: its path, or
+// why it could not be made.
+absl::StatusOr<std::string> GcoreOf(const Interpreter& python, pid_t pid, const std::string& dir);
+
 // Every $(pyenv root)/versions/*/bin/python, /usr/bin/python3.N, each $PYSTACK_IT_PYTHON (paths
 // separated by ':'), and every python2.7, python3.N and python3.Nd of the Debian roots built by
 // scripts/make-root under BUILD/roots (BUILD: the directory of the test binary), each asked its

@@ -116,18 +116,10 @@ TEST_P(Locks, GcoreGivesTheSameReport) {
       StartTarget(c.python, "locks_deadlocks.py", {c.scenario});
   ASSERT_TRUE(target.ok()) << target.status();
   const pid_t pid = (*target)->child.pid();
-  const std::string prefix = (*target)->dir.path() + "/gcore";
-  std::vector<std::string> gcore = {"gcore", "-o", prefix, std::to_string(pid)};
-  if (c.python.InRoot() && fs::exists(c.python.root + "/usr/bin/gcore")) {
-    absl::StatusOr<std::string> in_root = InRootScript();
-    ASSERT_TRUE(in_root.ok()) << in_root.status();
-    gcore = {*in_root, c.python.root, "/usr/bin/gcore", "-o", prefix, std::to_string(pid)};
-  }
-  absl::StatusOr<RunResult> made = RunProgram(gcore, std::chrono::seconds(120));
-  ASSERT_TRUE(made.ok()) << made.status();
-  ASSERT_EQ(made->exit_code(), 0) << made->Describe();
+  absl::StatusOr<std::string> core = GcoreOf(c.python, pid, (*target)->dir.path());
+  ASSERT_TRUE(core.ok()) << core.status();
   std::vector<std::string> argv = {tool, "--locks", "--format=json", "--core",
-                                   absl::StrCat(prefix, ".", pid)};
+                                   *core};
   if (c.python.InRoot()) argv.insert(argv.end(), {"--sysroot", c.python.root});
   absl::StatusOr<RunResult> r = RunProgram(argv, kToolLimit);
   ASSERT_TRUE(r.ok()) << r.status();

@@ -146,17 +146,9 @@ void ExpectCoreGivesLiveTable(const Interpreter& py, const std::string& script,
   ASSERT_EQ(live->exit_code(), 0) << live->Describe();
   ASSERT_NE(live->out.find(some_task), std::string::npos) << live->Describe();
 
-  const std::string prefix = (*target)->dir.path() + "/gcore";
-  std::vector<std::string> gcore = {"gcore", "-o", prefix, std::to_string(pid)};
-  if (py.InRoot() && fs::exists(py.root + "/usr/bin/gcore")) {  // else the host's
-    absl::StatusOr<std::string> in_root = InRootScript();
-    ASSERT_TRUE(in_root.ok()) << in_root.status();
-    gcore = {*in_root, py.root, "/usr/bin/gcore", "-o", prefix, std::to_string(pid)};
-  }
-  absl::StatusOr<RunResult> made = RunProgram(gcore, std::chrono::seconds(120));
-  ASSERT_TRUE(made.ok()) << made.status();
-  ASSERT_EQ(made->exit_code(), 0) << made->Describe();
-  std::vector<std::string> argv = {tool, "--tasks", "--core", absl::StrCat(prefix, ".", pid)};
+  absl::StatusOr<std::string> core = GcoreOf(py, pid, (*target)->dir.path());
+  ASSERT_TRUE(core.ok()) << core.status();
+  std::vector<std::string> argv = {tool, "--tasks", "--core", *core};
   if (py.InRoot()) argv.insert(argv.end(), {"--sysroot", py.root});
   absl::StatusOr<RunResult> r = RunProgram(argv, kToolLimit);
   ASSERT_TRUE(r.ok()) << r.status();
