@@ -271,6 +271,8 @@ absl::StatusOr<std::unique_ptr<StoppedProcess>> StoppedProcess::stop_listed(
     return make_error(ErrorKind::kProcessExited, absl::StrCat("process ", pid, " has exited"));
   }
   for (const HeldThread& thread : process->held_) process->threads_.push_back(thread.tid);
+  // Rounds append in attach order; a thread found in a later round may have a lower id.
+  std::sort(process->threads_.begin(), process->threads_.end());
   return process;
 }
 

@@ -32,7 +32,7 @@ class StoppedProcess {
   StoppedProcess& operator=(const StoppedProcess&) = delete;
 
   pid_t pid() const { return pid_; }
-  const std::vector<pid_t>& threads() const { return threads_; }  // the stopped thread ids
+  const std::vector<pid_t>& threads() const { return threads_; }  // the stopped thread ids, sorted
 
   // Lets every thread run again now; safe to call more than once.
   void resume();
