@@ -97,6 +97,7 @@ check-sanitizers: $(DEPS_OK)
 	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=$(BUILD)/sanitizers OPT="-O1 $(SANITIZERS)" \
 	  $(patsubst $(BUILD)/%,$(BUILD)/sanitizers/%,$(TEST_BINARIES))
 	@ln -sfn ../roots $(BUILD)/sanitizers/roots  # the Debian roots' interpreters, built once
+	@ln -sfn ../pythons $(BUILD)/sanitizers/pythons  # and the free-threaded CPython
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  scripts/run-tests $(BUILD)/sanitizers
 

@@ -19,6 +19,7 @@
 #include "internal/pycore_frame.h"
 #include "internal/pycore_code.h"
 #include "internal/pycore_dict.h"
+#include "internal/pycore_object.h"
 #endif
 #if PY_VERSION_HEX >= 0x030E0000
 /* 3.14 moved the structs out of the headers above: _PyRuntimeState, PyInterpreterState, and
@@ -74,6 +75,11 @@ typedef struct {
 int main(void) {
     OUT("version_hex", PY_VERSION_HEX);
     OUT("pointer_size", sizeof(void *));
+#ifdef Py_GIL_DISABLED
+    OUT("free_threaded", 1);
+#else
+    OUT("free_threaded", 0);
+#endif
     /* _PyRuntimeState */
 #if PY_VERSION_HEX >= 0x03070000
     OUT("runtime.interpreters_head", offsetof(_PyRuntimeState, interpreters.head));
@@ -116,6 +122,11 @@ int main(void) {
     OUT("gil.last_holder", offsetof(struct _gil_runtime_state, last_holder));
 #else
     NONE("interp.ceval_gil"); NONE("gil.locked"); NONE("gil.last_holder");
+#endif
+#if PY_VERSION_HEX >= 0x030D0000 && defined(Py_GIL_DISABLED)
+    OUT("gil.enabled", offsetof(struct _gil_runtime_state, enabled));
+#else
+    NONE("gil.enabled");
 #endif
     /* PyThreadState */
     OUT("tstate.size", sizeof(PyThreadState));
@@ -194,6 +205,13 @@ int main(void) {
     OUT("object.type", offsetof(PyObject, ob_type));
     OUT("type.flags", offsetof(PyTypeObject, tp_flags));
     OUT("object.var_size", offsetof(PyVarObject, ob_size));
+#if defined(MANAGED_DICT_OFFSET)
+    OUT("object.managed_dict", MANAGED_DICT_OFFSET);
+#elif PY_VERSION_HEX >= 0x030B0000
+    OUT("object.managed_dict", -3 * (long long)sizeof(PyObject *));  /* 3.12: _PyObject_DictOrValuesPointer */
+#else
+    NONE("object.managed_dict");
+#endif
 #if PY_MAJOR_VERSION >= 3
     OUT("bytes.sval", offsetof(PyBytesObject, ob_sval));
     OUT("unicode.length", offsetof(PyASCIIObject, length));
@@ -390,6 +408,13 @@ int main(void) {
 #else
     NONE("code.code");
     OUT("code.exceptiontable", offsetof(PyCodeObject, co_exceptiontable));
+#endif
+    /* Thread-local bytecode of free-threaded builds (3.14+): the copy a frame runs */
+#if PY_VERSION_HEX >= 0x030E0000 && defined(Py_GIL_DISABLED)
+    OUT("iframe.tlbc_index", offsetof(_PyInterpreterFrame, tlbc_index));
+    OUT("code.tlbc", offsetof(PyCodeObject, co_tlbc));
+#else
+    NONE("iframe.tlbc_index"); NONE("code.tlbc");
 #endif
     /* The blocks a frame is in (--locks: `with` blocks), up to 3.10 */
 #if PY_MAJOR_VERSION >= 3 && PY_VERSION_HEX < 0x030B0000

@@ -43,7 +43,7 @@ int dump_target(Target& target, const Options& options, absl::Duration stop_time
     std::fprintf(stderr, "pystack-dump: timing: stopped_us=%.1f threads=%zu\n",
                  absl::ToDoubleMicroseconds(stats.stopped), stats.threads_stopped);
   }
-  warn_if_read_as_older(*snapshot);
+  warn_if_unverified(*snapshot);
   if (options.tasks) warn_if_tasks_unavailable(*snapshot);
   std::string cycle_error;
   if (const int failed = write_stdout(render(*snapshot, options, target, &cycle_error));

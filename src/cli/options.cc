@@ -482,7 +482,7 @@ Exit codes:
       pystack-dump for longer than --attach-timeout
   6   not a Python process (no CPython runtime found), or one that runs no Python code now
       (starting up or shut down)
-  7   unsupported Python version, or a free-threaded build of 3.14+
+  7   unsupported Python version (or free-threaded build)
   8   the process exited during the dump, or before (a zombie not reaped yet)
   9   the dump was printed but is incomplete (unreadable or corrupt memory, or a walk over
       its budget of frames, bytes read or time stopped; marked in it)

@@ -111,9 +111,16 @@ void guard_standard_descriptors() {
   }
 }
 
-void warn_if_read_as_older(const Snapshot& snapshot) {
-  if (!snapshot.read_as) return;
+void warn_if_unverified(const Snapshot& snapshot) {
   const PythonVersion& v = snapshot.version;
+  if (snapshot.unverified_build) {
+    std::fprintf(stderr,
+                 "pystack-dump: warning: free-threaded Python %d.%d.%d is read from its "
+                 "_Py_DebugOffsets and CPython's sources; this build of pystack-dump was not "
+                 "tested against a running one\n",
+                 v.major, v.minor, v.micro);
+  }
+  if (!snapshot.read_as) return;
   std::fprintf(stderr,
                "pystack-dump: warning: Python %d.%d.%d is newer than this build of pystack-dump "
                "knows; its _Py_DebugOffsets matches %d.%d's, and the output follows %d.%d's "

@@ -34,8 +34,9 @@ absl::Status write_error(const std::string& where);
 // meant for it fails (and is reported) instead of landing in another file. Call first in main.
 void guard_standard_descriptors();
 
-// For a release newer than this build knows (Snapshot::read_as), a one-line warning on stderr
-// that the output follows the older release's format.
-void warn_if_read_as_older(const Snapshot& snapshot);
+// One-line warnings on stderr for what no interpreter of the test suite vouches for: a release
+// newer than this build knows (Snapshot::read_as: the output follows the older release's
+// format), a free-threaded build of 3.14+ (Snapshot::unverified_build).
+void warn_if_unverified(const Snapshot& snapshot);
 
 }  // namespace pystack

@@ -49,7 +49,7 @@ ProcessSection dump_process_section(const ProcessInfo& process, const Options& o
   if (!snapshot.ok()) return failure_section(snapshot.status(), json_line);
   // As `pystack-dump PID` does (process_command.cc): source lines read through the process's
   // own root and working directory.
-  warn_if_read_as_older(*snapshot);
+  warn_if_unverified(*snapshot);
   ProcessSection section{Kind::kPython, json_line != nullptr
                                             ? render_json_line(*snapshot, options, **target,
                                                                *json_line)

@@ -16,7 +16,9 @@
 namespace pystack {
 namespace {
 
-constexpr int64_t kWeakrefObject = 16;   // PyWeakReference.wr_object, after the object header
+constexpr int64_t kDefaultObjectHeader = 16;  // sizeof(PyObject) of a default (GIL) build
+
+constexpr int64_t kWeakrefObject = 0;    // PyWeakReference.wr_object, right after the object header
 constexpr size_t kMaxGatherings = 1024;  // gathers nested under one awaiting task
 constexpr size_t kMaxListItems = 1 << 16;
 
@@ -164,7 +166,8 @@ void AsyncioTaskReader::collect_registered(uint64_t registry, std::vector<uint64
   if (!data_type.ok() || (*data_type)->kind != ReprKind::kSet) return;
   if (!dicts_.set_items(*data, kMaxTasksPerList, items, cut).ok()) return;
   for (uint64_t reference : items) {
-    absl::StatusOr<uint64_t> referent = objects_.read_pointer(reference + kWeakrefObject);
+    absl::StatusOr<uint64_t> referent = objects_.read_pointer(
+        reference + object_header_size(objects_.layout()) + kWeakrefObject);
     if (referent.ok() && *referent != 0) out.push_back(*referent);
   }
 }
@@ -188,11 +191,14 @@ std::optional<AsyncioTaskReader::RegisteredTask> AsyncioTaskReader::registered_t
   RegisteredTask task;
   task.id = object;
   if (c_task) {
-    absl::StatusOr<int32_t> state = read_value<int32_t>(objects_.memory(), object + c.state);
+    // The offsets are a default build's: a free-threaded build's longer object header moves
+    // every field by as much (3.13t, checked with its DWARF).
+    const uint64_t fields = object + object_header_size(objects_.layout()) - kDefaultObjectHeader;
+    absl::StatusOr<int32_t> state = read_value<int32_t>(objects_.memory(), fields + c.state);
     if (!state.ok() || *state != 0) return std::nullopt;  // not PENDING
     auto field = [&](int64_t offset) -> uint64_t {
       if (offset < 0) return 0;
-      absl::StatusOr<uint64_t> value = objects_.read_pointer(object + offset);
+      absl::StatusOr<uint64_t> value = objects_.read_pointer(fields + offset);
       return value.ok() ? *value : 0;
     };
     task.loop = field(c.loop);

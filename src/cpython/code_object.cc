@@ -80,4 +80,19 @@ CodeObject CodeCache::decode(uint64_t address, const Fingerprint& fingerprint) c
   return code;
 }
 
+uint64_t frame_first_instruction(const RemoteMemory& memory, const Layout& layout,
+                                 const CodeObject& code, uint64_t code_address,
+                                 int32_t tlbc_index) {
+  if (layout.code.tlbc < 0 || tlbc_index == 0) return code.first_instruction;
+  constexpr int64_t kMaxCopies = 1 << 20;  // one per thread that ran the code at once
+  if (tlbc_index < 0 || tlbc_index >= kMaxCopies) return 0;
+  absl::StatusOr<uint64_t> array = read_value<uint64_t>(memory, code_address + layout.code.tlbc);
+  if (!array.ok() || *array == 0) return 0;
+  absl::StatusOr<int64_t> size = read_value<int64_t>(memory, *array);  // _PyCodeArray.size
+  if (!size.ok() || tlbc_index >= *size || *size > kMaxCopies) return 0;
+  absl::StatusOr<uint64_t> entry =
+      read_value<uint64_t>(memory, *array + 8 + 8 * static_cast<uint64_t>(tlbc_index));
+  return entry.ok() ? *entry : 0;
+}
+
 }  // namespace pystack

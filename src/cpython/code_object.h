@@ -28,6 +28,14 @@ struct CodeObject {
   uint32_t id = 0;
 };
 
+// The first instruction of the bytecode a frame of `code` (at `code_address`) runs. A
+// free-threaded 3.14+ build gives threads their own copies of a code's bytecode (thread-local
+// bytecode): the frame's tlbc_index picks co_tlbc->entries[index], entry 0 being
+// co_code_adaptive. 0 when the index or the array is implausible.
+uint64_t frame_first_instruction(const RemoteMemory& memory, const Layout& layout,
+                                 const CodeObject& code, uint64_t code_address,
+                                 int32_t tlbc_index);
+
 // The line of the instruction at `byte_offset` (Python's f_lasti in bytes), per the release's
 // line-table format.
 int code_line_at(const CodeObject& code, const Release& release, int byte_offset);

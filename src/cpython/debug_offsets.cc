@@ -172,6 +172,15 @@ void read_runtime_and_interpreter(FormatReader& r, Layout& layout) {
     layout.gil.locked = locked - gil;
     layout.gil.last_holder = holder - gil;
   }
+  // Only a free-threaded build has _gil.enabled (a GIL build publishes 0 there). Unlike its
+  // neighbours, it is published as offsetof(struct _gil_runtime_state, enabled).
+  if (layout.free_threaded != 0 && gil >= 0) {
+    const int64_t enabled = r.offset("interpreter_state", "gil_runtime_state_enabled", 4);
+    if (enabled >= 0 && gil + enabled + 4 > layout.interp.size) {
+      r.fail("the GIL's enabled flag lies outside the interpreter");
+    }
+    layout.gil.enabled = enabled;
+  }
 }
 
 void read_thread_and_frame(FormatReader& r, Layout& layout) {
@@ -189,6 +198,11 @@ void read_thread_and_frame(FormatReader& r, Layout& layout) {
   layout.iframe.instr = r.offset("interpreter_frame", "instr_ptr", 8);
   layout.iframe.owner = r.offset("interpreter_frame", "owner", 1);
   layout.iframe.localsplus = r.offset("interpreter_frame", "localsplus", 0);
+  // Thread-local bytecode (free-threaded 3.14+; a default build publishes 0 there).
+  if (layout.free_threaded != 0 && r.has("interpreter_frame", "tlbc_index")) {
+    layout.iframe.tlbc_index = r.offset("interpreter_frame", "tlbc_index", 4);
+    layout.code.tlbc = r.offset("code_object", "co_tlbc", 8);
+  }
 }
 
 void read_code(FormatReader& r, Layout& layout) {
@@ -248,9 +262,13 @@ void read_unicode(FormatReader& r, Layout& layout) {
       layout.unicode.data_any + 8 > size) {
     r.fail("the str layout is inconsistent");
   }
-  layout.unicode.kind_shift = kUnicodeKindShift;
-  layout.unicode.compact_bit = kUnicodeCompactBit;
-  layout.unicode.ascii_bit = kUnicodeAsciiBit;
+  // A free-threaded build's state starts with a whole byte for `interned`: its table has the
+  // bits (generated from the headers); a default build's are these.
+  if (layout.free_threaded == 0 || layout.unicode.kind_shift < 0) {
+    layout.unicode.kind_shift = kUnicodeKindShift;
+    layout.unicode.compact_bit = kUnicodeCompactBit;
+    layout.unicode.ascii_bit = kUnicodeAsciiBit;
+  }
 }
 
 }  // namespace
@@ -326,6 +344,11 @@ absl::StatusOr<Layout> layout_from_debug_offsets_313(std::string_view image, con
   if (image.size() < static_cast<size_t>(debug_offsets_word_count(format)) * 8 ||
       !has_debug_offsets(image)) {
     return absl::DataLossError("_Py_DebugOffsets is truncated");
+  }
+  const bool free_threaded = debug_offsets_word(image, kDebugOffsetsFreeThreadedWord) != 0;
+  if (free_threaded != (base.free_threaded != 0)) {
+    return absl::InternalError(
+        "the table given for a 3.13 _Py_DebugOffsets is not of the same build (free-threaded or not)");
   }
   return read_debug_offsets(image, format, &base);
 }

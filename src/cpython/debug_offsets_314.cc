@@ -111,10 +111,11 @@ const std::vector<Format>& formats() {
   return kFormats;
 }
 
-// Values that every GIL build of CPython 3.13+ on a 64-bit target publishes, whatever else
+// Values that every build of CPython 3.13+ on a 64-bit target publishes, whatever else
 // changed: PyThreadState and _PyInterpreterFrame begin with these fields, PyObject is
-// {ob_refcnt, ob_type} and PyVarObject adds ob_size. A layout whose words do not show them
-// where it expects them is not the target's.
+// {ob_refcnt, ob_type} and PyVarObject adds ob_size (a free-threaded build's object header is
+// 16 bytes longer: kFreeThreadedHeaderGrowth). A layout whose words do not show them where it
+// expects them is not the target's.
 struct Anchor {
   std::string_view section;
   std::string_view field;
@@ -127,10 +128,14 @@ constexpr Anchor kAnchors[] = {
     {"pyobject", "ob_type", 8},            {"tuple_object", "ob_size", 16},
     {"list_object", "ob_size", 16},        {"bytes_object", "ob_size", 16},
 };
+// ob_tid, ob_flags/ob_mutex/ob_gc_bits, ob_ref_local and ob_ref_shared before ob_type.
+constexpr uint64_t kFreeThreadedHeaderGrowth = 16;
 
-bool anchors_hold(std::string_view image, const Format& format) {
+bool anchors_hold(std::string_view image, const Format& format, bool free_threaded) {
   return std::all_of(std::begin(kAnchors), std::end(kAnchors), [&](const Anchor& a) {
-    return debug_offsets_field(image, format, a.section, a.field) == a.value;
+    const bool in_object = a.section != "thread_state" && a.section != "interpreter_frame";
+    const uint64_t value = a.value + (free_threaded && in_object ? kFreeThreadedHeaderGrowth : 0);
+    return debug_offsets_field(image, format, a.section, a.field) == value;
   });
 }
 
@@ -168,13 +173,18 @@ absl::StatusOr<Layout> layout_from_debug_offsets_as(std::string_view image, cons
   const uint64_t hex = debug_offsets_version(image);
   const int major = static_cast<int>((hex >> 24) & 0xff);
   const int minor = static_cast<int>((hex >> 16) & 0xff);
-  if (debug_offsets_word(image, kDebugOffsetsFreeThreadedWord) != 0) {
+  // A free-threaded build is read with its own table (the object model): without one, refused.
+  const bool free_threaded = debug_offsets_word(image, kDebugOffsetsFreeThreadedWord) != 0;
+  if (free_threaded && (base == nullptr || base->free_threaded == 0)) {
     return absl::UnimplementedError(absl::StrFormat(
         "free-threaded builds of Python %d.%d are not supported yet", major, minor));
   }
+  if (!free_threaded && base != nullptr && base->free_threaded != 0) {
+    return absl::InternalError("a free-threaded table given for a default build's _Py_DebugOffsets");
+  }
   for (const Format& format : formats()) {
     if (format.major != as_major || format.minor != as_minor) continue;
-    if (!anchors_hold(image, format)) continue;  // also when the image is too short for it
+    if (!anchors_hold(image, format, free_threaded)) continue;  // also when the image is too short
     return read_debug_offsets(image, format, base);
   }
   if (major == as_major && minor == as_minor) {

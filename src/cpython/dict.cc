@@ -308,13 +308,17 @@ absl::StatusOr<std::optional<uint64_t>> DictReader::find_attribute(uint64_t obje
     if (*dict == 0) return std::optional<uint64_t>();
     return find(*dict, name);
   }
-  // The managed dict pointer is the third word before the object (MANAGED_DICT_OFFSET).
-  absl::StatusOr<uint64_t> word = objects_.read_pointer(object - 3 * 8);
+  // The managed dict pointer is before the object (MANAGED_DICT_OFFSET: three words, one in a
+  // free-threaded build, which has no PyGC_Head).
+  const int64_t dict_offset = objects_.layout().object.managed_dict;
+  if (dict_offset >= 0 || dict_offset < -64) return std::optional<uint64_t>();
+  absl::StatusOr<uint64_t> word =
+      objects_.read_pointer(object - static_cast<uint64_t>(-dict_offset));
   if (!word.ok()) return word.status();
   uint64_t values = 0;
   if (model == ManagedDict::kPointers311) {
     if (*word != 0) return find(*word, name);
-    absl::StatusOr<uint64_t> v = objects_.read_pointer(object - 4 * 8);
+    absl::StatusOr<uint64_t> v = objects_.read_pointer(object - static_cast<uint64_t>(-dict_offset) - 8);
     if (!v.ok()) return v.status();
     values = *v;
   } else if (model == ManagedDict::kTaggedValues312) {

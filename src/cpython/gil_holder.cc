@@ -29,6 +29,10 @@ GilState read_gil_holder(const RemoteMemory& memory, const PythonRuntime& runtim
           read_value<uint64_t>(memory, interp + layout.interp.ceval_gil);
       if (!pointer.ok() || *pointer == 0) return {};
       gil = *pointer;
+      if (layout.gil.enabled >= 0) {  // a free-threaded build
+        absl::StatusOr<int32_t> enabled = read_value<int32_t>(memory, gil + layout.gil.enabled);
+        if (enabled.ok() && *enabled == 0) return {.enabled = false};
+      }
       locked_offset = layout.gil.locked;
       holder_offset = layout.gil.last_holder;
       break;

@@ -16,6 +16,9 @@ struct GilState {
   // The address of the GIL's `locked` field (0: unknown); its condition variables and mutexes
   // follow it, and the threads that wait for the GIL sleep on them (--locks).
   uint64_t locked_address = 0;
+  // False in a free-threaded build whose GIL is off (the default there; PYTHON_GIL=1 or
+  // -X gil=1 turn it on): nobody holds it.
+  bool enabled = true;
 };
 
 // The GIL of the interpreter at `interp` of `runtime` (whose release is `release`), read through

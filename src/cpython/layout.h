@@ -37,6 +37,7 @@ struct InterpreterOffsets {
 struct GilOffsets {
   int64_t locked = -1;  // within struct _gil_runtime_state (3.12+)
   int64_t last_holder = -1;  // PyThreadState
+  int64_t enabled = -1;  // free-threaded builds: whether the GIL is on (PYTHON_GIL=1, -X gil=1)
 };
 
 // PyThreadState
@@ -71,6 +72,9 @@ struct InterpreterFrameOffsets {
   int64_t builtins = -1;
   int64_t stacktop = -1;      // an int: localsplus slots in use (3.11-3.13)
   int64_t stackpointer = -1;  // a _PyStackRef * (3.14+)
+  // Free-threaded 3.14+: which copy of its code's bytecode the frame runs (an int32; 0 is
+  // co_code_adaptive itself, others co_tlbc->entries[i]).
+  int64_t tlbc_index = -1;
 };
 
 // PyFrameObject (up to 3.10)
@@ -107,12 +111,15 @@ struct CodeOffsets {
   int64_t freevars = -1;  // up to 3.10
   int64_t code = -1;  // co_code, a bytes object (up to 3.10)
   int64_t exceptiontable = -1;  // co_exceptiontable, a bytes object (3.11+)
+  int64_t tlbc = -1;  // free-threaded 3.14+: co_tlbc, a _PyCodeArray {size; entries[]}
 };
 
 // PyObject, PyVarObject
 struct ObjectOffsets {
   int64_t type = -1;
   int64_t var_size = -1;
+  // MANAGED_DICT_OFFSET (3.11+), before the object: -24, or -8 in a free-threaded build.
+  int64_t managed_dict = -1;
 };
 
 // PyTypeObject
@@ -321,6 +328,9 @@ struct Layout {
   int64_t major = -1;
   int64_t minor = -1;
   int64_t pointer_size = -1;
+  // 1 for a free-threaded build (Py_GIL_DISABLED, PEP 703): another object header, and so
+  // other offsets throughout; 0 for the default build.
+  int64_t free_threaded = 0;
   RuntimeOffsets runtime;
   InterpreterOffsets interp;
   GilOffsets gil;
@@ -367,5 +377,9 @@ const Layout* find_layout(int major, int minor);
 
 // Every generated table, oldest first (for --help and tests).
 const std::vector<Layout>& all_layouts();
+
+// sizeof(PyObject), where the fields of a C object of the standard library begin: 16, or 32 in
+// a free-threaded build (ob_tid, ob_mutex, ob_gc_bits, ob_ref_local, ob_ref_shared, ob_type).
+inline int64_t object_header_size(const Layout& layout) { return layout.object.type + 8; }
 
 }  // namespace pystack

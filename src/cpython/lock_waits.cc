@@ -17,12 +17,14 @@ namespace {
 // _thread.lock is {PyObject_HEAD; PyThread_type_lock lock_lock (a sem_t *); ...; char locked}
 // of 40 bytes up to 3.13.0, {PyObject_HEAD; PyMutex lock} of 24 from 3.13.1; _thread.RLock
 // keeps a sem_t * at 16, the owner at 24 and the count at 32 up to 3.13, a _PyRecursiveMutex
-// {PyMutex mutex @16; thread @24; level @32} from 3.14.
-constexpr int64_t kLockSemaphore = 16;
-constexpr int64_t kLockMutex = 16;
-constexpr int64_t kSemaphoreLockSize = 40;
-constexpr int64_t kRLockOwner = 24;
-constexpr int64_t kRLockCount = 32;
+// {PyMutex mutex @16; thread @24; level @32} from 3.14. Offsets here are from the end of the
+// object header, which is 16 bytes longer in a free-threaded build (3.13t: the same fields at
+// 32, 40 and 48, a PyMutex Lock of 40 bytes, checked with its DWARF).
+constexpr int64_t kLockSemaphore = 0;
+constexpr int64_t kLockMutex = 0;
+constexpr int64_t kSemaphoreLockSize = 24;
+constexpr int64_t kRLockOwner = 8;
+constexpr int64_t kRLockCount = 16;
 // A PyMutex waiter sleeps on its own wait_entry {park_arg; uintptr_t addr; _PySemaphore sema}
 // (Python/parking_lot.c): the futex is in `sema`, 16 bytes in; `addr` is the mutex's address.
 constexpr uint64_t kWaitEntrySemaphore = 16;
@@ -174,9 +176,10 @@ std::optional<LockWait> LockWaitReader::futex_wait(const Thread& thread, uint64_
   wait.object = object_of(lock);
   if (is_rlock(lock)) {
     const bool mutex = objects_.release().rlock_recursive_mutex;
-    absl::StatusOr<uint64_t> owner = objects_.read_pointer(lock + kRLockOwner);
-    absl::StatusOr<uint8_t> flag = read_value<uint8_t>(objects_.memory(), lock + kLockMutex);
-    absl::StatusOr<uint64_t> count = objects_.read_pointer(lock + kRLockCount);
+    const uint64_t fields = lock + object_header_size(objects_.layout());
+    absl::StatusOr<uint64_t> owner = objects_.read_pointer(fields + kRLockOwner);
+    absl::StatusOr<uint8_t> flag = read_value<uint8_t>(objects_.memory(), fields + kLockMutex);
+    absl::StatusOr<uint64_t> count = objects_.read_pointer(fields + kRLockCount);
     const bool held = mutex ? flag.ok() && (*flag & 1) : count.ok() && *count > 0;
     if (held && owner.ok() && *owner != 0) {
       wait.holder = LockHolder::kRecorded;
@@ -189,16 +192,17 @@ std::optional<LockWait> LockWaitReader::futex_wait(const Thread& thread, uint64_
 }
 
 // PyMutex (3.13.1+ Lock, 3.14+ RLock): the futex is the waiter's wait_entry, which names the
-// mutex, 16 bytes into the lock.
+// mutex, right after the lock's object header.
 uint64_t LockWaitReader::lock_of_wait_entry(uint64_t address) {
   if (address < kLowestAddress) return 0;
   absl::StatusOr<uint64_t> mutex =
       objects_.read_pointer(address - kWaitEntrySemaphore + kWaitEntryAddress);
-  if (!mutex.ok() || *mutex < kLockMutex) return 0;
-  const uint64_t lock = *mutex - kLockMutex;
+  const int64_t header = object_header_size(objects_.layout());
+  if (!mutex.ok() || *mutex < static_cast<uint64_t>(header + kLockMutex)) return 0;
+  const uint64_t lock = *mutex - static_cast<uint64_t>(header + kLockMutex);
   absl::StatusOr<const TypeInfo*> type = types_.of(lock);
   if (!type.ok()) return 0;
-  const bool mutex_lock = is_lock(lock) && (*type)->basicsize != kSemaphoreLockSize;
+  const bool mutex_lock = is_lock(lock) && (*type)->basicsize != header + kSemaphoreLockSize;
   const bool mutex_rlock = is_rlock(lock) && objects_.release().rlock_recursive_mutex;
   return mutex_lock || mutex_rlock ? lock : 0;
 }
@@ -223,7 +227,8 @@ uint64_t LockWaitReader::lock_of_semaphore(const Frame& frame, uint64_t semaphor
       object = self.ok() ? *self : 0;
     }
     if (object == 0 || (!is_lock(object) && !is_rlock(object))) continue;
-    absl::StatusOr<uint64_t> own = objects_.read_pointer(object + kLockSemaphore);
+    absl::StatusOr<uint64_t> own =
+        objects_.read_pointer(object + object_header_size(layout) + kLockSemaphore);
     if (own.ok() && *own == semaphore) return object;
   }
   return 0;
@@ -321,8 +326,17 @@ std::vector<uint64_t> LockWaitReader::live_stack_from_311(const Frame& frame) {
   if (*nlocalsplus < 0 || *nlocalsplus > kMaxStackSlots) return {};
   absl::StatusOr<std::string> table = objects_.read_bytes(*table_object);
   if (!table.ok()) return {};
-  if (*instr < (*code)->first_instruction) return {};
-  const uint64_t units = (*instr - (*code)->first_instruction) / 2;
+  int32_t tlbc_index = 0;
+  if (layout.iframe.tlbc_index >= 0) {
+    absl::StatusOr<int32_t> index =
+        read_value<int32_t>(objects_.memory(), frame.frame_address + layout.iframe.tlbc_index);
+    if (!index.ok()) return {};
+    tlbc_index = *index;
+  }
+  const uint64_t first = frame_first_instruction(objects_.memory(), layout, **code,
+                                                 frame.code_address, tlbc_index);
+  if (first == 0 || *instr < first) return {};
+  const uint64_t units = (*instr - first) / 2;
   if (units > (uint64_t{1} << 30)) return {};
   const int64_t instruction = static_cast<int64_t>(units);
   std::optional<int> depth = exception_handler_depth(*table, instruction);

@@ -35,11 +35,20 @@ const Layout kLayout_3_12 = Layout
 const Layout kLayout_3_13 = Layout
 #include "cpython/layout_3_13.inc"
     ;
+const Layout kLayout_3_13t = Layout
+#include "cpython/layout_3_13t.inc"
+    ;
+const Layout kLayout_3_14t = Layout
+#include "cpython/layout_3_14t.inc"
+    ;
 const Layout kLayout_3_14 = Layout
 #include "cpython/layout_3_14.inc"
     ;
 const Layout kLayout_3_15 = Layout
 #include "cpython/layout_3_15.inc"
+    ;
+const Layout kLayout_3_15t = Layout
+#include "cpython/layout_3_15t.inc"
     ;
 
 // ---- faulthandler's dump, each checked against the real interpreters: 3.6 to 3.13.0 (pyenv),
@@ -195,6 +204,8 @@ constexpr Release kPython312{.major = 3, .minor = 12, .layout = &kLayout_3_12,
                              .asyncio = kAsyncio312,
                              .repr = kRepr312, .faulthandler = kFaulthandler310, .traceback = kTraceback36};
 constexpr Release kPython313{.major = 3, .minor = 13, .layout = &kLayout_3_13,
+                             .free_threaded_layout = &kLayout_3_13t,
+                             .free_threaded_verified = true,
                              .version_source = VersionSource::kDebugOffsets,
                              .layout_source = LayoutSource::kDebugOffsets313,
                              .gil = GilLocation::kInterpreter,
@@ -213,6 +224,7 @@ constexpr Release kPython313{.major = 3, .minor = 13, .layout = &kLayout_3_13,
 // (pycore_interpframe_structs.h); 3.15: FRAME_OWNED_BY_INTERPRETER = 3, also the thread state's
 // base-frame sentinel. f_executable is a _PyStackRef.
 constexpr Release kPython314{.major = 3, .minor = 14, .layout = &kLayout_3_14,
+                             .free_threaded_layout = &kLayout_3_14t,
                              .version_source = VersionSource::kDebugOffsets,
                              .layout_source = LayoutSource::kDebugOffsets314,
                              .gil = GilLocation::kInterpreter,
@@ -242,9 +254,11 @@ constexpr Release patch_row(Release row, int first_micro, FaulthandlerDialect fa
   return row;
 }
 
-constexpr Release with_layout(Release row, int minor, const Layout* layout) {
+constexpr Release with_layout(Release row, int minor, const Layout* layout,
+                              const Layout* free_threaded_layout) {
   row.minor = minor;
   row.layout = layout;
+  row.free_threaded_layout = free_threaded_layout;
   return row;
 }
 
@@ -262,7 +276,8 @@ const Release kReleases[] = {
     kPython314,
     patch_row(kPython314, 1, kFaulthandler3141),
     // 3.15: 3.14.1's models and formats.
-    with_asyncio(with_layout(patch_row(kPython314, 0, kFaulthandler3141), 15, &kLayout_3_15),
+    with_asyncio(with_layout(patch_row(kPython314, 0, kFaulthandler3141), 15, &kLayout_3_15,
+                             &kLayout_3_15t),
                  kAsyncio315),
 };
 

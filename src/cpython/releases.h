@@ -154,6 +154,12 @@ struct Release {
   int minor = 0;
   int first_micro = 0;  // the row holds from major.minor.first_micro up to the next row
   const Layout* layout = nullptr;  // the table generated from the release's headers
+  // The table of its free-threaded build (Py_GIL_DISABLED): generated from the headers of a real
+  // free-threaded build (3.13t), or from a default build's headers compiled as one's (3.14t,
+  // 3.15t); nullptr: such a build is refused.
+  const Layout* free_threaded_layout = nullptr;
+  // A free-threaded build of the release ran the integration tests; if not, a dump of one warns.
+  bool free_threaded_verified = false;
 
   VersionSource version_source = VersionSource::kNameOrRodata;
   InterpreterListHead interpreter_list = InterpreterListHead::kRuntime;

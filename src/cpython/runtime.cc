@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "common/errors.h"
 #include "cpython/debug_offsets.h"
+#include "cpython/debug_offsets_format.h"
 #include "cpython/interpreter_scan.h"
 
 namespace pystack {
@@ -114,16 +115,33 @@ absl::StatusOr<PythonRuntime> without_runtime(const RemoteMemory& memory,
 // The Layout a _Py_DebugOffsets image gives, as the release's row says: its offsets laid over
 // the table generated from the version's headers (3.13), or the layout of the 3.14+ struct that
 // matches, the table filling in what it does not publish (debug_offsets_314.cc).
+// The table an image is read with: the release's, or its free-threaded build's (nullptr: none).
+const Layout* table_for(std::string_view image, const Release& release) {
+  const bool free_threaded = debug_offsets_word(image, kDebugOffsetsFreeThreadedWord) != 0;
+  return free_threaded ? release.free_threaded_layout : release.layout;
+}
+
+absl::Status free_threaded_unsupported(const Release& release) {
+  return make_error(ErrorKind::kUnsupportedVersion,
+                    absl::StrFormat("free-threaded builds of Python %d.%d are not supported by "
+                                    "this build of pystack-dump",
+                                    release.major, release.minor),
+                    "supported versions: " + supported_versions());
+}
+
 absl::StatusOr<Layout> layout_from_image(std::string_view image, const Release& release) {
+  const Layout* table = table_for(image, release);
   switch (release.layout_source) {
     case LayoutSource::kDebugOffsets313:
-      return layout_from_debug_offsets_313(image, *release.layout);
+      if (table == nullptr) return free_threaded_unsupported(release);
+      return layout_from_debug_offsets_313(image, *table);
     case LayoutSource::kDebugOffsets314:
+      if (table == nullptr) return free_threaded_unsupported(release);
       break;
     case LayoutSource::kGenerated:
       return *release.layout;
   }
-  absl::StatusOr<Layout> layout = layout_from_debug_offsets(image, release.layout);
+  absl::StatusOr<Layout> layout = layout_from_debug_offsets(image, table);
   if (layout.status().code() == absl::StatusCode::kUnimplemented) {
     return make_error(ErrorKind::kUnsupportedVersion, std::string(layout.status().message()),
                       "supported versions: " + supported_versions());
@@ -142,7 +160,9 @@ absl::StatusOr<PythonRuntime> newer_runtime(std::string_view image, const Python
                                             uint64_t runtime, const PythonBinary& binary) {
   const Release& newest = newest_release();
   const int major = newest.major, minor = newest.minor;
-  absl::StatusOr<Layout> layout = layout_from_debug_offsets_as(image, newest.layout, major, minor);
+  const Layout* table = table_for(image, newest);
+  if (table == nullptr) return free_threaded_unsupported(newest);
+  absl::StatusOr<Layout> layout = layout_from_debug_offsets_as(image, table, major, minor);
   if (!layout.ok()) {
     return make_error(
         ErrorKind::kUnsupportedVersion,

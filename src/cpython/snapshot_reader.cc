@@ -110,6 +110,8 @@ absl::StatusOr<Snapshot> SnapshotReader::read(const SnapshotNeeds& needs,
   Snapshot snapshot;
   snapshot.version = runtime_.version;
   snapshot.read_as = runtime_.read_as;
+  snapshot.free_threaded = layout_.free_threaded != 0;
+  snapshot.unverified_build = snapshot.free_threaded && !release_.free_threaded_verified;
   // 3.7+: _PyRuntime.interpreters.head; 2.7 and 3.6: the static interp_head.
   absl::StatusOr<uint64_t> head =
       runtime_.runtime_address != 0
@@ -157,6 +159,7 @@ absl::StatusOr<Interpreter> SnapshotReader::read_interpreter(uint64_t address) {
   absl::StatusOr<uint64_t> head = objects_.read_pointer(address + layout_.interp.threads_head);
   if (!head.ok()) return absl::DataLossError(at("unreadable interpreter", address));
   const GilState gil = read_gil_holder(pages_, runtime_, release_, address);
+  interpreter.gil_enabled = gil.enabled;
   const bool collecting = read_gc_collecting(address);
 
   absl::flat_hash_set<uint64_t> seen;
@@ -405,9 +408,17 @@ Frame SnapshotReader::read_frame(uint64_t frame, uint64_t code_address) {
   out.qualname = (*code)->qualname;
   absl::StatusOr<uint64_t> instr = objects_.read_pointer(frame + layout_.iframe.instr);
   if (!instr.ok()) return out;
+  int32_t tlbc_index = 0;
+  if (layout_.iframe.tlbc_index >= 0) {
+    absl::StatusOr<int32_t> index = read_value<int32_t>(pages_, frame + layout_.iframe.tlbc_index);
+    if (!index.ok()) return out;
+    tlbc_index = *index;
+  }
+  const uint64_t first =
+      frame_first_instruction(pages_, layout_, **code, code_address, tlbc_index);
+  if (first == 0) return out;
   // _PyInterpreterFrame_LASTI: code units from the first instruction, in bytes.
-  const int64_t units =
-      (static_cast<int64_t>(*instr) - static_cast<int64_t>((*code)->first_instruction)) / 2;
+  const int64_t units = (static_cast<int64_t>(*instr) - static_cast<int64_t>(first)) / 2;
   if (units < -(1 << 28) || units > (1 << 28)) return out;
   out.lineno = code_line_at(**code, release_, static_cast<int>(units * 2));
   return out;

@@ -231,8 +231,11 @@ const CodeObject* StackSampler::code_at(uint64_t address) {
 Outcome StackSampler::read_interpreter_frames(uint64_t frame, Sample& out, FirstFrame& first) {
   if (!read_first_frame(frame, first)) return Outcome::kBroken;
   const InterpreterFrameOffsets& f = layout_.iframe;
-  const int64_t low = std::min({f.owner, f.code, f.previous, f.instr});
-  const int64_t span = std::max({f.owner + 1, f.code + 8, f.previous + 8, f.instr + 8}) - low;
+  // Free-threaded 3.14+: the thread-local bytecode index too (in the same read).
+  const int64_t tlbc = f.tlbc_index >= 0 ? f.tlbc_index : f.owner;
+  const int64_t low = std::min({f.owner, f.code, f.previous, f.instr, tlbc});
+  const int64_t span =
+      std::max({f.owner + 1, f.code + 8, f.previous + 8, f.instr + 8, tlbc + 4}) - low;
   uint8_t bytes[256];
   if (low < 0 || span > static_cast<int64_t>(sizeof bytes)) return Outcome::kBroken;
   auto field = [&](int64_t offset) {
@@ -255,11 +258,18 @@ Outcome StackSampler::read_interpreter_frames(uint64_t frame, Sample& out, First
       // 3.11: is_entry is the byte before owner.
       sampled.entry = release_.entry_frames == EntryFrames::kIsEntryField &&
                       bytes[f.owner - 1 - low] != 0;
-      sampled.code = code_at(decode_stack_ref(release_, field(f.code)).object);
+      const uint64_t code_address = decode_stack_ref(release_, field(f.code)).object;
+      sampled.code = code_at(code_address);
       if (sampled.code == nullptr) return Outcome::kBroken;
-      const int64_t units = (static_cast<int64_t>(field(f.instr)) -
-                             static_cast<int64_t>(sampled.code->first_instruction)) / 2;
-      if (units >= -(1 << 28) && units <= (1 << 28)) {
+      uint64_t first = sampled.code->first_instruction;
+      if (f.tlbc_index >= 0) {
+        int32_t tlbc_index = 0;
+        std::memcpy(&tlbc_index, bytes + (f.tlbc_index - low), sizeof tlbc_index);
+        first = frame_first_instruction(pages_, layout_, *sampled.code, code_address, tlbc_index);
+      }
+      const int64_t units =
+          (static_cast<int64_t>(field(f.instr)) - static_cast<int64_t>(first)) / 2;
+      if (first != 0 && units >= -(1 << 28) && units <= (1 << 28)) {
         sampled.line = line_of(*sampled.code, static_cast<int>(units * 2));
       }
       out.frames.push_back(sampled);

@@ -433,6 +433,8 @@ void write_document(JsonWriter& json, const Snapshot& snapshot, const SourceLine
   json.string_utf8(version_string(snapshot.version));
   json.key("executable");
   json.string_utf8(snapshot.executable);
+  json.key("free_threaded");
+  json.boolean(snapshot.free_threaded);
   json.key("fatal_error");
   write_optional_utf8(json, snapshot.fatal_error);
   json.key("interpreters");
@@ -441,6 +443,8 @@ void write_document(JsonWriter& json, const Snapshot& snapshot, const SourceLine
     json.begin_object();
     json.key("id");
     json.number(interp.id);
+    json.key("gil_enabled");
+    json.boolean(interp.gil_enabled);
     json.key("error");
     write_optional_utf8(json, interp.walk_error);
     json.key("threads");

@@ -249,6 +249,8 @@ struct LockReport {
 struct Interpreter {
   int64_t id = 0;
   uint64_t address = 0;
+  // False in a free-threaded build running without its GIL: no thread is "Current thread".
+  bool gil_enabled = true;
   std::vector<Thread> threads;  // CPython's own order: newest first
   std::optional<std::string> walk_error;
   std::optional<AsyncioTasks> tasks;  // --tasks
@@ -264,6 +266,10 @@ struct Snapshot {
   // A release newer than pystack-dump knows, read as this older one (its rules and formats).
   std::optional<PythonVersion> read_as;
   std::string executable;  // the target's executable, as the tool found it
+  bool free_threaded = false;  // a free-threaded build (Py_GIL_DISABLED, PEP 703)
+  // A free-threaded build of a release no such build was tested with (3.14t, 3.15t): read from
+  // its _Py_DebugOffsets and CPython's sources alone.
+  bool unverified_build = false;
   // A core of a crash of 3.14+: the C stack the crash handler prints after the Python dump.
   std::optional<CrashCStack> crash_c_stack;
   std::vector<Interpreter> interpreters;

@@ -80,6 +80,13 @@ std::vector<Interpreter> find_interpreters() {
     }
   }
   if (fs::exists("/usr/bin/python3.11")) found.push_back({"debian 3.11", "/usr/bin/python3.11", {}});
+  // The free-threaded CPython the tests build (scripts/build-free-threaded).
+  for (const auto& entry : fs::directory_iterator("build/pythons", ec)) {
+    const fs::path python = entry.path() / "bin" / ("python" + entry.path().filename().string());
+    if (fs::exists(entry.path() / ".complete", ec) && fs::exists(python, ec)) {
+      found.push_back({"built " + entry.path().filename().string(), fs::absolute(python).string(), {}});
+    }
+  }
   // The Debian roots the tests build (build/roots/NAME), each interpreter run inside its root.
   const std::string in_root = fs::absolute("scripts/in-root").string();
   for (const char* name : {"bullseye", "unstable"}) {

@@ -493,6 +493,9 @@ TEST_P(Embedded, MatchesFaulthandler) {
   for (absl::string_view flag : absl::StrSplit(flags->out, absl::ByAnyChar(" \n"),
                                                absl::SkipEmpty())) {
     build.emplace_back(flag);
+    // A libpython outside the loader's path (a build under build/pythons, whose python-config
+    // does not add one): found where it was linked from.
+    if (absl::StartsWith(flag, "-L")) build.push_back(absl::StrCat("-Wl,-rpath,", flag.substr(2)));
   }
   absl::Status built = RunToSuccess(build);
   ASSERT_TRUE(built.ok()) << built;

@@ -631,7 +631,10 @@ class Gcore : public ::testing::TestWithParam<Interpreter> {};
 TEST_P(Gcore, MatchesLiveDump) {
   const Interpreter& py = GetParam();
   ASSERT_TOOL(tool);
-  absl::StatusOr<std::unique_ptr<Target>> target = StartTarget(py, "core_live.py", {});
+  // A free-threaded build has a GIL holder only with its GIL on (PYTHON_GIL=1).
+  absl::StatusOr<std::unique_ptr<Target>> target = StartTarget(
+      py, "core_live.py", {}, false,
+      py.free_threaded ? std::vector<std::string>{"PYTHON_GIL=1"} : std::vector<std::string>{});
   ASSERT_TRUE(target.ok()) << target.status();
   const pid_t pid = (*target)->child.pid();
   const std::vector<std::string> env = ToolEnv(py);

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -356,7 +357,7 @@ absl::StatusOr<std::string> GcoreOf(const Interpreter& python, pid_t pid, const 
 }
 
 std::string Interpreter::Version() const {
-  return absl::StrCat(major, ".", minor, ".", micro, debug ? "d" : "");
+  return absl::StrCat(major, ".", minor, ".", micro, debug ? "d" : "", free_threaded ? "t" : "");
 }
 
 void PrintTo(const Interpreter& python, std::ostream* os) {
@@ -391,6 +392,13 @@ fs::path RootsDir() {
   if (const char* env = getenv("PYSTACK_IT_ROOTS"); env && *env) return env;
   std::error_code ec;
   return fs::read_symlink("/proc/self/exe", ec).parent_path() / "roots";
+}
+
+// BUILD/pythons of the test binary: the interpreters built from source
+// (scripts/build-free-threaded).
+fs::path PythonsDir() {
+  std::error_code ec;
+  return fs::read_symlink("/proc/self/exe", ec).parent_path() / "pythons";
 }
 
 // The interpreters of one Debian root: a wrapper for each (ROOTS/NAME.bin/PROGRAM), which runs
@@ -472,6 +480,20 @@ Discovery Discover() {
   }
   std::sort(debian.begin(), debian.end());
   candidates.insert(candidates.end(), debian.begin(), debian.end());
+  // Built from source, once (scripts/build-free-threaded): BUILD/pythons/NAME/bin/python3.Nt.
+  const std::regex built_name(R"(python3\.[0-9]+t)");
+  std::vector<std::string> built;
+  for (const auto& entry : fs::directory_iterator(PythonsDir(), ec)) {
+    if (!fs::exists(entry.path() / ".complete", ec)) continue;  // being built, or failed
+    for (const auto& file : fs::directory_iterator(entry.path() / "bin", ec)) {
+      if (std::regex_match(file.path().filename().string(), built_name) &&
+          access(file.path().c_str(), X_OK) == 0) {
+        built.push_back(file.path().string());
+      }
+    }
+  }
+  std::sort(built.begin(), built.end());
+  candidates.insert(candidates.end(), built.begin(), built.end());
   if (const char* extra = getenv("PYSTACK_IT_PYTHON"); extra && *extra) {
     for (absl::string_view p : absl::StrSplit(extra, ':', absl::SkipEmpty()))
       candidates.emplace_back(p);
@@ -506,7 +528,8 @@ Discovery Discover() {
   for (Interpreter py : to_ask) {
     const std::string& path = py.path;
     absl::StatusOr<RunResult> r = RunProgram(
-        {path, "-c", "import sys; print(sys.version_info[:3])"}, std::chrono::seconds(20));
+        {path, "-c", "import sys; print(sys.version_info[:3], repr(getattr(sys, 'abiflags', '')))"},
+        std::chrono::seconds(20));
     std::smatch m;
     if (!r.ok() || r->exit_code() != 0 || !std::regex_search(r->out, m, version_re)) {
       d.problems.push_back(absl::StrCat(
@@ -516,6 +539,7 @@ Discovery Discover() {
     py.major = std::stoi(m[1]);
     py.minor = std::stoi(m[2]);
     py.micro = std::stoi(m[3]);
+    py.free_threaded = absl::StrContains(std::string(m.suffix()), "t");  // sys.abiflags
     all.push_back(py);
   }
   std::stable_sort(all.begin(), all.end(), [](const Interpreter& a, const Interpreter& b) {
@@ -523,7 +547,8 @@ Discovery Discover() {
   });
   for (Interpreter& py : all) {
     std::string base =
-        absl::StrCat("py", py.major, "_", py.minor, "_", py.micro, py.debug ? "d" : "");
+        absl::StrCat("py", py.major, "_", py.minor, "_", py.micro, py.debug ? "d" : "",
+                     py.free_threaded ? "t" : "");
     int uses = ++name_uses[base];
     py.name = uses == 1 ? base : absl::StrCat(base, "_", uses);
     (py.InScope() ? d.in_scope : d.out_of_scope).push_back(py);

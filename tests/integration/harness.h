@@ -167,9 +167,10 @@ struct Interpreter {
   std::string root;        // the Debian root it runs in; empty for the host's own
   std::string inner_path;  // its path inside `root`
   bool debug = false;      // a debug build (python3.14d)
+  bool free_threaded = false;  // a free-threaded build (python3.13t, scripts/build-free-threaded)
   int major = 0, minor = 0, micro = 0;
-  std::string name;  // e.g. "py3_12_1", "py3_14_10d" (a suffix "_2", "_3" when two share a version)
-  std::string Version() const;  // "3.14.10", "3.14.10d" for a debug build
+  std::string name;  // e.g. "py3_12_1", "py3_14_10d", "py3_13_5t" (a suffix "_2", "_3" when two share a version)
+  std::string Version() const;  // "3.14.10", "3.14.10d" for a debug build, "3.13.5t" free-threaded
   bool InScope() const;
   bool InRoot() const { return !root.empty(); }
 };

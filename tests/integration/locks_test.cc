@@ -67,6 +67,13 @@ void ExpectReportIsTheTruth(const LocksCase& c, const Target& target, const std:
 InterpreterCoverage* const kLocksCoverage =
     AddInterpreterCoverage("--locks against the waits each target recorded");
 
+// A free-threaded build runs without a GIL: gil_holder turns it on (PYTHON_GIL=1), as a user of
+// such a build may, so that threads wait for it.
+std::vector<std::string> TargetEnv(const LocksCase& c) {
+  if (c.scenario == "gil_holder" && c.python.free_threaded) return {"PYTHON_GIL=1"};
+  return {};
+}
+
 class Locks : public ::testing::TestWithParam<LocksCase> {
  protected:
   void TearDown() override { kLocksCoverage->Count(GetParam().python.name, !HasFailure()); }
@@ -80,7 +87,7 @@ TEST_P(Locks, ReportIsTheRecordedTruth) {
   }
   ASSERT_TOOL(tool);
   absl::StatusOr<std::unique_ptr<Target>> target =
-      StartTarget(c.python, "locks_deadlocks.py", {c.scenario});
+      StartTarget(c.python, "locks_deadlocks.py", {c.scenario}, false, TargetEnv(c));
   ASSERT_TRUE(target.ok()) << target.status();
   const pid_t pid = (*target)->child.pid();
   absl::StatusOr<RunResult> json =
@@ -113,7 +120,7 @@ TEST_P(Locks, GcoreGivesTheSameReport) {
   }
   ASSERT_TOOL(tool);
   absl::StatusOr<std::unique_ptr<Target>> target =
-      StartTarget(c.python, "locks_deadlocks.py", {c.scenario});
+      StartTarget(c.python, "locks_deadlocks.py", {c.scenario}, false, TargetEnv(c));
   ASSERT_TRUE(target.ok()) << target.status();
   const pid_t pid = (*target)->child.pid();
   absl::StatusOr<std::string> core = GcoreOf(c.python, pid, (*target)->dir.path());

@@ -10,6 +10,7 @@
 
 #include "cpython/debug_offsets.h"
 #include "cpython/debug_offsets_format.h"
+#include "cpython/releases.h"
 
 namespace pystack {
 namespace {
@@ -234,11 +235,55 @@ TEST(DebugOffsets314, RefusesLayoutsItDoesNotKnow) {
   EXPECT_NE(parse_message(image).find("does not know"), std::string::npos);
 }
 
-TEST(DebugOffsets314, RefusesFreeThreadedBuilds) {
+TEST(DebugOffsets314, RefusesFreeThreadedBuildsWithoutTheirTable) {
   DebugOffsets314 d = example_offsets<DebugOffsets314>(kVersion3141);
   d.free_threaded = 1;
   EXPECT_EQ(parse_code(image_of(d)), absl::StatusCode::kUnimplemented);
   EXPECT_NE(parse_message(image_of(d)).find("free-threaded"), std::string::npos);
+}
+
+// A 3.14t image: the object header 16 bytes longer, thread-local bytecode published.
+DebugOffsets314 free_threaded_example() {
+  DebugOffsets314 d = example_offsets<DebugOffsets314>(kVersion3141);
+  d.free_threaded = 1;
+  d.pyobject = {32, 24};
+  d.tuple_object = {48, 40, 32};
+  d.list_object = {56, 40, 32};
+  d.bytes_object.ob_size = 32;
+  d.bytes_object.ob_sval = 48;
+  d.bytes_object.size = 56;
+  d.interpreter_frame.tlbc_index = 72;
+  d.code_object.size = 232;  // sizeof(PyCodeObject) of 3.14t, co_code_adaptive at its end
+  d.code_object.co_code_adaptive = 232;
+  d.code_object.co_tlbc = 224;
+  d.interpreter_state.gil_runtime_state_enabled = 8;  // offsetof(struct _gil_runtime_state, enabled)
+  return d;
+}
+
+TEST(DebugOffsets314, ReadsAFreeThreadedBuildWithItsTable) {
+  const Release* row = find_release(PythonVersion{3, 14, 1, 0});
+  ASSERT_NE(row, nullptr);
+  ASSERT_NE(row->free_threaded_layout, nullptr);
+  EXPECT_FALSE(row->free_threaded_verified);
+  const Layout& table = *row->free_threaded_layout;
+  EXPECT_EQ(table.free_threaded, 1);
+  absl::StatusOr<Layout> layout = layout_from_debug_offsets(image_of(free_threaded_example()), &table);
+  ASSERT_TRUE(layout.ok()) << layout.status();
+  EXPECT_EQ(layout->free_threaded, 1);
+  EXPECT_EQ(layout->object.type, 24);
+  EXPECT_EQ(layout->object.var_size, 32);
+  EXPECT_EQ(layout->iframe.tlbc_index, 72);
+  EXPECT_EQ(layout->code.tlbc, 224);
+  EXPECT_EQ(layout->gil.enabled, 8);
+  // The str state's bits are the table's: `interned` is a whole byte in a free-threaded build.
+  EXPECT_EQ(layout->unicode.kind_shift, table.unicode.kind_shift);
+  EXPECT_EQ(layout->unicode.kind_shift, 8);
+  // What no _Py_DebugOffsets publishes is the free-threaded table's.
+  EXPECT_EQ(layout->object.managed_dict, -8);
+  // A default build's image is not read with the free-threaded table, nor the reverse.
+  const std::string default_image = image_of(example_offsets<DebugOffsets314>(kVersion3141));
+  EXPECT_FALSE(layout_from_debug_offsets(default_image, &table).ok());
+  EXPECT_FALSE(layout_from_debug_offsets(image_of(free_threaded_example()), row->layout).ok());
 }
 
 }  // namespace

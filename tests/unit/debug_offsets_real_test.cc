@@ -15,6 +15,8 @@
 #include "absl/strings/escaping.h"
 #include "common/errors.h"
 #include "cpython/debug_offsets.h"
+#include "cpython/debug_offsets_format.h"
+#include "cpython/releases.h"
 #include "cpython/runtime.h"
 #include "symbols/python_binary.h"
 #include "memory/remote_memory.h"
@@ -26,6 +28,7 @@ struct Recording {
   std::string file;
   int major = 0, minor = 0, micro = 0;
   bool debug = false;
+  bool free_threaded = false;
   std::string image;
 };
 
@@ -53,6 +56,10 @@ std::vector<Recording> recordings() {
         std::string hex;
         words >> hex;
         r.image = absl::HexStringToBytes(hex);
+      } else if (key == "free_threaded") {
+        int free_threaded = 0;
+        words >> free_threaded;
+        r.free_threaded = free_threaded != 0;
       }
     }
     out.push_back(r);
@@ -126,8 +133,12 @@ TEST(RealDebugOffsets, EveryRecordingGivesALayout) {
     const uint64_t hex = debug_offsets_version(r.image);
     EXPECT_EQ(static_cast<int>((hex >> 24) & 0xff), r.major);
     EXPECT_EQ(static_cast<int>((hex >> 16) & 0xff), r.minor);
-    const Layout* table = find_layout(r.major, r.minor);
-    ASSERT_NE(table, nullptr) << "no generated table for " << r.major << "." << r.minor;
+    // A free-threaded build says so in its image, and has a table of its own (3.13t).
+    EXPECT_EQ(debug_offsets_word(r.image, kDebugOffsetsFreeThreadedWord) != 0, r.free_threaded);
+    const Release* release = find_release(PythonVersion{r.major, r.minor, r.micro, 0});
+    ASSERT_NE(release, nullptr);
+    const Layout* table = r.free_threaded ? release->free_threaded_layout : release->layout;
+    ASSERT_NE(table, nullptr) << "no generated table for " << r.file;
     absl::StatusOr<Layout> layout = r.minor >= 14
                                         ? layout_from_debug_offsets(r.image, table)
                                         : layout_from_debug_offsets_313(r.image, *table);
@@ -139,6 +150,8 @@ TEST(RealDebugOffsets, EveryRecordingGivesALayout) {
     EXPECT_EQ(layout->cell.ref, table->cell.ref);
     // A debug build lays its structs out differently from the release the table is from.
     if (!r.debug) expect_same_offsets(*layout, *table);
+    EXPECT_EQ(layout->free_threaded, r.free_threaded ? 1 : 0);
+    EXPECT_EQ(layout->gil.enabled, table->gil.enabled);
   }
 }
 
@@ -203,7 +216,7 @@ TEST(NewerRelease, RefusedWhenItsOffsetsDoNotMatch) {
       << runtime.status().message();
 }
 
-TEST(NewerRelease, FreeThreadedStaysRefused) {
+TEST(NewerRelease, FreeThreadedRefusedWithADefaultBuildsTable) {
   for (const Recording& r : recordings()) {
     if (r.minor != 14 || r.debug) continue;
     std::string image = r.image;

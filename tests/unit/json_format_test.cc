@@ -69,10 +69,12 @@ TEST(Json, Schema) {
   "pid": 42,
   "python_version": "3.12.1",
   "executable": "/usr/bin/python3",
+  "free_threaded": false,
   "fatal_error": null,
   "interpreters": [
     {
       "id": 0,
+      "gil_enabled": true,
       "error": null,
       "threads": [
         {
@@ -154,15 +156,19 @@ TEST(Json, EmptySnapshotAndErrors) {
   s.fatal_error = "Aborted";
   s.interpreters.resize(1);
   s.interpreters[0].walk_error = "bad \"list\"";
+  s.free_threaded = true;  // python3.13t running without its GIL
+  s.interpreters[0].gil_enabled = false;
   EXPECT_EQ(format_json(s, SourceLines(), false),
             R"({
   "pid": 0,
   "python_version": "3.11.7",
   "executable": "",
+  "free_threaded": true,
   "fatal_error": "Aborted",
   "interpreters": [
     {
       "id": 0,
+      "gil_enabled": false,
       "error": "bad \"list\"",
       "threads": []
     }

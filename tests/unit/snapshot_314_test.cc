@@ -328,7 +328,9 @@ ErrorKind identify_error(const D& offsets) {
   return runtime.ok() ? ErrorKind::kInternal : error_kind(runtime.status());
 }
 
-TEST(Snapshot314, FreeThreadedBuildsAreUnsupported) {
+// A free-threaded flag on a default build's offsets (an object header of 16 bytes): no known
+// free-threaded layout fits, and the build is refused rather than misread.
+TEST(Snapshot314, AFreeThreadedFlagOnADefaultLayoutIsUnsupported) {
   DebugOffsets314 d = example_offsets<DebugOffsets314>(kVersion3141);
   d.free_threaded = 1;
   EXPECT_EQ(identify_error(d), ErrorKind::kUnsupportedVersion);

@@ -35,8 +35,10 @@ _records_lock = threading.Lock()
 
 
 def record(case, e, base_str=None):
-    text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    # Under the lock: linecache is not thread-safe on a free-threaded build (3.13t: a KeyError
+    # from linecache.getlines when another thread's checkcache drops the entry).
     with _records_lock:
+        text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
         _records.append({"case": case, "thread_id": threading.get_ident(), "text": text,
                          "base_str": base_str})
 
