@@ -50,8 +50,10 @@ def record_when_parked(out_dir, role, main_thread_only=False):
     _keep.append(dump_file)
     ready = os.path.join(out_dir, "ready-%d" % pid)
     with open(ready + ".tmp", "w") as f:
-        # A debug build (sys.gettotalrefcount) is told apart as "3.14.10d", as the tests name it.
-        version = platform.python_version() + ("d" if hasattr(sys, "gettotalrefcount") else "")
+        # A debug build (sys.gettotalrefcount) is told apart as "3.14.10d", a free-threaded one
+        # (its abiflags) as "3.13.5t", as the tests name them.
+        version = (platform.python_version() + ("d" if hasattr(sys, "gettotalrefcount") else "") +
+                   ("t" if "t" in getattr(sys, "abiflags", "") else ""))
         f.write("%s %s %d\n" % (role, version, len(os.listdir("/proc/self/task"))))
     os.rename(ready + ".tmp", ready)
     faulthandler.dump_traceback_later(DELAY, file=dump_file)
