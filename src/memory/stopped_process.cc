@@ -135,10 +135,10 @@ bool thread_gone(pid_t pid, pid_t tid) {
 }
 
 // How long a refused PTRACE_SEIZE is retried when no tracer shows: the one that refused it may
-// have let go between the refusal and the look at TracerPid (another dump ending). 50 ms was
-// once too short for a dump built with AddressSanitizer on a busy machine; a real refusal is
+// have let go between the refusal and the look at TracerPid (another dump ending). 50 ms, then 500 ms,
+// were too short on a busy machine (ASan build; the fresh-machine check); a real refusal is
 // reported that much later.
-constexpr absl::Duration kTracerGoneGrace = absl::Milliseconds(500);
+constexpr absl::Duration kTracerGoneGrace = absl::Seconds(2);
 constexpr absl::Duration kSeizeRetryInterval = absl::Milliseconds(1);
 
 // PTRACE_SEIZE (no SIGSTOP is sent, so the kernel lets the thread run on if we die) and
