@@ -95,4 +95,16 @@ uint64_t frame_first_instruction(const RemoteMemory& memory, const Layout& layou
   return entry.ok() ? *entry : 0;
 }
 
+uint64_t frame_first_instruction_at(const RemoteMemory& memory, const Layout& layout,
+                                    const CodeObject& code, uint64_t code_address,
+                                    uint64_t frame) {
+  int32_t tlbc_index = 0;
+  if (layout.iframe.tlbc_index >= 0) {
+    absl::StatusOr<int32_t> index = read_value<int32_t>(memory, frame + layout.iframe.tlbc_index);
+    if (!index.ok()) return 0;
+    tlbc_index = *index;
+  }
+  return frame_first_instruction(memory, layout, code, code_address, tlbc_index);
+}
+
 }  // namespace pystack

@@ -35,6 +35,10 @@ struct CodeObject {
 uint64_t frame_first_instruction(const RemoteMemory& memory, const Layout& layout,
                                  const CodeObject& code, uint64_t code_address,
                                  int32_t tlbc_index);
+// The same for the frame at `frame`, whose tlbc_index is read there (where the layout has one).
+uint64_t frame_first_instruction_at(const RemoteMemory& memory, const Layout& layout,
+                                    const CodeObject& code, uint64_t code_address,
+                                    uint64_t frame);
 
 // The line of the instruction at `byte_offset` (Python's f_lasti in bytes), per the release's
 // line-table format.

@@ -312,13 +312,13 @@ absl::StatusOr<std::optional<uint64_t>> DictReader::find_attribute(uint64_t obje
   // free-threaded build, which has no PyGC_Head).
   const int64_t dict_offset = objects_.layout().object.managed_dict;
   if (dict_offset >= 0 || dict_offset < -64) return std::optional<uint64_t>();
-  absl::StatusOr<uint64_t> word =
-      objects_.read_pointer(object - static_cast<uint64_t>(-dict_offset));
+  const uint64_t dict_slot = object - static_cast<uint64_t>(-dict_offset);
+  absl::StatusOr<uint64_t> word = objects_.read_pointer(dict_slot);
   if (!word.ok()) return word.status();
   uint64_t values = 0;
   if (model == ManagedDict::kPointers311) {
     if (*word != 0) return find(*word, name);
-    absl::StatusOr<uint64_t> v = objects_.read_pointer(object - static_cast<uint64_t>(-dict_offset) - 8);
+    absl::StatusOr<uint64_t> v = objects_.read_pointer(dict_slot - 8);  // 3.11's values, below
     if (!v.ok()) return v.status();
     values = *v;
   } else if (model == ManagedDict::kTaggedValues312) {

@@ -326,15 +326,8 @@ std::vector<uint64_t> LockWaitReader::live_stack_from_311(const Frame& frame) {
   if (*nlocalsplus < 0 || *nlocalsplus > kMaxStackSlots) return {};
   absl::StatusOr<std::string> table = objects_.read_bytes(*table_object);
   if (!table.ok()) return {};
-  int32_t tlbc_index = 0;
-  if (layout.iframe.tlbc_index >= 0) {
-    absl::StatusOr<int32_t> index =
-        read_value<int32_t>(objects_.memory(), frame.frame_address + layout.iframe.tlbc_index);
-    if (!index.ok()) return {};
-    tlbc_index = *index;
-  }
-  const uint64_t first = frame_first_instruction(objects_.memory(), layout, **code,
-                                                 frame.code_address, tlbc_index);
+  const uint64_t first = frame_first_instruction_at(objects_.memory(), layout, **code,
+                                                    frame.code_address, frame.frame_address);
   if (first == 0 || *instr < first) return {};
   const uint64_t units = (*instr - first) / 2;
   if (units > (uint64_t{1} << 30)) return {};

@@ -112,9 +112,6 @@ absl::StatusOr<PythonRuntime> without_runtime(const RemoteMemory& memory,
   return runtime;
 }
 
-// The Layout a _Py_DebugOffsets image gives, as the release's row says: its offsets laid over
-// the table generated from the version's headers (3.13), or the layout of the 3.14+ struct that
-// matches, the table filling in what it does not publish (debug_offsets_314.cc).
 // The table an image is read with: the release's, or its free-threaded build's (nullptr: none).
 const Layout* table_for(std::string_view image, const Release& release) {
   const bool free_threaded = debug_offsets_word(image, kDebugOffsetsFreeThreadedWord) != 0;
@@ -129,6 +126,9 @@ absl::Status free_threaded_unsupported(const Release& release) {
                     "supported versions: " + supported_versions());
 }
 
+// The Layout a _Py_DebugOffsets image gives, as the release's row says: its offsets laid over
+// the table generated from the version's headers (3.13), or the layout of the 3.14+ struct that
+// matches, the table filling in what it does not publish (debug_offsets_314.cc).
 absl::StatusOr<Layout> layout_from_image(std::string_view image, const Release& release) {
   const Layout* table = table_for(image, release);
   switch (release.layout_source) {

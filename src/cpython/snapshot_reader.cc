@@ -408,14 +408,7 @@ Frame SnapshotReader::read_frame(uint64_t frame, uint64_t code_address) {
   out.qualname = (*code)->qualname;
   absl::StatusOr<uint64_t> instr = objects_.read_pointer(frame + layout_.iframe.instr);
   if (!instr.ok()) return out;
-  int32_t tlbc_index = 0;
-  if (layout_.iframe.tlbc_index >= 0) {
-    absl::StatusOr<int32_t> index = read_value<int32_t>(pages_, frame + layout_.iframe.tlbc_index);
-    if (!index.ok()) return out;
-    tlbc_index = *index;
-  }
-  const uint64_t first =
-      frame_first_instruction(pages_, layout_, **code, code_address, tlbc_index);
+  const uint64_t first = frame_first_instruction_at(pages_, layout_, **code, code_address, frame);
   if (first == 0) return out;
   // _PyInterpreterFrame_LASTI: code units from the first instruction, in bytes.
   const int64_t units = (static_cast<int64_t>(*instr) - static_cast<int64_t>(first)) / 2;
