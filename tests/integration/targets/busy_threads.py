@@ -1,8 +1,15 @@
 """Scenario "busy_threads N": N threads run Python code at the same time (on a free-threaded build,
 truly in parallel), each in a loop of small calls, while the main thread sleeps. No dump: the
 target is idle (pd_common.finish_idle) once every thread runs. Usage: busy_threads.py OUT_DIR N
+Lives 600 s, not pd_common's 60: the test dumps it 200 times, about a second each under the
+sanitizers' build (it still dies with the harness).
 """
+import signal
+
 import pd_common as common
+
+LIFETIME = 600
+signal.alarm(LIFETIME)
 
 
 def leaf(i):
