@@ -11,12 +11,11 @@
 #include "absl/strings/str_cat.h"
 #include "cpython/asyncio_tasks.h"
 #include "cpython/int_value.h"
+#include "cpython/layout.h"
 #include "memory/remote_memory.h"
 
 namespace pystack {
 namespace {
-
-constexpr int64_t kDefaultObjectHeader = 16;  // sizeof(PyObject) of a default (GIL) build
 
 constexpr int64_t kWeakrefObject = 0;    // PyWeakReference.wr_object, right after the object header
 constexpr size_t kMaxGatherings = 1024;  // gathers nested under one awaiting task
@@ -193,7 +192,7 @@ std::optional<AsyncioTaskReader::RegisteredTask> AsyncioTaskReader::registered_t
   if (c_task) {
     // The offsets are a default build's: a free-threaded build's longer object header moves
     // every field by as much (3.13t, checked with its DWARF).
-    const uint64_t fields = object + object_header_size(objects_.layout()) - kDefaultObjectHeader;
+    const uint64_t fields = object + object_header_growth(objects_.layout());
     absl::StatusOr<int32_t> state = read_value<int32_t>(objects_.memory(), fields + c.state);
     if (!state.ok() || *state != 0) return std::nullopt;  // not PENDING
     auto field = [&](int64_t offset) -> uint64_t {

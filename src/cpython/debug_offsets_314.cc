@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "cpython/debug_offsets.h"
 #include "cpython/debug_offsets_format.h"
+#include "cpython/layout.h"
 
 namespace pystack {
 namespace {
@@ -129,7 +130,8 @@ constexpr Anchor kAnchors[] = {
     {"list_object", "ob_size", 16},        {"bytes_object", "ob_size", 16},
 };
 // ob_tid, ob_flags/ob_mutex/ob_gc_bits, ob_ref_local and ob_ref_shared before ob_type.
-constexpr uint64_t kFreeThreadedHeaderGrowth = 16;
+constexpr uint64_t kFreeThreadedHeaderGrowth =
+    kFreeThreadedObjectHeaderSize - kDefaultObjectHeaderSize;
 
 bool anchors_hold(std::string_view image, const Format& format, bool free_threaded) {
   return std::all_of(std::begin(kAnchors), std::end(kAnchors), [&](const Anchor& a) {

@@ -380,6 +380,12 @@ const std::vector<Layout>& all_layouts();
 
 // sizeof(PyObject), where the fields of a C object of the standard library begin: 16, or 32 in
 // a free-threaded build (ob_tid, ob_mutex, ob_gc_bits, ob_ref_local, ob_ref_shared, ob_type).
+inline constexpr int64_t kDefaultObjectHeaderSize = 16;
+inline constexpr int64_t kFreeThreadedObjectHeaderSize = 32;
 inline int64_t object_header_size(const Layout& layout) { return layout.object.type + 8; }
+// How much further an object's own fields lie than in a default build: 0, or 16 when free-threaded.
+inline int64_t object_header_growth(const Layout& layout) {
+  return object_header_size(layout) - kDefaultObjectHeaderSize;
+}
 
 }  // namespace pystack
