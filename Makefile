@@ -47,8 +47,10 @@ $(BUILD)/libpystack.a: $(LIB_OBJS)
 $(BUILD)/pystack-dump: $(CLI_OBJS) $(BUILD)/libpystack.a
 	$(CXX) $(CXXFLAGS) -o $@ $^ $(LIBS)
 
-# The exit codes are cli/'s; the unit tests check what the library's errors become.
-$(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/obj/src/cli/exit_codes.o $(BUILD)/libpystack.a
+# The exit codes and warnings are cli/'s; the unit tests check what the library's errors become
+# and what the warnings say.
+$(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/obj/src/cli/exit_codes.o $(BUILD)/obj/src/cli/report.o \
+                     $(BUILD)/libpystack.a
 	$(CXX) $(CXXFLAGS) -o $@ $^ -lgtest_main -lgtest -pthread $(LIBS)
 
 # Tests of the library against the real files of the interpreters on this machine (ELF symbol

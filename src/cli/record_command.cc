@@ -174,10 +174,7 @@ int run_record(const Options& options) {
   absl::StatusOr<std::string> text = render_profile(profile, format);
   if (!text.ok()) return report_error(text.status());
   if (const int written = write_profile(*text, options); written != kExitOk) return written;
-  for (const absl::Status& skipped : session.skipped()) {
-    write_all(stderr, absl::StrCat("pystack-dump: warning: not sampled: ",
-                                   one_line(std::string(skipped.message())), "\n"));
-  }
+  warn_about_session(session);
   if (!options.sampler.quiet) {
     std::string summary = absl::StrCat(
         "pystack-dump: recorded ",

@@ -111,22 +111,34 @@ void guard_standard_descriptors() {
   }
 }
 
-void warn_if_unverified(const Snapshot& snapshot) {
-  const PythonVersion& v = snapshot.version;
-  if (snapshot.unverified_build) {
-    std::fprintf(stderr,
-                 "pystack-dump: warning: free-threaded Python %d.%d.%d is read from its "
-                 "_Py_DebugOffsets and CPython's sources; this build of pystack-dump was not "
-                 "tested against a running one\n",
-                 v.major, v.minor, v.micro);
+std::string caveat_warnings(const RuntimeCaveat& caveat) {
+  const PythonVersion& v = caveat.version;
+  std::string out;
+  if (caveat.unverified_free_threaded) {
+    absl::StrAppendFormat(&out,
+                          "pystack-dump: warning: free-threaded Python %d.%d.%d is read from its "
+                          "_Py_DebugOffsets and CPython's sources; this build of pystack-dump was "
+                          "not tested against a running one\n",
+                          v.major, v.minor, v.micro);
   }
-  if (!snapshot.read_as) return;
-  std::fprintf(stderr,
-               "pystack-dump: warning: Python %d.%d.%d is newer than this build of pystack-dump "
-               "knows; its _Py_DebugOffsets matches %d.%d's, and the output follows %d.%d's "
-               "format\n",
-               v.major, v.minor, v.micro, snapshot.read_as->major, snapshot.read_as->minor,
-               snapshot.read_as->major, snapshot.read_as->minor);
+  if (caveat.read_as) {
+    const PythonVersion& as = *caveat.read_as;
+    absl::StrAppendFormat(&out,
+                          "pystack-dump: warning: Python %d.%d.%d is newer than this build of "
+                          "pystack-dump knows; its _Py_DebugOffsets matches %d.%d's, and the "
+                          "output follows %d.%d's format\n",
+                          v.major, v.minor, v.micro, as.major, as.minor, as.major, as.minor);
+  }
+  return out;
+}
+
+void warn_if_unverified(const RuntimeCaveat& caveat) {
+  const std::string text = caveat_warnings(caveat);
+  if (!text.empty()) std::fputs(text.c_str(), stderr);
+}
+
+void warn_if_unverified(const Snapshot& snapshot) {
+  warn_if_unverified(RuntimeCaveat{snapshot.version, snapshot.unverified_build, snapshot.read_as});
 }
 
 }  // namespace pystack

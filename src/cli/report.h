@@ -38,5 +38,9 @@ void guard_standard_descriptors();
 // newer than this build knows (Snapshot::read_as: the output follows the older release's
 // format), a free-threaded build of 3.14+ (Snapshot::unverified_build).
 void warn_if_unverified(const Snapshot& snapshot);
+// The same warnings for a runtime record or top sampled.
+void warn_if_unverified(const RuntimeCaveat& caveat);
+// Their text: a line each, or "".
+std::string caveat_warnings(const RuntimeCaveat& caveat);
 
 }  // namespace pystack

@@ -4,6 +4,7 @@
 #include <sys/prctl.h>
 
 #include "absl/strings/str_cat.h"
+#include "cli/report.h"
 #include "common/errors.h"
 #include "memory/procfs.h"
 
@@ -109,6 +110,14 @@ int SamplingRun::finish_command(absl::Duration grace) {
     }
   }
   return command_->shell_status();
+}
+
+void warn_about_session(const SamplingSession& session) {
+  for (const RuntimeCaveat& caveat : session.caveats()) warn_if_unverified(caveat);
+  for (const absl::Status& skipped : session.skipped()) {
+    write_all(stderr, absl::StrCat("pystack-dump: warning: not sampled: ",
+                                   one_line(std::string(skipped.message())), "\n"));
+  }
 }
 
 }  // namespace pystack

@@ -41,4 +41,8 @@ class SamplingRun {
 
 SessionOptions session_options(const Options& options);
 
+// After a run, one line on stderr each: a runtime sampled with a caveat (as a dump of it warns),
+// a process of the tree that could not be sampled, and why.
+void warn_about_session(const SamplingSession& session);
+
 }  // namespace pystack

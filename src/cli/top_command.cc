@@ -144,6 +144,8 @@ int run_top(const Options& options) {
                                            absl::Nanoseconds(profile.duration_nanos), sort)};
   for (std::string& line : format_top(profile, sort, 20, 0)) lines.push_back(std::move(line));
   if (interactive) write_all(stdout, absl::StrCat(absl::StrJoin(lines, "\n"), "\n"));
+  // After the screen: on it, they would have been drawn over.
+  warn_about_session(session);
   return (*run)->has_command() ? command_status : kExitOk;
 }
 

@@ -179,6 +179,10 @@ absl::StatusOr<PythonRuntime> newer_runtime(std::string_view image, const Python
 
 }  // namespace
 
+bool is_unverified_free_threaded(const PythonRuntime& runtime) {
+  return runtime.layout.free_threaded != 0 && !release_of(runtime.layout).free_threaded_verified;
+}
+
 PythonVersion version_from_hex(uint64_t hex) {
   PythonVersion v;
   v.major = static_cast<int>((hex >> 24) & 0xff);

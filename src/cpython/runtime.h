@@ -28,6 +28,11 @@ struct PythonRuntime {
   std::string file;  // the mapped path of the file that holds it (set by find_runtime)
 };
 
+// A free-threaded build of a release whose free-threaded build ran no test here
+// (Release::free_threaded_verified): what is read of it comes from its _Py_DebugOffsets and
+// CPython's sources only, and a dump or a profile of it says so.
+bool is_unverified_free_threaded(const PythonRuntime& runtime);
+
 // Errors: kUnsupportedVersion naming the version found; kRuntimeUnreadable when the runtime's memory
 // does not look like a CPython runtime.
 absl::StatusOr<PythonRuntime> identify_runtime(const RemoteMemory& memory,

@@ -111,7 +111,7 @@ absl::StatusOr<Snapshot> SnapshotReader::read(const SnapshotNeeds& needs,
   snapshot.version = runtime_.version;
   snapshot.read_as = runtime_.read_as;
   snapshot.free_threaded = layout_.free_threaded != 0;
-  snapshot.unverified_build = snapshot.free_threaded && !release_.free_threaded_verified;
+  snapshot.unverified_build = is_unverified_free_threaded(runtime_);
   // 3.7+: _PyRuntime.interpreters.head; 2.7 and 3.6: the static interp_head.
   absl::StatusOr<uint64_t> head =
       runtime_.runtime_address != 0

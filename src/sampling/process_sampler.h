@@ -54,6 +54,7 @@ class ProcessSampler {
   absl::Status sample(ProfileBuilder& profile, SamplingCounts& counts);
 
   pid_t pid() const { return target_->pid(); }
+  const PythonRuntime& runtime() const { return sampler_.runtime(); }
 
  private:
   ProcessSampler(std::unique_ptr<LiveProcess> target, PythonRuntime runtime,

@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/errors.h"
@@ -41,8 +42,21 @@ absl::Status SamplingSession::add_root(pid_t pid) {
       ProcessSampler::open(pid, options_.sampling, builder_);
   if (!process.ok()) return process.status();
   root_ = pid;
-  processes_.push_back(*std::move(process));
+  add_process(*std::move(process));
   return absl::OkStatus();
+}
+
+void SamplingSession::add_process(std::unique_ptr<ProcessSampler> process) {
+  const PythonRuntime& runtime = process->runtime();
+  RuntimeCaveat caveat{runtime.version, is_unverified_free_threaded(runtime), runtime.read_as};
+  const bool known = std::any_of(caveats_.begin(), caveats_.end(), [&](const RuntimeCaveat& c) {
+    return c.version.major == caveat.version.major && c.version.minor == caveat.version.minor &&
+           c.version.micro == caveat.version.micro &&
+           c.unverified_free_threaded == caveat.unverified_free_threaded &&
+           c.read_as.has_value() == caveat.read_as.has_value();
+  });
+  if (!known && (caveat.unverified_free_threaded || caveat.read_as)) caveats_.push_back(caveat);
+  processes_.push_back(std::move(process));
 }
 
 void SamplingSession::follow_children(absl::Time now) {
@@ -60,7 +74,7 @@ void SamplingSession::follow_children(absl::Time now) {
     absl::StatusOr<std::unique_ptr<ProcessSampler>> process =
         ProcessSampler::open(child.pid, options_.sampling, builder_);
     if (process.ok()) {
-      processes_.push_back(*std::move(process));
+      add_process(*std::move(process));
     } else if (++tries == kTriesPerChild) {
       skipped_.push_back(process.status());
     }

@@ -48,12 +48,14 @@ class SamplingSession {
 
   // The processes that could not be sampled and why, for warnings (--subprocesses).
   const std::vector<absl::Status>& skipped() const { return skipped_; }
+  const std::vector<RuntimeCaveat>& caveats() const { return caveats_; }
   const SamplingCounts& counts() const { return counts_; }
   // The profile, its totals filled in.
   Profile& profile();
 
  private:
   void follow_children(absl::Time now);
+  void add_process(std::unique_ptr<ProcessSampler> process);
   void sample_all();
   bool alive() const;
 
@@ -67,6 +69,7 @@ class SamplingSession {
   absl::flat_hash_map<pid_t, int> tried_;
   absl::Time children_seen_ = absl::InfinitePast();
   std::vector<absl::Status> skipped_;
+  std::vector<RuntimeCaveat> caveats_;
   absl::Time started_;
   absl::Time ended_;
 };

@@ -21,6 +21,15 @@ struct PythonVersion {
   }
 };
 
+// A runtime that no interpreter of the test suite vouches for, for a warning: a free-threaded
+// build not tested running (Snapshot::unverified_build), or a release newer than this build
+// knows read as an older one (Snapshot::read_as). Record and top keep one per version and kind.
+struct RuntimeCaveat {
+  PythonVersion version;
+  bool unverified_free_threaded = false;
+  std::optional<PythonVersion> read_as;
+};
+
 // A Python str (or Python 2 str/unicode) read from the target, as code points. Reads are bounded:
 // `length` is the length in the target, `code_points` may hold fewer (`length` > size()).
 struct PyText {

@@ -213,7 +213,9 @@ TEST_P(ExceptionReaderTest, CorruptedWordsNeverCrash) {
     }
     Readers readers(memory, layout());
     std::optional<HandledException> handled = readers.reader.read(ts);
-    if (handled) EXPECT_LE(handled->values.size(), kMaxExceptionValues) << "seed " << seed;
+    if (handled) {
+      EXPECT_LE(handled->values.size(), kMaxExceptionValues) << "seed " << seed;
+    }
   }
 }
 
