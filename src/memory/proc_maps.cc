@@ -12,6 +12,8 @@
 namespace pystack {
 namespace {
 
+constexpr int kEmptyMapsRetries = 3;
+
 // Splits off the next run of non-blank characters of `line`, skipping leading blanks.
 std::string_view next_field(std::string_view& line) {
   size_t begin = line.find_first_not_of(' ');
@@ -85,7 +87,14 @@ std::vector<MemoryMapping> parse_proc_maps(std::string_view text) {
 absl::StatusOr<std::vector<MemoryMapping>> read_proc_maps(pid_t pid) {
   std::string path = absl::StrCat("/proc/", pid, "/maps");
   std::string text;
-  if (int error = procfs::read_file(path, text); error != 0) {
+  int error = procfs::read_file(path, text);
+  // Opened before an execve replaced the address space and read after, the file is empty though
+  // the process runs (a command just started by `record -- COMMAND`): a fresh open reads the new
+  // one. A zombie's or a kernel thread's stays empty, so the retries are few.
+  for (int retry = 0; retry < kEmptyMapsRetries && error == 0 && text.empty(); ++retry) {
+    error = procfs::read_file(path, text);
+  }
+  if (error != 0) {
     if (error == EACCES || error == EPERM) {
       return make_error(ErrorKind::kPermissionDenied,
                         absl::StrCat("cannot read ", path, ": ", std::strerror(error)),

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 
 #include "common/errors.h"
@@ -127,6 +128,37 @@ TEST(ReadProcMaps, ZombieHasExited) {
   EXPECT_EQ(error_kind(maps.status()), ErrorKind::kProcessExited);
   EXPECT_NE(maps.status().message().find("zombie"), std::string::npos) << maps.status();
   EXPECT_FALSE(error_hint(maps.status()).empty());
+}
+
+// A process in its execve is not a zombie: a maps file opened before the new address space
+// replaced the old one and read after it reads empty, which must not be taken for an exit (a
+// `record -- COMMAND` once failed so). The child re-executes a shell a thousand times; no read of
+// its maps meanwhile may say it exited and be followed by one that finds it running. (Its real
+// exit also reads empty a while before /proc shows a zombie: those are not followed by one.)
+TEST(ReadProcMaps, AProcessInItsExecveIsNotTakenForAZombie) {
+  if (::access("/bin/sh", X_OK) != 0) GTEST_SKIP() << "no /bin/sh to execute";
+  testing::Child child = testing::Child::fork([](const std::function<void()>& ready) {
+    ready();
+    const char* script = "[ \"$1\" -gt 0 ] && exec /bin/sh -c \"$0\" \"$0\" $(($1 - 1))";
+    ::execl("/bin/sh", "sh", "-c", script, script, "1000", static_cast<char*>(nullptr));
+  });
+  int reads = 0;
+  int said_exited = 0;
+  int mistaken = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!procfs::process_gone(child.pid()) && std::chrono::steady_clock::now() < deadline) {
+    absl::StatusOr<std::vector<MemoryMapping>> maps = read_proc_maps(child.pid());
+    ++reads;
+    if (maps.ok()) {
+      mistaken += said_exited;
+      said_exited = 0;
+    } else if (error_kind(maps.status()) == ErrorKind::kProcessExited) {
+      ++said_exited;
+    }
+  }
+  EXPECT_TRUE(procfs::process_gone(child.pid())) << "the shell did not finish its execs";
+  EXPECT_GT(reads, 100);
+  EXPECT_EQ(mistaken, 0) << "of " << reads << " reads";
 }
 
 }  // namespace
