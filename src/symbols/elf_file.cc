@@ -338,6 +338,21 @@ std::optional<ElfSection> ElfFile::find_section(std::string_view name) const {
   return std::nullopt;
 }
 
+std::optional<std::string> ElfFile::bytes_at(uint64_t address, uint64_t size) const {
+  Elf_Scn* scn = nullptr;
+  while ((scn = elf_nextscn(elf_, scn)) != nullptr) {
+    GElf_Shdr shdr;
+    if (gelf_getshdr(scn, &shdr) == nullptr || shdr.sh_type == SHT_NOBITS) continue;
+    if ((shdr.sh_flags & SHF_ALLOC) == 0 || address < shdr.sh_addr) continue;
+    const uint64_t offset = address - shdr.sh_addr;
+    if (offset >= shdr.sh_size) continue;
+    std::optional<Bytes> bytes = raw_section_bytes(elf_, elf_ndxscn(scn));
+    if (!bytes || !bytes->has(offset, size)) return std::nullopt;
+    return std::string(reinterpret_cast<const char*>(bytes->data + offset), size);
+  }
+  return std::nullopt;
+}
+
 uint64_t ElfFile::base_address() const {
   // The segment that starts at file offset 0 is what the mapping of offset 0 shows. Without one
   // (unusual linkers), the lowest PT_LOAD extrapolated back to offset 0 is where it would be.

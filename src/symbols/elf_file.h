@@ -41,6 +41,9 @@ class ElfFile {
   // Only the dynamic symbol table, through its hash table.
   std::optional<ElfSymbol> find_dynamic_symbol(std::string_view name) const;
   std::optional<ElfSection> find_section(std::string_view name) const;
+  // `size` bytes of the file's contents at link-time `address`, from the section that holds them
+  // all (not .bss-like sections, which have none in the file); nullopt when none does.
+  std::optional<std::string> bytes_at(uint64_t address, uint64_t size) const;
 
   // The link-time address that the mapping of file offset 0 corresponds to: subtract it from the
   // start of that mapping to get the load bias (which is then 0 for an ET_EXEC file).

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "symbols/elf_file.h"
+#include "symbols/getter_code.h"
 
 namespace pystack {
 namespace {
@@ -146,6 +147,21 @@ std::vector<AddressRange> writable_data_of(const ElfFile& elf, uint64_t bias) {
   return ranges;
 }
 
+// interp_head (2.7, 3.6) of a file stripped of it, from the code of the exported
+// PyInterpreterState_Head(), which returns it: only a slot inside the file's .data or .bss.
+std::optional<uint64_t> interp_head_from_getter(const ElfFile& elf, uint64_t bias) {
+  std::optional<ElfSymbol> getter = elf.find_symbol("PyInterpreterState_Head");
+  if (!getter) return std::nullopt;
+  std::optional<std::string> code = elf.bytes_at(getter->value, kGetterCodeBytes);
+  if (!code) return std::nullopt;
+  std::optional<uint64_t> slot = global_read_by_getter(*code, getter->value);
+  if (!slot) return std::nullopt;
+  for (const AddressRange& data : writable_data_of(elf, 0)) {
+    if (*slot >= data.start && *slot - data.start + 8 <= data.size) return *slot + bias;
+  }
+  return std::nullopt;
+}
+
 // The PythonBinary of one opened file, or nullopt when it holds no runtime.
 std::optional<PythonBinary> inspect(const ElfFile& elf, const Candidate& candidate) {
   PythonBinary binary;
@@ -160,6 +176,7 @@ std::optional<PythonBinary> inspect(const ElfFile& elf, const Candidate& candida
     binary.thread_state_current = address_of(elf, "_PyThreadState_Current", binary.load_bias);
     if (!binary.thread_state_current) return std::nullopt;
     binary.interp_head = address_of(elf, "interp_head", binary.load_bias);
+    if (!binary.interp_head) binary.interp_head = interp_head_from_getter(elf, binary.load_bias);
     if (!binary.interp_head) binary.writable_data = writable_data_of(elf, binary.load_bias);
   }
   binary.py_version = address_of(elf, "Py_Version", binary.load_bias);

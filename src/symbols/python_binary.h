@@ -27,7 +27,9 @@ struct PythonBinary {
   std::optional<uint64_t> runtime;             // _PyRuntime (3.7+), symbol or .PyRuntime section
   std::optional<uint64_t> py_version;          // Py_Version (3.11+)
   std::optional<uint64_t> thread_state_current;  // _PyThreadState_Current (3.6)
-  std::optional<uint64_t> interp_head;         // interp_head (3.6; only in .symtab)
+  // interp_head (2.7, 3.6): in .symtab only; in a stripped file, read off the code of the
+  // exported PyInterpreterState_Head() (symbols/getter_code.h).
+  std::optional<uint64_t> interp_head;
   std::optional<uint64_t> code_type;           // PyCode_Type
   std::optional<uint64_t> unicode_type;        // PyUnicode_Type
   // major, minor from the file name ("libpython3.11.so.1.0", "python3.11"), 0 when absent.
@@ -36,7 +38,7 @@ struct PythonBinary {
   // When neither the name nor Py_Version tell the version: the PY_VERSION-like strings of the
   // file's .rodata (symbols/version_strings.h), for identify_runtime to choose from.
   std::vector<VersionString> rodata_versions;
-  // 2.7/3.6 without an interp_head symbol (stripped): the run-time .data and .bss, where
+  // 2.7/3.6 where neither gives interp_head: the run-time .data and .bss, where
   // cpython/interpreter_scan.h looks for the interpreter list.
   std::vector<AddressRange> writable_data;
 };

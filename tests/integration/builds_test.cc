@@ -1,7 +1,7 @@
 // pystack-dump against the ways a CPython is built and deployed, each compared byte for byte with
 // the target's own faulthandler output (2.7: its py2_*.py twin's own dump):
 //   Stripped      a copy of the interpreter and its libpython after `strip --strip-all` (2.7 and
-//                 3.6 lose interp_head: the interpreter is found by scanning their data);
+//                 3.6 lose interp_head: it is read off the code of PyInterpreterState_Head());
 //   RenamedLib    the interpreter's libpython copied as `libpython.so` and preloaded in its place,
 //                 so that no file name tells the version (3.7-3.10 have no Py_Version);
 //   StaticPython  `python` linked statically from the build's python.o and libpythonX.Y.a;
