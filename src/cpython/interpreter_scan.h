@@ -1,9 +1,9 @@
 // Finds the interpreter list of Python 2.7 and 3.6 when the static `interp_head` is not in the
 // symbol tables (a stripped libpython or executable keeps only .dynsym, and interp_head is local
-// to pystate.c) and the code of PyInterpreterState_Head() does not name it either (a build whose
-// getter is not the plain load symbols/getter_code.h knows): a bounded scan of the binary's own writable data (.data, .bss) for a pointer to a
-// PyInterpreterState, recognised by its first thread pointing back to it
-// (interp->tstate_head->interp == interp).
+// to pystate.c) and the code of PyInterpreterState_Head() does not name it either (a getter that
+// is not the plain load symbols/getter_code.h knows): a bounded scan of the binary's own writable
+// data (.data, .bss) for a pointer to a PyInterpreterState, recognised by its first thread
+// pointing back to it (interp->tstate_head->interp == interp).
 #pragma once
 
 #include <cstdint>
