@@ -71,10 +71,7 @@ absl::Status SamplingRun::open_root(const Options& options) {
       session_->follow_root(pid);  // a shell or launcher: its Python children are sampled
       return absl::OkStatus();
     }
-    // No address space while it still runs: the command is in the middle of its execve.
-    const bool in_exec = kind == ErrorKind::kProcessExited && !procfs::process_gone(pid);
-    if (!(may_come || in_exec) || procfs::process_gone(pid) || absl::Now() >= limit ||
-        stop_requested()) {
+    if (!may_come || procfs::process_gone(pid) || absl::Now() >= limit || stop_requested()) {
       return added;
     }
     absl::SleepFor(kCommandStartPoll);

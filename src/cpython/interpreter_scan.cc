@@ -32,9 +32,8 @@ absl::StatusOr<uint64_t> read_pointer(const RemoteMemory& memory, uint64_t addre
 }
 
 bool inside_any(const std::vector<AddressRange>& ranges, uint64_t value) {
-  return std::any_of(ranges.begin(), ranges.end(), [value](const AddressRange& r) {
-    return value >= r.start && value - r.start < r.size;
-  });
+  return std::any_of(ranges.begin(), ranges.end(),
+                     [value](const AddressRange& r) { return r.contains(value); });
 }
 
 // Appends the words of [start, start + size) that could point to a heap object: not into the

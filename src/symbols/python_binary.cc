@@ -148,18 +148,19 @@ std::vector<AddressRange> writable_data_of(const ElfFile& elf, uint64_t bias) {
 }
 
 // interp_head (2.7, 3.6) of a file stripped of it, from the code of the exported
-// PyInterpreterState_Head(), which returns it: only a slot inside the file's .data or .bss.
-std::optional<uint64_t> interp_head_from_getter(const ElfFile& elf, uint64_t bias) {
+// PyInterpreterState_Head(), which returns it: only a slot inside `writable_data` (run-time).
+std::optional<uint64_t> interp_head_from_getter(const ElfFile& elf, uint64_t bias,
+                                                const std::vector<AddressRange>& writable_data) {
   std::optional<ElfSymbol> getter = elf.find_symbol("PyInterpreterState_Head");
   if (!getter) return std::nullopt;
   std::optional<std::string> code = elf.bytes_at(getter->value, kGetterCodeBytes);
   if (!code) return std::nullopt;
   std::optional<uint64_t> slot = global_read_by_getter(*code, getter->value);
   if (!slot) return std::nullopt;
-  for (const AddressRange& data : writable_data_of(elf, 0)) {
-    if (*slot >= data.start && *slot - data.start + 8 <= data.size) return *slot + bias;
-  }
-  return std::nullopt;
+  const uint64_t address = *slot + bias;
+  const bool inside = std::any_of(writable_data.begin(), writable_data.end(),
+                                  [&](const AddressRange& r) { return r.contains(address, 8); });
+  return inside ? std::optional<uint64_t>(address) : std::nullopt;
 }
 
 // The PythonBinary of one opened file, or nullopt when it holds no runtime.
@@ -176,8 +177,10 @@ std::optional<PythonBinary> inspect(const ElfFile& elf, const Candidate& candida
     binary.thread_state_current = address_of(elf, "_PyThreadState_Current", binary.load_bias);
     if (!binary.thread_state_current) return std::nullopt;
     binary.interp_head = address_of(elf, "interp_head", binary.load_bias);
-    if (!binary.interp_head) binary.interp_head = interp_head_from_getter(elf, binary.load_bias);
-    if (!binary.interp_head) binary.writable_data = writable_data_of(elf, binary.load_bias);
+    if (!binary.interp_head) {
+      binary.writable_data = writable_data_of(elf, binary.load_bias);
+      binary.interp_head = interp_head_from_getter(elf, binary.load_bias, binary.writable_data);
+    }
   }
   binary.py_version = address_of(elf, "Py_Version", binary.load_bias);
   binary.code_type = address_of(elf, "PyCode_Type", binary.load_bias);

@@ -18,6 +18,11 @@ namespace pystack {
 struct AddressRange {
   uint64_t start = 0;
   uint64_t size = 0;
+
+  // True when all of [address, address + length) lies inside (no overflow on any input).
+  bool contains(uint64_t address, uint64_t length = 1) const {
+    return address >= start && address - start < size && length <= size - (address - start);
+  }
 };
 
 struct PythonBinary {
@@ -38,8 +43,8 @@ struct PythonBinary {
   // When neither the name nor Py_Version tell the version: the PY_VERSION-like strings of the
   // file's .rodata (symbols/version_strings.h), for identify_runtime to choose from.
   std::vector<VersionString> rodata_versions;
-  // 2.7/3.6 where neither gives interp_head: the run-time .data and .bss, where
-  // cpython/interpreter_scan.h looks for the interpreter list.
+  // 2.7/3.6 without an interp_head symbol: the run-time .data and .bss, where the getter's slot
+  // must lie, and where cpython/interpreter_scan.h looks when neither gives interp_head.
   std::vector<AddressRange> writable_data;
 };
 
